@@ -1,0 +1,79 @@
+//! Builds the default rule into the binary: the guest crate is compiled to wasm, wrapped into a component, and
+//! precompiled for the target with the engine settings the host uses, so a cold start deserializes it (tens of
+//! microseconds) instead of compiling it (tens of milliseconds).
+
+#[path = "src/componentize.rs"]
+mod componentize;
+#[path = "src/engine/config.rs"]
+mod config;
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    if let Err(e) = build() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// rust-toolchain.toml lists the wasm target, but rustup installs a toolchain file's targets only when it installs
+/// the toolchain itself; on a machine that already had the toolchain, add the target here (once, idempotently).
+fn ensure_wasm_target() -> Result<(), String> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot =
+        Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|e| format!("running {rustc}: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(componentize::WASM_TARGET).exists() {
+        return Ok(());
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").map_err(|_| {
+        format!(
+            "the {} target is not installed; run `rustup target add {}`",
+            componentize::WASM_TARGET,
+            componentize::WASM_TARGET
+        )
+    })?;
+    let status = Command::new("rustup")
+        .args(["target", "add", componentize::WASM_TARGET, "--toolchain", &toolchain])
+        .status()
+        .map_err(|e| format!("running rustup: {e}"))?;
+    if !status.success() {
+        return Err(format!("`rustup target add {}` failed", componentize::WASM_TARGET));
+    }
+    Ok(())
+}
+
+fn build() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
+    let workspace = manifest_dir.parent().ok_or("host/ has no parent")?.to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
+    for path in
+        ["guest-sdk/src", "guest-sdk/wit", "guest-sdk/macro/src", "guest-sdk/Cargo.toml", "rules/default", "Cargo.lock"]
+    {
+        println!("cargo:rerun-if-changed={}", workspace.join(path).display());
+    }
+    println!("cargo:rerun-if-changed=src/engine/config.rs");
+    println!("cargo:rerun-if-changed=src/componentize.rs");
+
+    // A target directory of its own: the outer cargo holds the lock on the workspace's.
+    let target_dir = workspace.join("target").join("rules");
+    let cargo = PathBuf::from(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    ensure_wasm_target()?;
+    let core_path = componentize::cargo_build_wasm(&cargo, &workspace, "weft-rule-default", &target_dir)?;
+    let core = std::fs::read(&core_path).map_err(|e| format!("{}: {e}", core_path.display()))?;
+    let component = componentize::componentize(&core)?;
+    std::fs::write(out_dir.join("default-rule.wasm"), &component).map_err(|e| e.to_string())?;
+
+    let target = env::var("TARGET").map_err(|e| e.to_string())?;
+    let mut engine_config = config::engine_config(true);
+    if target != env::var("HOST").map_err(|e| e.to_string())? {
+        engine_config.target(&target).map_err(|e| format!("cannot precompile for {target}: {e}"))?;
+    }
+    let engine = wasmtime::Engine::new(&engine_config).map_err(|e| e.to_string())?;
+    let precompiled =
+        engine.precompile_component(&component).map_err(|e| format!("precompiling the default rule: {e:#}"))?;
+    std::fs::write(out_dir.join("default-rule.cwasm"), precompiled).map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The host side of the WIT `host` interface, and the per-instance state behind it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::bindings::weft::rules::host::{Host, Level};
+use super::limits::Limits;
+
+/// Lookup tables a rule's modules may read, by table name then key.
+pub type Tables = HashMap<String, HashMap<String, String>>;
+
+/// What a module instance can reach through its imports, and what the host learns while it runs.
+pub struct HostState {
+    pub(crate) module: Arc<str>,
+    params: Arc<str>,
+    tables: Arc<Tables>,
+    limits: Limits,
+    pub(crate) memory: MemoryCap,
+    pub(crate) call: CallState,
+}
+
+/// Per-call bookkeeping, reset before every call.
+#[derive(Default)]
+pub(crate) struct CallState {
+    pub(crate) event_id: String,
+    log_lines: usize,
+    pub(crate) logs_suppressed: usize,
+    /// The last `error`-level line: the SDK logs a panic's message there just before the module traps.
+    pub(crate) last_error: Option<String>,
+}
+
+impl HostState {
+    pub(crate) fn new(module: Arc<str>, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> HostState {
+        let memory = MemoryCap { limit: limits.memory_bytes, refused: None };
+        HostState { module, params, tables, limits, memory, call: CallState::default() }
+    }
+
+    pub(crate) fn limits_memory(&self) -> usize {
+        self.limits.memory_bytes
+    }
+
+    pub(crate) fn begin_call(&mut self, event_id: &str) {
+        self.call = CallState { event_id: event_id.to_owned(), ..CallState::default() };
+        self.memory.refused = None;
+    }
+}
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if level == Level::Error {
+            self.call.last_error = Some(truncate(&message, self.limits.log_line_bytes).to_owned());
+        }
+        if self.call.log_lines >= self.limits.log_lines_per_call {
+            self.call.logs_suppressed += 1;
+            return Ok(());
+        }
+        self.call.log_lines += 1;
+        let message = truncate(&message, self.limits.log_line_bytes);
+        let (module, event) = (&*self.module, self.call.event_id.as_str());
+        match level {
+            Level::Trace => tracing::trace!(module, event, message, "rule log"),
+            Level::Debug => tracing::debug!(module, event, message, "rule log"),
+            Level::Info => tracing::info!(module, event, message, "rule log"),
+            Level::Warn => tracing::warn!(module, event, message, "rule log"),
+            Level::Error => tracing::error!(module, event, message, "rule log"),
+        }
+        Ok(())
+    }
+
+    fn lookup(&mut self, table: String, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.tables.get(&table).and_then(|t| t.get(&key)).cloned())
+    }
+
+    fn params(&mut self) -> wasmtime::Result<String> {
+        Ok(self.params.to_string())
+    }
+}
+
+impl super::bindings::weft::rules::types::Host for HostState {}
+
+/// Caps an instance's linear memory, and remembers a refusal so the error can say which limit was hit.
+pub(crate) struct MemoryCap {
+    limit: usize,
+    pub(crate) refused: Option<usize>,
+}
+
+/// The error a refused `memory.grow` traps with.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes reached (the module asked for {desired})")]
+pub struct MemoryLimitExceeded {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            // Trap rather than return -1: a Rust guest aborts on allocation failure anyway, and a trap carries
+            // the reason.
+            return Err(MemoryLimitExceeded { limit: self.limit, desired }.into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+fn truncate(message: &str, max: usize) -> &str {
+    if message.len() <= max {
+        return message;
+    }
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}

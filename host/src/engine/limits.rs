@@ -1,0 +1,37 @@
+//! What one call of a rule module may use. The defaults are measured (see the README's "Limits" section): the
+//! default rule needs ~10 µs and under 2 MiB per event, so they leave a customer module two to three orders of
+//! magnitude of room while still stopping a runaway module long before it hurts the Lambda.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Wall-clock time for one event (a batch gets this times its size).
+    pub time_per_event: Duration,
+    /// Linear memory of one instance.
+    pub memory_bytes: usize,
+    /// Records one event may produce.
+    pub records_per_event: usize,
+    /// Size of one record: partition key plus data. Kinesis accepts at most 1 MiB.
+    pub record_bytes: usize,
+    /// Log lines one call may write; the rest are counted and dropped.
+    pub log_lines_per_call: usize,
+    /// Longest log line kept; longer ones are cut.
+    pub log_line_bytes: usize,
+}
+
+/// Kinesis' hard limit on one record (data plus partition key).
+pub const KINESIS_MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            time_per_event: Duration::from_millis(100),
+            memory_bytes: 64 * 1024 * 1024,
+            records_per_event: 100,
+            record_bytes: KINESIS_MAX_RECORD_BYTES,
+            log_lines_per_call: 20,
+            log_line_bytes: 4096,
+        }
+    }
+}

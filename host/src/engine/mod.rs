@@ -1,0 +1,121 @@
+//! The WebAssembly engine: wasmtime configured for untrusted rule modules, the modules it has compiled, and the
+//! instances that run them.
+//!
+//! One [`Engine`] per process. It owns the epoch ticker that makes per-call deadlines work: a thread that
+//! advances the engine's epoch every [`TICK`]; a call whose deadline (in ticks) passes traps with an interrupt.
+
+pub mod config;
+mod host_api;
+mod instance;
+mod limits;
+mod module;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use host_api::{HostState, Tables};
+pub use instance::{CallError, RuleInstance};
+pub use limits::Limits;
+pub use module::{LoadError, ModuleId, RuleModule};
+
+/// How often the epoch advances: the resolution of per-call deadlines.
+pub const TICK: Duration = Duration::from_millis(1);
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../guest-sdk/wit",
+        world: "rule",
+        imports: { default: trappable },
+    });
+}
+
+pub use bindings::weft::rules::types as wit;
+
+/// The event as a module receives it: what the host knows, the envelope text, no upstream records yet.
+pub fn wit_event(event: &weft_sdk::Event) -> wit::Event {
+    wit::Event {
+        id: event.id.clone(),
+        detail_type: event.detail_type.clone(),
+        topic_name: event.topic_name.clone(),
+        kind: event.kind.as_ref().map(|k| k.as_str().to_owned()),
+        conversation_id: event.conversation_id.clone(),
+        envelope: event.envelope.clone(),
+        records: Vec::new(),
+    }
+}
+
+/// A wasmtime engine set up for rule modules.
+#[derive(Clone)]
+pub struct Engine {
+    inner: wasmtime::Engine,
+    linker: Arc<wasmtime::component::Linker<HostState>>,
+    /// Kept alive as long as any clone of the engine: the ticker stops when the last one goes.
+    _ticker: Option<Arc<Ticker>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up the WebAssembly engine: {0:#}")]
+pub struct EngineError(wasmtime::Error);
+
+impl Engine {
+    /// The engine the host runs rules on, with per-call deadlines.
+    pub fn new() -> Result<Engine, EngineError> {
+        Engine::with_deadline(true)
+    }
+
+    /// `deadline: false` only for benchmarks that measure what deadlines cost: such an engine cannot stop a
+    /// module that never returns.
+    pub fn with_deadline(deadline: bool) -> Result<Engine, EngineError> {
+        let inner = wasmtime::Engine::new(&config::engine_config(deadline)).map_err(EngineError)?;
+        let mut linker = wasmtime::component::Linker::new(&inner);
+        bindings::Rule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(EngineError)?;
+        let ticker = deadline.then(|| Arc::new(Ticker::start(inner.clone())));
+        Ok(Engine { inner, linker: Arc::new(linker), _ticker: ticker })
+    }
+
+    pub fn deadline(&self) -> bool {
+        self._ticker.is_some()
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner
+    }
+
+    pub(crate) fn linker(&self) -> &wasmtime::component::Linker<HostState> {
+        &self.linker
+    }
+}
+
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Ticker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! A compiled rule module: checked against weft's WIT world once, instantiated many times.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::RulePre;
+use super::{Engine, HostState};
+
+/// Which module made a record or a dead letter: its name and the sha256 of its component bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ModuleId {
+    /// `builtin:default`, or the module's file name.
+    pub name: String,
+    /// Hex sha256 of the component as loaded (the `.wasm` bytes).
+    pub sha256: String,
+}
+
+impl ModuleId {
+    pub fn new(name: impl Into<String>, wasm: &[u8]) -> ModuleId {
+        let digest = Sha256::digest(wasm);
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        ModuleId { name: name.into(), sha256 }
+    }
+}
+
+impl std::fmt::Display for ModuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (sha256 {})", self.name, &self.sha256[..12.min(self.sha256.len())])
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("module {module}: not a WebAssembly component weft can compile: {reason}")]
+    Compile { module: String, reason: String },
+    #[error("module {module}: does not fit weft's rule world (weft:rules/rule@0.1.0): {reason}")]
+    World { module: String, reason: String },
+}
+
+/// A module compiled for this engine and linked against the host's imports.
+#[derive(Clone)]
+pub struct RuleModule {
+    pub(crate) id: Arc<ModuleId>,
+    pub(crate) engine: Engine,
+    pub(crate) pre: RulePre<HostState>,
+}
+
+impl RuleModule {
+    /// Compiles a component (Cranelift) and checks its imports and exports against weft's world.
+    pub fn compile(engine: &Engine, id: ModuleId, wasm: &[u8]) -> Result<RuleModule, LoadError> {
+        let component = Component::new(engine.wasmtime(), wasm)
+            .map_err(|e| LoadError::Compile { module: id.name.clone(), reason: format!("{e:#}") })?;
+        RuleModule::link(engine, id, component)
+    }
+
+    /// Loads a module precompiled by this same build of weft.
+    ///
+    /// # Safety
+    /// `precompiled` is native code: it must come from this binary itself (the embedded default rule) or from a
+    /// cache this process wrote. Never pass bytes that anyone else could have written.
+    pub unsafe fn deserialize(engine: &Engine, id: ModuleId, precompiled: &[u8]) -> Result<RuleModule, LoadError> {
+        // SAFETY: the caller guarantees the bytes were produced by this build's own compiler.
+        let component = unsafe { Component::deserialize(engine.wasmtime(), precompiled) }
+            .map_err(|e| LoadError::Compile { module: id.name.clone(), reason: format!("{e:#}") })?;
+        RuleModule::link(engine, id, component)
+    }
+
+    fn link(engine: &Engine, id: ModuleId, component: Component) -> Result<RuleModule, LoadError> {
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::World { module: id.name.clone(), reason: format!("{e:#}") })?;
+        let pre = RulePre::new(instance_pre)
+            .map_err(|e| LoadError::World { module: id.name.clone(), reason: format!("{e:#}") })?;
+        Ok(RuleModule { id: Arc::new(id), engine: engine.clone(), pre })
+    }
+
+    pub fn id(&self) -> &ModuleId {
+        &self.id
+    }
+}

@@ -1,0 +1,62 @@
+//! From a chunk of input to an event the rules can take: the envelope is checked (JSON, an object with `id`,
+//! `detail-type` and `detail`) and classified (topic kind, conversation id) once, here, for every rule.
+
+use weft_sdk::{Event, RuleError};
+
+/// Why a chunk is not an event. The class is stable (`invalid-json`, `not-an-envelope`), the reason says where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ParseError {
+    pub class: &'static str,
+    pub reason: String,
+}
+
+/// Parses one envelope. `text` is kept verbatim in the event (rules and dead letters get exactly what arrived).
+pub fn parse(text: &str) -> Result<Event, ParseError> {
+    let event = Event::from_envelope_json(text).map_err(|RuleError { code, message }| ParseError {
+        class: if code == "invalid-json" { "invalid-json" } else { "not-an-envelope" },
+        reason: message,
+    })?;
+    if event.id.is_empty() {
+        return Err(ParseError {
+            class: "not-an-envelope",
+            reason: "`id`: is empty (records need it as `_id`)".into(),
+        });
+    }
+    if event.detail_type.is_empty() {
+        return Err(ParseError { class: "not-an-envelope", reason: "`detail-type`: is empty".into() });
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conversation_event_is_classified() {
+        let event = parse(r#"{"id":"e1","detail-type":"v2.detail.events.conversation.{id}.acw","detail":{"topicName":"v2.detail.events.conversation.c1.acw"}}"#).unwrap();
+        assert_eq!(event.kind.map(|k| k.as_str().to_owned()).as_deref(), Some("acw"));
+        assert_eq!(event.conversation_id.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_class() {
+        let missing = parse(r#"{"id":"e1","detail":{}}"#).unwrap_err();
+        assert_eq!(missing.class, "not-an-envelope");
+        assert!(missing.reason.contains("missing field `detail-type`"), "{}", missing.reason);
+        let wrong = parse(r#"{"id":5,"detail-type":"x","detail":{}}"#).unwrap_err();
+        assert_eq!(wrong.class, "not-an-envelope");
+        assert!(wrong.reason.starts_with("`id`: invalid type: integer"), "{}", wrong.reason);
+        assert!(wrong.reason.contains("integer (value withheld)"), "{}", wrong.reason);
+        let topic = parse(r#"{"id":"e1","detail-type":"x","detail":{"topicName":["a"]}}"#).unwrap_err();
+        assert!(topic.reason.starts_with("`detail.topicName`: invalid type: sequence"), "{}", topic.reason);
+        let broken = parse(r#"{"id":"e1","detail-type":"x","detail":{"a":tru}}"#).unwrap_err();
+        assert_eq!(broken.class, "invalid-json");
+        assert!(broken.reason.contains("line 1 column"), "{}", broken.reason);
+        assert_eq!(
+            parse(r#"{"id":"","detail-type":"x","detail":{}}"#).unwrap_err().reason,
+            "`id`: is empty (records need it as `_id`)"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! weft: Genesys Cloud conversation events in, Amazon Kinesis records out, decided by WebAssembly rules.
+//!
+//! The data path, top to bottom:
+//! - [`input`]: bytes → chunks, one per event (JSON, JSON lines, `}{`), each with where it came from;
+//! - [`envelope`]: chunk → [`weft_sdk::Event`], the envelope checked and its topic classified;
+//! - [`rules`]: the rule set runs the event through its modules ([`engine`]) → a [`rules::Disposition`];
+//! - [`record`], [`dead_letter`]: records for Kinesis, drops and dead letters for everything else;
+//! - [`pipeline`]: all of the above, with the counts that prove every event ends in exactly one place;
+//! - [`sink`]: where records, drops and dead letters go.
+
+pub mod componentize;
+pub mod dead_letter;
+pub mod embedded;
+pub mod engine;
+pub mod envelope;
+pub mod input;
+pub mod pipeline;
+pub mod record;
+pub mod rules;
+pub mod schema;
+pub mod sink;

@@ -1,0 +1,83 @@
+//! A record on its way to Kinesis, checked against Kinesis' rules before it gets there.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::engine::Limits;
+
+/// One record: a partition key, one JSON value, and optionally a stream other than the rule's own. Serialised,
+/// it is the line `weft run` prints for each record.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// Kinesis partition key: records with the same key keep their order.
+    pub partition_key: String,
+    /// The record's data (the default rule's record, or what a rule made).
+    #[schemars(with = "serde_json::Value")]
+    pub data: Box<RawValue>,
+    /// The target stream, when a rule names one other than its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+}
+
+/// Why a record a module produced cannot go to Kinesis.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidRecord {
+    #[error("record {index}: partition key is empty (Kinesis needs 1 to 256 characters)")]
+    EmptyKey { index: usize },
+    #[error("record {index}: partition key is {chars} characters long (Kinesis allows 256)")]
+    LongKey { index: usize, chars: usize },
+    #[error("record {index}: data is not JSON: {reason}")]
+    NotJson { index: usize, reason: String },
+    #[error("record {index}: {bytes} bytes is over the limit of {limit} bytes per record")]
+    TooLarge { index: usize, bytes: usize, limit: usize },
+    #[error("record {index}: stream name `{stream}` is not a valid Kinesis stream name")]
+    BadStream { index: usize, stream: String },
+    #[error("{count} records for one event is over the limit of {limit}")]
+    TooMany { count: usize, limit: usize },
+}
+
+impl InvalidRecord {
+    pub fn class(&self) -> &'static str {
+        match self {
+            InvalidRecord::TooLarge { .. } => "record-too-large",
+            InvalidRecord::TooMany { .. } => "too-many-records",
+            _ => "invalid-output",
+        }
+    }
+}
+
+impl Record {
+    /// Checks one record a module produced: a usable partition key, JSON data, a size Kinesis takes.
+    pub fn new(
+        index: usize,
+        partition_key: String,
+        data: String,
+        stream: Option<String>,
+        limits: &Limits,
+    ) -> Result<Record, InvalidRecord> {
+        let chars = partition_key.chars().count();
+        if chars == 0 {
+            return Err(InvalidRecord::EmptyKey { index });
+        }
+        if chars > 256 {
+            return Err(InvalidRecord::LongKey { index, chars });
+        }
+        let bytes = partition_key.len() + data.len();
+        if bytes > limits.record_bytes {
+            return Err(InvalidRecord::TooLarge { index, bytes, limit: limits.record_bytes });
+        }
+        if let Some(name) = &stream
+            && !valid_stream_name(name)
+        {
+            return Err(InvalidRecord::BadStream { index, stream: name.clone() });
+        }
+        let data = RawValue::from_string(data).map_err(|e| InvalidRecord::NotJson { index, reason: e.to_string() })?;
+        Ok(Record { partition_key, data, stream })
+    }
+}
+
+/// Kinesis stream names: 1 to 128 of `[a-zA-Z0-9_.-]`.
+fn valid_stream_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}

@@ -1,0 +1,42 @@
+//! The JSON Schemas in `schemas/`, generated from the Rust types so they cannot drift from what weft reads and
+//! writes. `weft schemas DIR` writes them; a test fails when the checked-in ones differ.
+
+use schemars::{JsonSchema, schema_for};
+use weft_sdk::{ConversationEvent, Envelope};
+
+use crate::dead_letter::{DeadLetter, Dropped};
+use crate::record::Record;
+
+/// Every schema weft publishes: file name and pretty-printed JSON (with a final newline).
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "envelope.schema.json",
+            render::<Envelope<ConversationEvent>>(
+                "An EventBridge event from Genesys Cloud, with the eventBody of the 16 conversation detail topics.",
+            ),
+        ),
+        (
+            "default-record.schema.json",
+            render::<weft_rule_default::SharedFields>(
+                "The record weft's default rule writes to Kinesis for every conversation detail event.",
+            ),
+        ),
+        ("run-output.schema.json", render::<Record>("One line of `weft run` output: a record and where it goes.")),
+        (
+            "dead-letter.schema.json",
+            render::<DeadLetter>(
+                "An event weft could not deliver, with the reason; sent to the dead-letter queue and redrivable.",
+            ),
+        ),
+        ("dropped.schema.json", render::<Dropped>("An event a rule filtered out (`weft run --dropped`).")),
+    ]
+}
+
+fn render<T: JsonSchema>(description: &str) -> String {
+    let mut schema = schema_for!(T);
+    schema.insert("description".into(), description.into());
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
+}

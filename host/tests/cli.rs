@@ -1,0 +1,153 @@
+//! `weft run` as a user runs it: the binary, real files, standard input, exit codes.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn weft(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .current_dir(common::repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn the_quick_start_prints_the_golden_records() {
+    let out = weft(&["run", "samples/events"], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let golden = std::fs::read_to_string(common::repo().join("samples/expected/records.jsonl")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), golden, "byte-for-byte against samples/expected/records.jsonl");
+    assert!(stderr.contains("29 events in: 27 written as 27 records, 2 dropped, 0 dead-lettered"), "{stderr}");
+    assert!(stderr.contains("dropped 2: not a conversation detail event"), "{stderr}");
+}
+
+#[test]
+fn malformed_input_is_dead_lettered_with_where_and_what_and_the_rest_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = |id: &str| common::event(id, "customer.start", json!({"conversationId": id}));
+    let input = format!(
+        "{}\nthis is not json\n{{\"id\": \"x\", \"detail-type\": tru}}\n{{\"id\":\"e3\",\"detail\":{{}}}}\n{}{}\n{{\"unterminated\": \n{}\n",
+        good("a1"),
+        good("a2"),
+        good("a3"),
+        good("a4")
+    );
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let (dead, dropped) = (dir.path().join("dead.jsonl"), dir.path().join("dropped.jsonl"));
+    let out = weft(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--dead-letters",
+            dead.to_str().unwrap(),
+            "--dropped",
+            dropped.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "dead letters → exit 1: {stderr}");
+    let keys: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["partitionKey"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["a1", "a2", "a3", "a4"]);
+    let letters = lines(&dead);
+    let summary: Vec<(String, String, u64)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l["stage"].as_str().unwrap().to_owned(),
+                l["errorClass"].as_str().unwrap().to_owned(),
+                l["source"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("parse".into(), "invalid-json".into(), 2),
+            ("parse".into(), "invalid-json".into(), 3),
+            ("parse".into(), "not-an-envelope".into(), 4),
+            ("parse".into(), "invalid-json".into(), 6)
+        ]
+    );
+    let file_name = file.display().to_string();
+    assert_eq!(
+        letters[0]["reason"],
+        format!(
+            "{file_name}:2 (byte {}): expected a JSON object (an EventBridge envelope), found `this is not json`",
+            input.find("this").unwrap()
+        )
+    );
+    assert!(
+        letters[1]["reason"].as_str().unwrap().contains("expected ident at line 1 column"),
+        "{}",
+        letters[1]["reason"]
+    );
+    assert!(
+        letters[2]["reason"].as_str().unwrap().ends_with("envelope: missing field `detail-type` at line 1 column 23"),
+        "{}",
+        letters[2]["reason"]
+    );
+    assert!(letters[3]["reason"].as_str().unwrap().contains("unterminated object"), "{}", letters[3]["reason"]);
+    // The original event rides along verbatim: as JSON where it was JSON, as text where not.
+    assert_eq!(letters[2]["event"], json!({"id": "e3", "detail": {}}));
+    assert_eq!(letters[0]["event"], "this is not json");
+    assert_eq!(letters[0]["schemaVersion"], 1);
+    assert!(lines(&dropped).is_empty());
+    let total: u64 = 4 + letters.len() as u64;
+    assert!(
+        stderr.contains(&format!(
+            "{total} events in: 4 written as 4 records, 0 dropped, {} dead-lettered",
+            letters.len()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stdin_takes_objects_back_to_back_like_firehose_files() {
+    let body = |id: &str| common::event(id, "acd.start", json!({"conversationId": id, "queueId": "q"}));
+    let input = format!(
+        "{}{}{}",
+        body("f1"),
+        body("f2"),
+        std::fs::read_to_string(common::data("blueprint/input/aws-event-bridge-non-conversation-event.json")).unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dropped = dir.path().join("dropped.jsonl");
+    let out = weft(&["run", "-", "--dropped", dropped.to_str().unwrap()], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    let drops = lines(&dropped);
+    assert_eq!(drops.len(), 1);
+    assert_eq!(drops[0]["reason"], "not a conversation detail event");
+    assert_eq!(drops[0]["stage"], "rule");
+    assert_eq!(drops[0]["event"]["detail-type"], "v2.something.but.conversation.{id}.customer.start");
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let missing = weft(&["run", "no/such/file.json"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/file.json: no such file or directory"));
+    assert_eq!(weft(&["run"], b"").status.code(), Some(2));
+    assert_eq!(weft(&["frobnicate"], b"").status.code(), Some(2));
+}

@@ -1,0 +1,110 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use weft::dead_letter::{DeadLetter, Dropped};
+use weft::engine::{Engine, Limits, ModuleId, RuleModule};
+use weft::pipeline::{Pipeline, Summary};
+use weft::record::Record;
+use weft::rules::RuleSet;
+use weft::sink::{Sink, SinkError};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn data(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path)
+}
+
+/// Everything a pipeline produced, in order.
+#[derive(Default)]
+pub struct Collected {
+    pub records: Vec<Record>,
+    pub dropped: Vec<Dropped>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl Sink for Collected {
+    fn record(&mut self, record: &Record) -> Result<(), SinkError> {
+        self.records.push(record.clone());
+        Ok(())
+    }
+    fn dropped(&mut self, dropped: &Dropped) -> Result<(), SinkError> {
+        self.dropped.push(dropped.clone());
+        Ok(())
+    }
+    fn dead_letter(&mut self, dead_letter: &DeadLetter) -> Result<(), SinkError> {
+        self.dead_letters.push(dead_letter.clone());
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// One engine per test binary (each starts an epoch thread).
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new().unwrap())
+}
+
+/// Runs `input` through `rules`, checks conservation, and returns what came out.
+pub fn run_with(rules: RuleSet, input: &str, batch: usize) -> (Collected, Summary) {
+    let mut out = Collected::default();
+    let summary = {
+        let mut pipeline = Pipeline::new(rules, &mut out).with_batch_size(batch);
+        pipeline.feed(input.as_bytes(), "test".into()).unwrap();
+        pipeline.finish().unwrap()
+    };
+    assert!(summary.balanced(), "{summary:?}");
+    assert_eq!(summary.records_out as usize, out.records.len());
+    assert_eq!(summary.dropped as usize, out.dropped.len());
+    assert_eq!(summary.dead_lettered as usize, out.dead_letters.len());
+    (out, summary)
+}
+
+pub fn run_default(input: &str) -> (Collected, Summary) {
+    run_with(RuleSet::embedded_default(engine(), Limits::default()).unwrap(), input, 64)
+}
+
+/// The hostile test module, built once per test binary.
+pub fn hostile_module() -> RuleModule {
+    static WASM: OnceLock<Vec<u8>> = OnceLock::new();
+    let wasm = WASM.get_or_init(|| {
+        let repo = repo();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let core = weft::componentize::cargo_build_wasm(
+            Path::new(&cargo),
+            &repo,
+            "weft-rule-hostile",
+            &repo.join("target/rules"),
+        )
+        .unwrap();
+        weft::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
+    });
+    RuleModule::compile(engine(), ModuleId::new("hostile.wasm", wasm), wasm).unwrap()
+}
+
+pub fn hostile_rules(limits: Limits) -> RuleSet {
+    RuleSet::single("hostile", hostile_module(), Arc::from("null"), limits)
+}
+
+/// A conversation event of `kind` with the given eventBody fields.
+pub fn event(id: &str, kind: &str, body: serde_json::Value) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": format!("v2.detail.events.conversation.{{id}}.{kind}"),
+        "source": "aws.partner/genesys.com/cloud/org/test",
+        "time": "2025-11-27T10:00:00Z",
+        "detail": {
+            "topicName": format!("v2.detail.events.conversation.c-{id}.{kind}"),
+            "version": "2",
+            "eventBody": body,
+        }
+    })
+    .to_string()
+}

@@ -1,0 +1,202 @@
+//! The default rule against the Java blueprint's own fixtures, all 16 topics, and inputs the blueprint failed on.
+
+mod common;
+
+use common::{data, event, run_default};
+use serde_json::{Value, json};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(data(path)).unwrap()
+}
+
+fn only_record(input: &str) -> (String, Value) {
+    let (out, _) = run_default(input);
+    assert_eq!(out.records.len(), 1, "dropped: {:?}, dead: {:?}", out.dropped, out.dead_letters);
+    let record = &out.records[0];
+    (record.partition_key.clone(), serde_json::from_str(record.data.get()).unwrap())
+}
+
+#[test]
+fn blueprint_inputs_give_exactly_the_blueprint_records() {
+    for (input, expected) in [
+        ("aws-event-bridge-conversation-start-event.json", "aws-kinesis-conversation-start-event.json"),
+        ("aws-event-bridge-conversation-end-event.json", "aws-kinesis-conversation-end-event.json"),
+        (
+            "aws-event-bridge-conversation-end-event-no-external-contact-id.json",
+            "aws-kinesis-conversation-end-event-without-journey-session.json",
+        ),
+    ] {
+        let (key, record) = only_record(&read(&format!("blueprint/input/{input}")));
+        let expected: Value = serde_json::from_str(&read(&format!("blueprint/expected/{expected}"))).unwrap();
+        // Field by field, so a failure names the field; then the whole, so no extra field slips through.
+        for (field, value) in expected.as_object().unwrap() {
+            assert_eq!(record.get(field), Some(value), "{input}: field `{field}`");
+        }
+        assert_eq!(record, expected, "{input}");
+        assert_eq!(key, expected["conversationId"].as_str().unwrap(), "{input}: partition key");
+    }
+}
+
+#[test]
+fn key_order_matches_the_blueprint() {
+    let (out, _) = run_default(&read("blueprint/input/aws-event-bridge-conversation-start-event.json"));
+    let expected: Value =
+        serde_json::from_str(&read("blueprint/expected/aws-kinesis-conversation-start-event.json")).unwrap();
+    let keys: Vec<&str> = expected.as_object().unwrap().keys().map(String::as_str).collect();
+    let text = out.records[0].data.get();
+    let positions: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
+    let mut order: Vec<(&usize, &&str)> = positions.iter().zip(keys.iter()).collect();
+    order.sort();
+    let written: Vec<&str> = order.into_iter().map(|(_, k)| *k).collect();
+    assert_eq!(
+        written,
+        [
+            "_id",
+            "version",
+            "conversationId",
+            "topicName",
+            "timestamp",
+            "mediaType",
+            "provider",
+            "direction",
+            "sessionId",
+            "duration",
+            "customerId"
+        ]
+    );
+}
+
+#[test]
+fn other_topic_families_are_dropped_not_failed() {
+    let mut input = read("blueprint/input/aws-event-bridge-non-conversation-event.json");
+    for audit in [
+        "v2.audits.entitytype.OAuthClient.entityid__oauth-client-delete-blueprint.json",
+        "v2.audits.entitytype.UserPresence.entityid__user-presence-blueprint.json",
+    ] {
+        input.push_str(&std::fs::read_to_string(common::repo().join("../shared/fixtures/genesys").join(audit)).unwrap_or_else(|_| {
+            // Without ../shared (a lone checkout), an audit envelope of the same shape.
+            r#"{"version":"0","id":"a1","detail-type":"v2.audits.entitytype.{id}.entityid.{id}","detail":{"topicName":"v2.audits.entitytype.Queue.entityid.q1","eventBody":{"eventTime":"2021-05-31T09:49:25.000Z"}}}"#.into()
+        }));
+    }
+    let (out, summary) = run_default(&input);
+    assert_eq!(summary.events_in, 3);
+    assert_eq!(out.dropped.len(), 3, "{:?}", out.dead_letters);
+    for dropped in &out.dropped {
+        assert_eq!(dropped.reason, "not a conversation detail event");
+        assert_eq!(dropped.module.as_ref().unwrap().name, "builtin:default");
+    }
+}
+
+#[test]
+fn acw_carries_wrapup_code_and_first_external_contact() {
+    // The blueprint's documented acw record, as an input; duration is null on acw (the blueprint's code set it on
+    // customer.end only) and `personKey` was never an event field.
+    let example: Value = serde_json::from_str(&read("blueprint/expected/example-kinesis-stream-data.json")).unwrap();
+    let input = json!({
+        "version": "0", "id": example["_id"], "detail-type": "v2.detail.events.conversation.{id}.acw",
+        "detail": {
+            "topicName": example["topicName"], "version": "2",
+            "eventBody": {
+                "eventTime": example["timestamp"], "conversationId": example["conversationId"], "participantId": example["customerId"],
+                "sessionId": example["sessionId"], "mediaType": "CHAT", "provider": "PureCloud Webchat v2", "direction": "INBOUND",
+                "wrapupCode": example["wrapupCode"], "wrapupDurationMs": 20,
+                "conversationExternalContactIds": [example["externalContactId"], "second-id"]
+            }
+        }
+    });
+    let (_, record) = only_record(&input.to_string());
+    let mut expected = example.clone();
+    expected.as_object_mut().unwrap().remove("personKey");
+    expected["duration"] = Value::Null;
+    assert_eq!(record, expected);
+    // acw without contact ids: the fields are there, as null.
+    let (_, bare) = only_record(&event("e2", "acw", json!({"conversationId": "c1"})));
+    assert_eq!(bare["wrapupCode"], Value::Null);
+    assert_eq!(bare["externalContactId"], Value::Null);
+    assert!(bare.as_object().unwrap().contains_key("externalContactId"));
+}
+
+#[test]
+fn every_topic_gives_the_shared_fields_and_only_acw_the_extras() {
+    for kind in weft_sdk::Kind::KNOWN {
+        let kind = kind.as_str();
+        let body = json!({"eventTime": 7, "conversationId": "c9", "participantId": "p", "sessionId": "s", "mediaType": "EMAIL",
+                          "provider": "x", "direction": "OUTBOUND", "interactingDurationMs": 5, "wrapupCode": "w"});
+        let (key, record) = only_record(&event("e", kind, body));
+        assert_eq!(key, "c9", "{kind}");
+        assert_eq!(record["timestamp"], 7, "{kind}");
+        assert_eq!(record["mediaType"], "EMAIL", "{kind}");
+        assert_eq!(record["duration"], if kind == "customer.end" { json!(5) } else { Value::Null }, "{kind}");
+        assert_eq!(record.as_object().unwrap().contains_key("wrapupCode"), kind == "acw", "{kind}");
+        assert_eq!(record.as_object().unwrap().len(), if kind == "acw" { 13 } else { 11 }, "{kind}");
+    }
+}
+
+#[test]
+fn missing_fields_unknown_kinds_and_unknown_values_never_fail() {
+    // No eventBody at all: a record of nulls, keyed by the topic's conversation id.
+    let bare = r#"{"id":"e1","detail-type":"v2.detail.events.conversation.{id}.customer.start","detail":{"topicName":"v2.detail.events.conversation.c1.customer.start"}}"#;
+    let (key, record) = only_record(bare);
+    assert_eq!(key, "c1");
+    assert_eq!(record["conversationId"], Value::Null);
+    assert_eq!(record["_id"], "e1");
+    // A kind Genesys adds later, an enum value not in any list, fields nobody knows, explicit nulls.
+    let future = event(
+        "e2",
+        "survey.sent",
+        json!({"conversationId": "c2", "mediaType": "HOLOGRAM", "brandNewField": {"x": [1]}, "provider": null}),
+    );
+    let (_, record) = only_record(&future);
+    assert_eq!(record["mediaType"], "HOLOGRAM");
+    assert_eq!(record["provider"], Value::Null);
+    // Empty and missing conversationExternalContactIds keep the event (the blueprint dropped it).
+    only_record(&event("e3", "customer.end", json!({"conversationExternalContactIds": []})));
+}
+
+#[test]
+fn wrong_types_are_dead_lettered_naming_the_field() {
+    let input = event(
+        "e1",
+        "customer.end",
+        json!({"conversationId": "c1", "eventTime": "yesterday", "ani": "tel:+15555550123"}),
+    );
+    let (out, _) = run_default(&format!("{input}\n{}", event("e2", "acw", json!({"conversationId": "c2"}))));
+    assert_eq!(out.records.len(), 1, "the next event is still processed");
+    let dead = &out.dead_letters[0];
+    assert_eq!(dead.error_class, "invalid-event");
+    assert_eq!(dead.rule.as_deref(), Some("builtin:default"));
+    assert!(
+        dead.reason.starts_with("builtin:default: `detail.eventBody.eventTime`: invalid type: string"),
+        "{}",
+        dead.reason
+    );
+    assert!(!dead.reason.contains("yesterday"), "values are withheld from reasons: {}", dead.reason);
+    assert_eq!(dead.event_id.as_deref(), Some("e1"));
+    assert_eq!(dead.source.as_ref().unwrap().line, 1);
+}
+
+#[test]
+fn native_and_wasm_agree_on_every_sample() {
+    let samples = std::fs::read_dir(common::repo().join("samples/events")).unwrap();
+    let mut checked = 0;
+    for file in samples {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let (out, _) = run_default(&text);
+        let mut wasm = out.records.iter().map(|r| (r.partition_key.clone(), r.data.get().to_owned()));
+        for line in text.lines() {
+            let event = weft_sdk::Event::from_envelope_json(line).unwrap();
+            match weft_sdk::IntoOutcome::into_outcome(weft_rule_default::shared_fields(event)) {
+                weft_sdk::Outcome::Records(records) => {
+                    for r in records {
+                        assert_eq!(wasm.next(), Some((r.partition_key, r.data)));
+                        checked += 1;
+                    }
+                }
+                weft_sdk::Outcome::Drop(reason) => assert_eq!(reason, "not a conversation detail event"),
+                weft_sdk::Outcome::Error(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(wasm.next(), None);
+    }
+    assert_eq!(checked, 27);
+}

@@ -1,0 +1,124 @@
+//! weft's default rule: one record of shared fields per conversation detail event.
+//!
+//! The record is a drop-in for what Genesys' Java event-streaming blueprint wrote (same keys, same values, same
+//! order, `"duration": null` included), keyed by conversation id. Unlike the blueprint it takes all 16
+//! conversation topics and any kind Genesys adds later, keeps events whose `conversationExternalContactIds` is
+//! empty or missing, never fails on a missing optional field, and drops (rather than fails on) events of other
+//! topic families.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use weft_sdk::{Event, Outcome, Record, RuleError};
+
+/// The reason given for events that are not conversation detail events (audits, agent state, ...).
+pub const NOT_A_CONVERSATION: &str = "not a conversation detail event";
+
+#[weft_sdk::rule]
+pub fn shared_fields(event: Event) -> Result<Outcome, RuleError> {
+    let Some(kind) = &event.kind else {
+        return Ok(Outcome::drop(NOT_A_CONVERSATION));
+    };
+    let input: Input = event.parse()?;
+    let body = input.detail.event_body.unwrap_or_default();
+    let is_acw = kind.as_str() == "acw";
+    let record = SharedFields {
+        id: &event.id,
+        version: input.detail.version,
+        conversation_id: body.conversation_id.clone(),
+        topic_name: event.topic_name.as_deref(),
+        timestamp: body.event_time,
+        media_type: body.media_type,
+        provider: body.provider,
+        direction: body.direction,
+        session_id: body.session_id,
+        duration: if kind.as_str() == "customer.end" { body.interacting_duration_ms } else { None },
+        customer_id: body.participant_id,
+        wrapup_code: is_acw.then_some(body.wrapup_code),
+        external_contact_id: is_acw
+            .then(|| body.conversation_external_contact_ids.and_then(|ids| ids.into_iter().next())),
+    };
+    let key = record.conversation_id.as_deref().unwrap_or_else(|| event.partition_key()).to_owned();
+    Ok(Record::json(key, &record)?.into())
+}
+
+/// The record the default rule writes, field for field what the Java blueprint wrote.
+///
+/// Every conversation detail topic contributes the same shared fields, taken from its `eventBody`; a field the
+/// topic does not carry is `null` (the `attributes` topic carries only `eventTime`, `conversationId` and
+/// `participantId`). `wrapupCode` and `externalContactId` appear only on `acw` records, as in the blueprint.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SharedFields<'a> {
+    /// The EventBridge envelope `id`; redeliveries of one event share it, so consumers deduplicate on it.
+    #[serde(rename = "_id")]
+    pub id: &'a str,
+    /// `detail.version`, the notification version (the string `"2"`).
+    pub version: Option<Cow<'a, str>>,
+    /// `eventBody.conversationId`; also the record's partition key.
+    pub conversation_id: Option<Cow<'a, str>>,
+    /// `detail.topicName`, the concrete topic (its suffix is the event kind).
+    pub topic_name: Option<&'a str>,
+    /// `eventBody.eventTime`, epoch milliseconds: order a conversation's records by this.
+    pub timestamp: Option<i64>,
+    /// `eventBody.mediaType` (VOICE, CHAT, EMAIL, MESSAGE, ...; new values pass through as sent).
+    pub media_type: Option<Cow<'a, str>>,
+    /// `eventBody.provider`.
+    pub provider: Option<Cow<'a, str>>,
+    /// `eventBody.direction` (INBOUND, OUTBOUND).
+    pub direction: Option<Cow<'a, str>>,
+    /// `eventBody.sessionId`.
+    pub session_id: Option<Cow<'a, str>>,
+    /// `eventBody.interactingDurationMs` on `customer.end`; `null` on every other topic (as the blueprint wrote it).
+    pub duration: Option<i64>,
+    /// `eventBody.participantId`: the participant the event is about (the customer on customer.* topics, the agent
+    /// on user.* and acw).
+    pub customer_id: Option<Cow<'a, str>>,
+    /// `eventBody.wrapupCode`, on `acw` only: a wrap-up code id, or a system code such as `ININ-WRAP-UP-TIMEOUT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapup_code: Option<Option<Cow<'a, str>>>,
+    /// The first of `eventBody.conversationExternalContactIds`, on `acw` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_contact_id: Option<Option<Cow<'a, str>>>,
+}
+
+/// The part of the envelope the default rule reads, borrowed from the event where JSON escapes allow.
+#[derive(Deserialize)]
+struct Input<'a> {
+    #[serde(borrow)]
+    detail: InputDetail<'a>,
+}
+
+#[derive(Deserialize)]
+struct InputDetail<'a> {
+    #[serde(default, borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "eventBody", default, borrow)]
+    event_body: Option<Body<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    #[serde(default)]
+    event_time: Option<i64>,
+    #[serde(default, borrow)]
+    conversation_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    participant_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    media_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    provider: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    direction: Option<Cow<'a, str>>,
+    #[serde(default)]
+    interacting_duration_ms: Option<i64>,
+    #[serde(default, borrow)]
+    wrapup_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    conversation_external_contact_ids: Option<Vec<Cow<'a, str>>>,
+}

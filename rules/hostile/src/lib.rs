@@ -1,0 +1,51 @@
+//! Misbehaves as the event's `detail.eventBody.attack` says, to prove weft contains what a customer module can
+//! do wrong. Anything else gets one well-formed record, so the tests can show the next event still works.
+
+use weft_sdk::{Event, Level, Outcome, Record, RuleError};
+
+#[weft_sdk::rule]
+pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
+    let envelope: serde_json::Value = serde_json::from_str(&event.envelope)?;
+    let attack = envelope["detail"]["eventBody"]["attack"].as_str().unwrap_or("none").to_owned();
+    match attack.as_str() {
+        "loop" => loop {
+            std::hint::black_box(&attack);
+        },
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "recurse" => Ok(Outcome::drop(format!("depth {}", recurse(0, &attack)))),
+        "panic" => panic!("hostile module panicked on purpose"),
+        "huge-record" => Ok(Record::json(event.partition_key(), &"x".repeat(2 << 20))?.into()),
+        "many-records" => {
+            let record = Record::json(event.partition_key(), &1)?;
+            Ok(Outcome::Records(vec![record; 10_000]))
+        }
+        "not-json" => {
+            Ok(Outcome::Records(vec![Record { partition_key: "k".into(), data: "{not json".into(), stream: None }]))
+        }
+        "empty-key" => {
+            Ok(Outcome::Records(vec![Record { partition_key: String::new(), data: "1".into(), stream: None }]))
+        }
+        "log-flood" => {
+            for i in 0..100_000 {
+                weft_sdk::log(Level::Info, &format!("flood {i}"));
+            }
+            Ok(Record::json(event.partition_key(), &"flooded")?.into())
+        }
+        "error" => Err(RuleError::new("on-purpose", "the event asked for an error")),
+        _ => Ok(Record::json(event.partition_key(), &serde_json::json!({"ok": event.id}))?.into()),
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u64, salt: &str) -> u64 {
+    let mut buffer = [0u8; 256];
+    buffer[depth as usize % 256] = salt.len() as u8;
+    std::hint::black_box(&buffer);
+    if std::hint::black_box(depth) == u64::MAX { depth } else { recurse(depth + 1, salt) + buffer[0] as u64 }
+}
