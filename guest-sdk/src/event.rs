@@ -77,13 +77,16 @@ impl Event {
         };
         let envelope: Envelope<Option<&RawValue>> = self.parse()?;
         let body = envelope.detail.event_body.map_or("{}", RawValue::get);
-        let mut de = serde_json::Deserializer::from_str(body);
-        let mut track = serde_path_to_error::Track::new();
-        let typed = serde::de::DeserializeSeed::deserialize(
-            BodySeed(kind),
-            serde_path_to_error::Deserializer::new(&mut de, &mut track),
-        )
-        .map_err(|e| invalid_event("detail.eventBody.", &track.path().to_string(), &e))?;
+        let typed =
+            ConversationEvent::deserialize(kind, &mut serde_json::Deserializer::from_str(body)).or_else(|_| {
+                let mut de = serde_json::Deserializer::from_str(body);
+                let mut track = serde_path_to_error::Track::new();
+                serde::de::DeserializeSeed::deserialize(
+                    BodySeed(kind),
+                    serde_path_to_error::Deserializer::new(&mut de, &mut track),
+                )
+                .map_err(|e| invalid_event("detail.eventBody.", &track.path().to_string(), &e))
+            })?;
         Ok(envelope.map_body(|_| typed))
     }
 
@@ -104,12 +107,15 @@ impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_> {
     }
 }
 
+/// Parses at full speed; only when that fails, parses again tracking the path, to say which field was wrong.
 pub(crate) fn parse_json<'a, T: Deserialize<'a>>(json: &'a str, prefix: &str) -> Result<T, RuleError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| invalid_event(prefix, &e.path().to_string(), e.inner()))?;
-    de.end().map_err(|e| invalid_event(prefix, "", &e))?;
-    Ok(value)
+    serde_json::from_str(json).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let value: T = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| invalid_event(prefix, &e.path().to_string(), e.inner()))?;
+        de.end().map_err(|e| invalid_event(prefix, "", &e))?;
+        Ok(value)
+    })
 }
 
 /// `invalid-json` when the text is not JSON at all, `invalid-event` when it is JSON of the wrong shape; the

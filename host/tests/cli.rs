@@ -151,3 +151,34 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(weft(&["run"], b"").status.code(), Some(2));
     assert_eq!(weft(&["frobnicate"], b"").status.code(), Some(2));
 }
+
+#[test]
+fn a_module_file_runs_in_place_of_the_default_rule() {
+    // The hostile test module, as `cargo build --target wasm32-unknown-unknown` leaves it (a core module).
+    let repo = common::repo();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let core = weft::componentize::cargo_build_wasm(
+        std::path::Path::new(&cargo),
+        &repo,
+        "weft-rule-hostile",
+        &repo.join("target/rules"),
+    )
+    .unwrap();
+    let input =
+        [common::event("m1", "acw", json!({"attack": "none"})), common::event("m2", "acw", json!({"attack": "error"}))]
+            .join("\n");
+    let out = weft(&["run", "--module", core.to_str().unwrap(), "--params", "{\"k\":1}", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "{\"partitionKey\":\"c-m1\",\"data\":{\"ok\":\"m1\"}}\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dead-lettered 1: on-purpose"));
+    let bad = weft(&["run", "--module", "Cargo.toml", "-"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not a rule module"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let bad_params = weft(&["run", "--module", core.to_str().unwrap(), "--params", "{", "-"], b"");
+    assert!(String::from_utf8_lossy(&bad_params.stderr).contains("--params is not JSON"));
+}

@@ -6,10 +6,8 @@
 //! empty or missing, never fails on a missing optional field, and drops (rather than fails on) events of other
 //! topic families.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
-use weft_sdk::{Event, Outcome, Record, RuleError};
+use weft_sdk::{Event, Outcome, Record, RuleError, Str};
 
 /// The reason given for events that are not conversation detail events (audits, agent state, ...).
 pub const NOT_A_CONVERSATION: &str = "not a conversation detail event";
@@ -55,32 +53,32 @@ pub struct SharedFields<'a> {
     #[serde(rename = "_id")]
     pub id: &'a str,
     /// `detail.version`, the notification version (the string `"2"`).
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Str<'a>>,
     /// `eventBody.conversationId`; also the record's partition key.
-    pub conversation_id: Option<Cow<'a, str>>,
+    pub conversation_id: Option<Str<'a>>,
     /// `detail.topicName`, the concrete topic (its suffix is the event kind).
     pub topic_name: Option<&'a str>,
     /// `eventBody.eventTime`, epoch milliseconds: order a conversation's records by this.
     pub timestamp: Option<i64>,
     /// `eventBody.mediaType` (VOICE, CHAT, EMAIL, MESSAGE, ...; new values pass through as sent).
-    pub media_type: Option<Cow<'a, str>>,
+    pub media_type: Option<Str<'a>>,
     /// `eventBody.provider`.
-    pub provider: Option<Cow<'a, str>>,
+    pub provider: Option<Str<'a>>,
     /// `eventBody.direction` (INBOUND, OUTBOUND).
-    pub direction: Option<Cow<'a, str>>,
+    pub direction: Option<Str<'a>>,
     /// `eventBody.sessionId`.
-    pub session_id: Option<Cow<'a, str>>,
+    pub session_id: Option<Str<'a>>,
     /// `eventBody.interactingDurationMs` on `customer.end`; `null` on every other topic (as the blueprint wrote it).
     pub duration: Option<i64>,
     /// `eventBody.participantId`: the participant the event is about (the customer on customer.* topics, the agent
     /// on user.* and acw).
-    pub customer_id: Option<Cow<'a, str>>,
+    pub customer_id: Option<Str<'a>>,
     /// `eventBody.wrapupCode`, on `acw` only: a wrap-up code id, or a system code such as `ININ-WRAP-UP-TIMEOUT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wrapup_code: Option<Option<Cow<'a, str>>>,
+    pub wrapup_code: Option<Option<Str<'a>>>,
     /// The first of `eventBody.conversationExternalContactIds`, on `acw` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_contact_id: Option<Option<Cow<'a, str>>>,
+    pub external_contact_id: Option<Option<Str<'a>>>,
 }
 
 /// The part of the envelope the default rule reads, borrowed from the event where JSON escapes allow.
@@ -93,7 +91,7 @@ struct Input<'a> {
 #[derive(Deserialize)]
 struct InputDetail<'a> {
     #[serde(default, borrow)]
-    version: Option<Cow<'a, str>>,
+    version: Option<Str<'a>>,
     #[serde(rename = "eventBody", default, borrow)]
     event_body: Option<Body<'a>>,
 }
@@ -104,21 +102,21 @@ struct Body<'a> {
     #[serde(default)]
     event_time: Option<i64>,
     #[serde(default, borrow)]
-    conversation_id: Option<Cow<'a, str>>,
+    conversation_id: Option<Str<'a>>,
     #[serde(default, borrow)]
-    participant_id: Option<Cow<'a, str>>,
+    participant_id: Option<Str<'a>>,
     #[serde(default, borrow)]
-    session_id: Option<Cow<'a, str>>,
+    session_id: Option<Str<'a>>,
     #[serde(default, borrow)]
-    media_type: Option<Cow<'a, str>>,
+    media_type: Option<Str<'a>>,
     #[serde(default, borrow)]
-    provider: Option<Cow<'a, str>>,
+    provider: Option<Str<'a>>,
     #[serde(default, borrow)]
-    direction: Option<Cow<'a, str>>,
+    direction: Option<Str<'a>>,
     #[serde(default)]
     interacting_duration_ms: Option<i64>,
     #[serde(default, borrow)]
-    wrapup_code: Option<Cow<'a, str>>,
+    wrapup_code: Option<Str<'a>>,
     #[serde(default, borrow)]
-    conversation_external_contact_ids: Option<Vec<Cow<'a, str>>>,
+    conversation_external_contact_ids: Option<Vec<Str<'a>>>,
 }
