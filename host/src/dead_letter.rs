@@ -27,8 +27,8 @@ pub enum Stage {
     Sink,
 }
 
-/// The original event: its JSON exactly as received, or, when it was not JSON, its text.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+/// The original event: its JSON exactly as received, or, when it was not JSON, its text (a JSON string).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OriginalEvent {
     Json(#[schemars(with = "serde_json::Value")] Box<RawValue>),
@@ -45,6 +45,17 @@ impl OriginalEvent {
             Ok(raw) => OriginalEvent::Json(raw),
             Err(_) => OriginalEvent::Text(text.to_owned()),
         }
+    }
+}
+
+// By hand: serde's `untagged` buffers values, and a `RawValue` cannot be read back from a buffer.
+impl<'de> Deserialize<'de> for OriginalEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        if raw.get().starts_with('"') {
+            return serde_json::from_str(raw.get()).map(OriginalEvent::Text).map_err(serde::de::Error::custom);
+        }
+        Ok(OriginalEvent::Json(raw))
     }
 }
 
@@ -78,6 +89,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(OriginalEvent::from_text("{\"a\": tru"), OriginalEvent::Text(t) if t == "{\"a\": tru"));
+    }
+
+    #[test]
+    fn dead_letters_read_back_exactly() {
+        for text in [r#"{"id":"e1","b":[1,2.50,{"z":null}]}"#, "not json"] {
+            let letter = DeadLetter {
+                schema_version: 1,
+                stage: Stage::Parse,
+                error_class: "c".into(),
+                reason: "r".into(),
+                event_id: None,
+                rule: None,
+                module: None,
+                source: Some(Source::Message { message_id: "m".into() }),
+                attempts: 1,
+                failed_at: now_rfc3339(),
+                event: OriginalEvent::from_text(text),
+            };
+            let json = serde_json::to_string(&letter).unwrap();
+            let DeadLetterMessage::Inline(back) = serde_json::from_str(&json).unwrap() else { panic!("inline") };
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+            match back.event {
+                OriginalEvent::Json(raw) => assert_eq!(raw.get(), text, "verbatim, number formatting included"),
+                OriginalEvent::Text(t) => assert_eq!(t, text),
+            }
+        }
     }
 }
 
@@ -126,6 +163,49 @@ pub struct Dropped {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
     pub event: OriginalEvent,
+}
+
+/// Where a dead letter too large for an SQS message is kept whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StoredObject {
+    pub bucket: String,
+    pub key: String,
+    /// Size of the stored dead letter (JSON).
+    pub bytes: usize,
+}
+
+/// The body of a message on the dead-letter queue: the dead letter itself, or — when it would exceed SQS's
+/// 256 KiB — its summary and where in S3 the whole dead letter is.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum DeadLetterMessage {
+    Stored(StoredDeadLetter),
+    Inline(Box<DeadLetter>),
+}
+
+// By hand, for the same reason as `OriginalEvent`: a summary is told apart by its `storedIn`.
+impl<'de> Deserialize<'de> for DeadLetterMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        if let Ok(stored) = serde_json::from_str::<StoredDeadLetter>(raw.get()) {
+            return Ok(DeadLetterMessage::Stored(stored));
+        }
+        serde_json::from_str(raw.get()).map(DeadLetterMessage::Inline).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The summary sent in place of an oversize dead letter.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredDeadLetter {
+    pub schema_version: u32,
+    pub stage: Stage,
+    pub error_class: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The whole dead letter, as JSON, in S3.
+    pub stored_in: StoredObject,
 }
 
 pub fn now_rfc3339() -> String {

@@ -10,21 +10,47 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Where an event was read from.
+/// Where an event came from: a place in a file (`weft run`), a Lambda invocation (direct EventBridge
+/// delivery), or an SQS message (batched delivery, redrive).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Source {
-    /// The file (`-` for standard input).
-    #[schemars(with = "String")]
-    pub file: Arc<str>,
-    /// 1-based line of the event's first byte.
-    pub line: usize,
-    /// 0-based byte offset of the event's first byte.
-    pub offset: usize,
+#[serde(rename_all = "camelCase", tag = "from")]
+pub enum Source {
+    File {
+        /// The file (`-` for standard input).
+        #[schemars(with = "String")]
+        file: Arc<str>,
+        /// 1-based line of the event's first byte.
+        line: usize,
+        /// 0-based byte offset of the event's first byte.
+        offset: usize,
+    },
+    Invocation {
+        /// The Lambda request id.
+        request_id: String,
+    },
+    Message {
+        /// The SQS message id.
+        message_id: String,
+    },
+}
+
+impl Source {
+    /// The line in the file, for file sources.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Source::File { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{} (byte {})", self.file, self.line, self.offset)
+        match self {
+            Source::File { file, line, offset } => write!(f, "{file}:{line} (byte {offset})"),
+            Source::Invocation { request_id } => write!(f, "invocation {request_id}"),
+            Source::Message { message_id } => write!(f, "message {message_id}"),
+        }
     }
 }
 
@@ -57,7 +83,7 @@ impl<'a> Iterator for Splitter<'a> {
         if self.pos >= self.data.len() {
             return None;
         }
-        let source = Source { file: self.file.clone(), line: self.line, offset: self.pos };
+        let source = Source::File { file: self.file.clone(), line: self.line, offset: self.pos };
         let start = self.pos;
         if self.data[start] != b'{' {
             // Not an object: everything up to the next `{` is one broken chunk.
@@ -170,7 +196,8 @@ mod tests {
         chunks(input)
             .into_iter()
             .map(|c| match c {
-                Chunk::Object { text, source } => (text, source.line, source.offset),
+                Chunk::Object { text, source: Source::File { line, offset, .. } } => (text, line, offset),
+                Chunk::Object { .. } => unreachable!("files give file sources"),
                 Chunk::Broken { reason, .. } => panic!("unexpected broken chunk: {reason}"),
             })
             .collect()
@@ -193,12 +220,12 @@ mod tests {
         match &all[1] {
             Chunk::Broken { text, source, reason } => {
                 assert_eq!(text, "not json");
-                assert_eq!((source.line, source.offset), (2, 8));
+                assert_eq!(source, &Source::File { file: "t".into(), line: 2, offset: 8 });
                 assert!(reason.starts_with("t:2 (byte 8): expected a JSON object"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&all[2], Chunk::Object { text: "{\"b\":2}", source } if source.line == 3));
+        assert!(matches!(&all[2], Chunk::Object { text: "{\"b\":2}", source } if source.line() == Some(3)));
     }
 
     #[test]
@@ -211,7 +238,7 @@ mod tests {
         assert!(matches!(&string[1], Chunk::Object { text: "{\"b\":2}", .. }));
         let tail = chunks("{\"a\":1}\n{\"b\":");
         assert!(
-            matches!(&tail[1], Chunk::Broken { reason, source, .. } if reason.contains("end of the input") && source.line == 2)
+            matches!(&tail[1], Chunk::Broken { reason, source, .. } if reason.contains("end of the input") && source.line() == Some(2))
         );
     }
 

@@ -6,14 +6,19 @@
 //! - [`rules`]: the rule set runs the event through its modules ([`engine`]) → a [`rules::Disposition`];
 //! - [`record`], [`dead_letter`]: records for Kinesis, drops and dead letters for everything else;
 //! - [`pipeline`]: all of the above, with the counts that prove every event ends in exactly one place;
-//! - [`sink`]: where records, drops and dead letters go.
+//! - [`sink`]: delivery — records to Kinesis, dead letters to SQS (or both to local files for `weft run`).
+//!
+//! Around it: [`lambda`] (the handler), [`config`] (its environment), [`aws`] (clients).
 
+pub mod aws;
 pub mod componentize;
+pub mod config;
 pub mod dead_letter;
 pub mod embedded;
 pub mod engine;
 pub mod envelope;
 pub mod input;
+pub mod lambda;
 pub mod pipeline;
 pub mod record;
 pub mod rules;

@@ -1,22 +1,79 @@
-//! The data path end to end: input chunks → envelopes → rules → records, drops and dead letters → a sink, with
-//! the counts that show every event ended in exactly one place.
-
-use std::sync::Arc;
+//! The data path end to end, in two steps:
+//! - [`Judge`] (synchronous): input chunks → envelopes → rules → a [`Verdict`] per event: records, a drop, or a
+//!   dead letter;
+//! - a sink delivers the verdicts and reports each event's [`Fate`]: written, dropped, dead-lettered, or failed
+//!   (not even the dead-letter queue took it: the caller must report it to Lambda as not processed).
+//!
+//! [`Summary`] counts fates, after delivery, so a record Kinesis refused is never counted as written.
 
 use serde::Serialize;
 use weft_sdk::Event;
 
 use crate::dead_letter::{DEAD_LETTER_VERSION, DeadLetter, Dropped, OriginalEvent, Stage, Tally, now_rfc3339};
 use crate::envelope;
-use crate::input::{self, Chunk, Source};
+use crate::input::{Chunk, Source};
 use crate::record::Record;
 use crate::rules::{Disposition, RuleSet};
-use crate::sink::{Sink, SinkError};
 
 /// Events handed to the rules in one call (see `RuleSet::process_batch`).
 pub const DEFAULT_BATCH: usize = 64;
 
-/// What happened to the events so far. `events_in == events_written + dropped + dead_lettered`, always.
+/// What the rules decided for one event.
+#[derive(Debug)]
+pub enum Verdict {
+    Records(Vec<Record>),
+    Dropped(Dropped),
+    DeadLetter(Box<DeadLetter>),
+}
+
+/// One event and its verdict, with what delivery needs if it has to dead-letter the event after all.
+#[derive(Debug)]
+pub struct Judged {
+    pub event_id: Option<String>,
+    pub source: Source,
+    /// The event as received (for a dead letter made at delivery).
+    pub text: String,
+    pub verdict: Verdict,
+}
+
+impl Judged {
+    /// The dead letter for an event whose records could not be delivered.
+    pub fn sink_failure(&self, class: &str, reason: String, attempts: u32) -> DeadLetter {
+        DeadLetter {
+            schema_version: DEAD_LETTER_VERSION,
+            stage: Stage::Sink,
+            error_class: class.to_owned(),
+            reason,
+            event_id: self.event_id.clone(),
+            rule: None,
+            module: None,
+            source: Some(self.source.clone()),
+            attempts,
+            failed_at: now_rfc3339(),
+            event: OriginalEvent::from_text(&self.text),
+        }
+    }
+}
+
+/// What finally became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    Written {
+        records: usize,
+    },
+    Dropped {
+        reason: String,
+    },
+    DeadLettered {
+        class: String,
+    },
+    /// Neither delivered nor dead-lettered: must be reported to Lambda as not processed, so it comes back.
+    Failed {
+        reason: String,
+    },
+}
+
+/// What happened to the events so far. `events_in == events_written + dropped + dead_lettered + failed`, always.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
@@ -26,6 +83,8 @@ pub struct Summary {
     pub records_out: u64,
     pub dropped: u64,
     pub dead_lettered: u64,
+    /// Events neither delivered nor dead-lettered (reported to Lambda as failures).
+    pub failed: u64,
     pub drop_reasons: Tally,
     pub dead_letter_classes: Tally,
 }
@@ -33,7 +92,28 @@ pub struct Summary {
 impl Summary {
     /// Every event is accounted for exactly once.
     pub fn balanced(&self) -> bool {
-        self.events_in == self.events_written + self.dropped + self.dead_lettered
+        self.events_in == self.events_written + self.dropped + self.dead_lettered + self.failed
+    }
+
+    pub fn count(&mut self, fates: &[Fate]) {
+        for fate in fates {
+            self.events_in += 1;
+            match fate {
+                Fate::Written { records } => {
+                    self.events_written += 1;
+                    self.records_out += *records as u64;
+                }
+                Fate::Dropped { reason } => {
+                    self.dropped += 1;
+                    *self.drop_reasons.entry(reason.clone()).or_default() += 1;
+                }
+                Fate::DeadLettered { class } => {
+                    self.dead_lettered += 1;
+                    *self.dead_letter_classes.entry(class.clone()).or_default() += 1;
+                }
+                Fate::Failed { .. } => self.failed += 1,
+            }
+        }
     }
 }
 
@@ -44,6 +124,9 @@ impl std::fmt::Display for Summary {
             "{} events in: {} written as {} records, {} dropped, {} dead-lettered",
             self.events_in, self.events_written, self.records_out, self.dropped, self.dead_lettered
         )?;
+        if self.failed > 0 {
+            write!(f, ", {} failed (neither delivered nor dead-lettered)", self.failed)?;
+        }
         for (reason, count) in &self.drop_reasons {
             write!(f, "\n  dropped {count}: {reason}")?;
         }
@@ -54,27 +137,15 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Runs events through a rule set into a sink.
-pub struct Pipeline<'s> {
+/// Runs chunks of input through a rule set.
+pub struct Judge {
     rules: RuleSet,
-    sink: &'s mut dyn Sink,
-    /// Events waiting for the rules, and where each came from.
-    batch: Vec<Event>,
-    sources: Vec<Source>,
     batch_size: usize,
-    summary: Summary,
 }
 
-impl<'s> Pipeline<'s> {
-    pub fn new(rules: RuleSet, sink: &'s mut dyn Sink) -> Pipeline<'s> {
-        Pipeline {
-            rules,
-            sink,
-            batch: Vec::with_capacity(DEFAULT_BATCH),
-            sources: Vec::with_capacity(DEFAULT_BATCH),
-            batch_size: DEFAULT_BATCH,
-            summary: Summary::default(),
-        }
+impl Judge {
+    pub fn new(rules: RuleSet) -> Judge {
+        Judge { rules, batch_size: DEFAULT_BATCH }
     }
 
     /// Events per rule call (1 = one call per event).
@@ -83,135 +154,96 @@ impl<'s> Pipeline<'s> {
         self
     }
 
-    /// Reads every event in `data` (the contents of `file`).
-    pub fn feed(&mut self, data: &[u8], file: Arc<str>) -> Result<(), SinkError> {
-        for chunk in input::split(data, file) {
-            self.summary.events_in += 1;
+    /// A verdict for every chunk, in order.
+    pub fn judge<'a>(&mut self, chunks: impl IntoIterator<Item = Chunk<'a>>) -> Vec<Judged> {
+        let mut judged = Vec::new();
+        // Parsed events wait here for their rule call; `places` has each one's index in `judged` and source.
+        let mut pending: Vec<Event> = Vec::with_capacity(self.batch_size);
+        let mut places: Vec<(usize, Source)> = Vec::with_capacity(self.batch_size);
+        for chunk in chunks {
             match chunk {
                 Chunk::Broken { text, source, reason } => {
-                    self.dead_letter(
-                        Stage::Parse,
-                        "invalid-json",
-                        reason,
-                        None,
-                        None,
-                        Some(source),
-                        OriginalEvent::Text(text),
-                    )?;
+                    let verdict = parse_failure("invalid-json", reason, &source, OriginalEvent::Text(text.clone()));
+                    judged.push(Judged { event_id: None, source, text, verdict });
                 }
                 Chunk::Object { text, source } => match envelope::parse(text) {
                     Ok(event) => {
-                        self.batch.push(event);
-                        self.sources.push(source);
-                        if self.batch.len() >= self.batch_size {
-                            self.flush()?;
+                        judged.push(Judged {
+                            event_id: None,
+                            source: source.clone(),
+                            text: String::new(),
+                            verdict: Verdict::Records(Vec::new()),
+                        });
+                        pending.push(event);
+                        places.push((judged.len() - 1, source));
+                        if pending.len() >= self.batch_size {
+                            self.run_rules(&mut pending, &mut places, &mut judged);
                         }
                     }
                     Err(e) => {
                         let reason = format!("{source}: {}", e.reason);
-                        self.dead_letter(
-                            Stage::Parse,
-                            e.class,
-                            reason,
-                            None,
-                            None,
-                            Some(source),
-                            OriginalEvent::from_text(text),
-                        )?;
+                        let verdict = parse_failure(e.class, reason, &source, OriginalEvent::from_text(text));
+                        judged.push(Judged { event_id: None, source, text: text.to_owned(), verdict });
                     }
                 },
             }
         }
-        Ok(())
+        self.run_rules(&mut pending, &mut places, &mut judged);
+        judged
     }
 
-    /// Runs what is still batched, and returns the counts.
-    pub fn finish(mut self) -> Result<Summary, SinkError> {
-        self.flush()?;
-        self.sink.flush()?;
-        debug_assert!(self.summary.balanced(), "{:?}", self.summary);
-        Ok(self.summary)
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        if self.batch.is_empty() {
-            return Ok(());
+    fn run_rules(&mut self, pending: &mut Vec<Event>, places: &mut Vec<(usize, Source)>, judged: &mut [Judged]) {
+        if pending.is_empty() {
+            return;
         }
-        let dispositions = self.rules.process_batch(&self.batch);
-        let events = std::mem::take(&mut self.batch);
-        let sources = std::mem::take(&mut self.sources);
-        for ((event, source), disposition) in events.into_iter().zip(sources).zip(dispositions) {
-            self.settle(event, source, disposition)?;
-        }
-        Ok(())
-    }
-
-    fn settle(&mut self, event: Event, source: Source, disposition: Disposition) -> Result<(), SinkError> {
-        match disposition {
-            Disposition::Records(records) => {
-                self.summary.events_written += 1;
-                self.summary.records_out += records.len() as u64;
-                self.write_records(&records)
-            }
-            Disposition::Dropped { reason, rule, module } => {
-                self.summary.dropped += 1;
-                *self.summary.drop_reasons.entry(reason.clone()).or_default() += 1;
-                self.sink.dropped(&Dropped {
-                    stage: Stage::Rule,
-                    reason,
-                    event_id: Some(event.id),
-                    rule: Some(rule),
-                    module,
-                    source: Some(source),
-                    event: OriginalEvent::from_text(&event.envelope),
-                })
-            }
-            Disposition::Failed(failure) => {
-                let reason = format!("{}: {}", failure.module.name, failure.reason);
-                let original = OriginalEvent::from_text(&event.envelope);
-                self.dead_letter(
-                    Stage::Rule,
-                    &failure.class,
-                    reason,
-                    Some(event.id),
-                    Some((failure.rule, failure.module)),
-                    Some(source),
-                    original,
-                )
-            }
+        let dispositions = self.rules.process_batch(pending);
+        for ((event, (index, source)), disposition) in pending.drain(..).zip(places.drain(..)).zip(dispositions) {
+            judged[index] = settle(event, source, disposition);
         }
     }
+}
 
-    fn write_records(&mut self, records: &[Record]) -> Result<(), SinkError> {
-        records.iter().try_for_each(|record| self.sink.record(record))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn dead_letter(
-        &mut self,
-        stage: Stage,
-        class: &str,
-        reason: String,
-        event_id: Option<String>,
-        rule: Option<(String, crate::engine::ModuleId)>,
-        source: Option<Source>,
-        event: OriginalEvent,
-    ) -> Result<(), SinkError> {
-        self.summary.dead_lettered += 1;
-        *self.summary.dead_letter_classes.entry(class.to_owned()).or_default() += 1;
-        let (rule, module) = rule.map_or((None, None), |(rule, module)| (Some(rule), Some(module)));
-        self.sink.dead_letter(&DeadLetter {
-            schema_version: DEAD_LETTER_VERSION,
-            stage,
-            error_class: class.to_owned(),
+fn settle(event: Event, source: Source, disposition: Disposition) -> Judged {
+    let verdict = match disposition {
+        Disposition::Records(records) => Verdict::Records(records),
+        Disposition::Dropped { reason, rule, module } => Verdict::Dropped(Dropped {
+            stage: Stage::Rule,
             reason,
-            event_id,
-            rule,
+            event_id: Some(event.id.clone()),
+            rule: Some(rule),
             module,
-            source,
+            source: Some(source.clone()),
+            event: OriginalEvent::from_text(&event.envelope),
+        }),
+        Disposition::Failed(failure) => Verdict::DeadLetter(Box::new(DeadLetter {
+            schema_version: DEAD_LETTER_VERSION,
+            stage: Stage::Rule,
+            error_class: failure.class,
+            reason: format!("{}: {}", failure.module.name, failure.reason),
+            event_id: Some(event.id.clone()),
+            rule: Some(failure.rule),
+            module: Some(failure.module),
+            source: Some(source.clone()),
             attempts: 1,
             failed_at: now_rfc3339(),
-            event,
-        })
-    }
+            event: OriginalEvent::from_text(&event.envelope),
+        })),
+    };
+    Judged { event_id: Some(event.id), source, text: event.envelope, verdict }
+}
+
+fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {
+    Verdict::DeadLetter(Box::new(DeadLetter {
+        schema_version: DEAD_LETTER_VERSION,
+        stage: Stage::Parse,
+        error_class: class.to_owned(),
+        reason,
+        event_id: None,
+        rule: None,
+        module: None,
+        source: Some(source.clone()),
+        attempts: 1,
+        failed_at: now_rfc3339(),
+        event,
+    }))
 }

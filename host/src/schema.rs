@@ -4,7 +4,7 @@
 use schemars::{JsonSchema, schema_for};
 use weft_sdk::{ConversationEvent, Envelope};
 
-use crate::dead_letter::{DeadLetter, Dropped};
+use crate::dead_letter::{DeadLetter, DeadLetterMessage, Dropped};
 use crate::record::Record;
 
 /// Every schema weft publishes: file name and pretty-printed JSON (with a final newline).
@@ -27,6 +27,12 @@ pub fn all() -> Vec<(&'static str, String)> {
             "dead-letter.schema.json",
             render::<DeadLetter>(
                 "An event weft could not deliver, with the reason; sent to the dead-letter queue and redrivable.",
+            ),
+        ),
+        (
+            "dead-letter-message.schema.json",
+            render::<DeadLetterMessage>(
+                "The body of a message on the dead-letter queue: a dead letter, or (over SQS's 256 KiB) its summary and where in S3 it is kept whole.",
             ),
         ),
         ("dropped.schema.json", render::<Dropped>("An event a rule filtered out (`weft run --dropped`).")),

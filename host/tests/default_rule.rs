@@ -172,7 +172,7 @@ fn wrong_types_are_dead_lettered_naming_the_field() {
     );
     assert!(!dead.reason.contains("yesterday"), "values are withheld from reasons: {}", dead.reason);
     assert_eq!(dead.event_id.as_deref(), Some("e1"));
-    assert_eq!(dead.source.as_ref().unwrap().line, 1);
+    assert_eq!(dead.source.as_ref().unwrap().line(), Some(1));
 }
 
 #[test]

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use weft::embedded;
 use weft::engine::{Engine, Limits, RuleInstance, Tables, wit, wit_event};
-use weft::pipeline::{DEFAULT_BATCH, Pipeline};
+use weft::input::{self, Chunk};
+use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
 use weft::rules::RuleSet;
-use weft::sink::local::LocalSink;
+use weft::sink::Delivery;
 use weft_sdk::{Event, IntoOutcome, Outcome};
 
 /// The shipped samples: all 16 conversation topics plus two other families.
@@ -55,6 +56,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let foreign_native: Vec<Event> =
         events.iter().filter(|e| e.kind.is_none()).cloned().cycle().take(events.len()).collect();
 
+    let runtime = super::runtime()?;
     let with_deadline = Engine::new()?;
     let without_deadline = Engine::with_deadline(false)?;
     let mut on = instance(&with_deadline)?;
@@ -94,11 +96,19 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (
             "weft run end to end (split+parse+rule+write)",
             Box::new(|| {
+                // The same steps as `weft run`: slices of 1,000 events judged, then delivered (here to io::sink).
                 let rules = RuleSet::embedded_default(&with_deadline, Limits::default()).expect("default rule loads");
-                let mut sink = LocalSink::new(Box::new(std::io::sink()), None, None);
-                let mut pipeline = Pipeline::new(rules, &mut sink);
-                pipeline.feed(&bytes, "bench".into()).expect("writing to io::sink");
-                black_box(pipeline.finish().expect("writing to io::sink"));
+                let mut judge = Judge::new(rules);
+                let mut delivery = Delivery::local(Box::new(std::io::sink()), None, None);
+                let mut summary = Summary::default();
+                let mut chunks = input::split(&bytes, "bench".into()).peekable();
+                while chunks.peek().is_some() {
+                    let slice: Vec<Chunk> = chunks.by_ref().take(1000).collect();
+                    let judged = judge.judge(slice);
+                    let far = Instant::now() + Duration::from_secs(60);
+                    summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));
+                }
+                black_box(summary);
             }),
         ),
     ];

@@ -1,25 +1,43 @@
 //! Command-line interface. Errors stop here: they are printed, and the exit code says what kind they were
-//! (0 all good, 1 some events were dead-lettered, 2 usage or I/O error).
+//! (0 all good, 1 some events were dead-lettered or failed, 2 usage or I/O error).
+//!
+//! With no subcommand, started by the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` is set), `weft` is the Lambda.
 
 mod bench;
+mod env;
+mod lambda;
+mod redrive;
 mod run;
 mod schemas;
+mod tail;
 
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "Genesys Cloud events in, Kinesis records out, through WebAssembly rules.")]
+#[command(
+    name = "weft",
+    version,
+    about = "Genesys Cloud events in, Kinesis records out, through WebAssembly rules.",
+    after_help = "Started by the AWS Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no command, weft runs as the Lambda."
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run events from files through the rules, as the Lambda would, printing one record per line.
+    /// Run events from files through the rules, as the Lambda would: records to stdout or Kinesis.
     Run(run::RunArgs),
+    /// Reprocess dead letters from the dead-letter queue with the current rules, and deliver them.
+    Redrive(redrive::RedriveArgs),
+    /// Print the records of a Kinesis stream as JSON lines.
+    Tail(tail::TailArgs),
+    /// List the environment variables the Lambda reads.
+    Env(env::EnvArgs),
     /// Measure the default rule natively, in wasm (deadline on and off), and `weft run` end to end.
     Bench(bench::BenchArgs),
     /// Write the JSON Schemas of what weft reads and writes (or check them with --check).
@@ -30,24 +48,42 @@ enum Command {
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
-    init_logging();
+    let started = Instant::now();
     let cli = Cli::parse();
+    let lambda = cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    init_logging(if lambda { "info" } else { "warn" });
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Bench(args) => bench::bench(args),
-        Command::Schemas(args) => schemas::schemas(args),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Redrive(args)) => redrive::redrive(args),
+        Some(Command::Tail(args)) => tail::tail(args),
+        Some(Command::Env(args)) => env::env(args),
+        Some(Command::Bench(args)) => bench::bench(args),
+        Some(Command::Schemas(args)) => schemas::schemas(args),
+        None if lambda => lambda::serve(started),
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     match result {
         Ok(code) => code,
         Err(error) => {
+            if lambda {
+                tracing::error!(error = %format!("{error:#}"), "weft could not start");
+            }
             eprintln!("weft: error: {error:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }
 }
 
-/// Structured JSON logs on standard error; `WEFT_LOG` sets the filter (default `warn`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| "warn".into());
+/// Structured JSON logs on standard error; `WEFT_LOG` sets the filter.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// A runtime for the AWS calls of a command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }

@@ -1,16 +1,21 @@
 //! `weft run`: the Lambda's data path over local files.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use weft::aws::Clients;
 use weft::componentize::componentize;
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
-use weft::pipeline::{DEFAULT_BATCH, Pipeline};
+use weft::input::{self, Chunk};
+use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
 use weft::rules::RuleSet;
-use weft::sink::local::LocalSink;
+use weft::sink::{Delivery, LetterPort, Lines, RecordPort};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -21,8 +26,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     dropped: Option<PathBuf>,
     /// Write one JSON line per dead-lettered event (the event, the stage, the reason) to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "dlq")]
     dead_letters: Option<PathBuf>,
+    /// Write records to this Kinesis stream instead of standard output.
+    #[arg(long, value_name = "NAME")]
+    stream: Option<String>,
+    /// Send dead letters to this SQS queue (URL) instead of --dead-letters.
+    #[arg(long, value_name = "URL")]
+    dlq: Option<String>,
+    /// S3 bucket for dead letters too large for an SQS message.
+    #[arg(long, value_name = "BUCKET", requires = "dlq")]
+    dlq_bucket: Option<String>,
     /// Run this rule module (a component, or a core module built with weft's SDK) instead of the default rule.
     #[arg(long, value_name = "FILE.wasm")]
     module: Option<PathBuf>,
@@ -46,16 +60,78 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             RuleSet::single(&module.id().name.clone(), module, params.into(), Limits::default())
         }
     };
-    let records: Box<dyn Write> = Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
-    let mut sink = LocalSink::new(records, create(args.dropped.as_deref())?, create(args.dead_letters.as_deref())?);
-    let mut pipeline = Pipeline::new(rules, &mut sink).with_batch_size(args.batch);
+    let mut judge = Judge::new(rules).with_batch_size(args.batch);
+    let runtime = super::runtime()?;
+    let mut delivery = runtime.block_on(delivery(&args))?;
+
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let progress = progress_bar(total);
+    let mut summary = Summary::default();
+    // Verdicts wait here until a full slice is ready, across files, so PutRecords calls go out full.
+    let mut waiting = Vec::with_capacity(SLICE);
     for file in &files {
         let (name, data) = read(file)?;
-        pipeline.feed(&data, name.into())?;
+        let name: Arc<str> = name.into();
+        let mut chunks = input::split(&data, name).peekable();
+        while chunks.peek().is_some() {
+            let slice: Vec<Chunk> = chunks.by_ref().take(SLICE - waiting.len()).collect();
+            progress.inc(slice.iter().map(chunk_len).sum::<usize>() as u64);
+            waiting.extend(judge.judge(slice));
+            if waiting.len() >= SLICE {
+                let fates = runtime
+                    .block_on(delivery.deliver(std::mem::take(&mut waiting), Instant::now() + SLICE_DEADLINE))?;
+                summary.count(&fates);
+            }
+        }
     }
-    let summary = pipeline.finish()?;
+    let fates = runtime.block_on(delivery.deliver(waiting, Instant::now() + SLICE_DEADLINE))?;
+    summary.count(&fates);
+    delivery.flush()?;
+    progress.finish_and_clear();
     eprintln!("weft: {summary}");
-    Ok(if summary.dead_lettered > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if let RecordPort::Kinesis(kinesis) = &delivery.records {
+        eprintln!("  {} PutRecords calls to {}", kinesis.calls, kinesis.stream());
+    }
+    Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Events judged and delivered together: a multiple of 500, so PutRecords calls go out full.
+const SLICE: usize = 1000;
+/// How long delivering one slice may take, retries included.
+const SLICE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Records to stdout or Kinesis, dead letters to a file or SQS, drops to a file: as the flags say.
+async fn delivery(args: &RunArgs) -> anyhow::Result<Delivery> {
+    let clients = if args.stream.is_some() || args.dlq.is_some() { Some(Clients::load().await) } else { None };
+    let records = match (&args.stream, &clients) {
+        (Some(stream), Some(clients)) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
+        _ => RecordPort::Lines(Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()))),
+    };
+    let letters = match (&args.dlq, &clients) {
+        (Some(url), Some(clients)) => LetterPort::Queue(clients.dead_letter_queue(url, args.dlq_bucket.as_deref())),
+        _ => LetterPort::Lines(create(args.dead_letters.as_deref())?),
+    };
+    Ok(Delivery { records, letters, dropped: create(args.dropped.as_deref())? })
+}
+
+/// A progress bar on standard error for inputs over 10 MB (hidden when stderr is not a terminal).
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    if total_bytes < 10_000_000 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+fn chunk_len(chunk: &Chunk) -> usize {
+    match chunk {
+        Chunk::Object { text, .. } => text.len(),
+        Chunk::Broken { text, .. } => text.len(),
+    }
 }
 
 /// Loads a module file: a component as is, a core module (what `cargo build --target wasm32-unknown-unknown`
@@ -120,7 +196,7 @@ fn read(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((file.display().to_string(), data))
 }
 
-fn create(path: Option<&Path>) -> anyhow::Result<Option<Box<dyn Write>>> {
+fn create(path: Option<&Path>) -> anyhow::Result<Option<Lines>> {
     let Some(path) = path else { return Ok(None) };
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     Ok(Some(Box::new(BufWriter::new(file))))

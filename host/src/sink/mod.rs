@@ -1,10 +1,23 @@
-//! Where the pipeline's results go. `weft run` writes them to local files ([`local`]); the Lambda writes records
-//! to Kinesis and dead letters to SQS.
+//! Delivery: verdicts in, fates out. Records go to Kinesis ([`kinesis`]) or to JSON lines; dead letters to the
+//! SQS dead-letter queue ([`dead_letters`]) or to JSON lines; drops, when asked, to JSON lines. The Lambda, `weft
+//! run` and `weft redrive` all deliver through [`Delivery`], so they fail and recover alike.
+//!
+//! An event whose records Kinesis would not take (after retries) becomes a dead letter (stage `sink`); an event
+//! whose dead letter the queue would not take is `Failed`, which the Lambda reports back so the event returns.
 
-pub mod local;
+pub mod dead_letters;
+pub mod kinesis;
+pub mod retry;
 
-use crate::dead_letter::{DeadLetter, Dropped};
-use crate::record::Record;
+use std::io::Write;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::dead_letter::DeadLetter;
+use crate::pipeline::{Fate, Judged, Verdict};
+use dead_letters::DeadLetterQueue;
+use kinesis::KinesisSink;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -12,9 +25,151 @@ pub enum SinkError {
     Io { what: &'static str, source: std::io::Error },
 }
 
-pub trait Sink {
-    fn record(&mut self, record: &Record) -> Result<(), SinkError>;
-    fn dropped(&mut self, dropped: &Dropped) -> Result<(), SinkError>;
-    fn dead_letter(&mut self, dead_letter: &DeadLetter) -> Result<(), SinkError>;
-    fn flush(&mut self) -> Result<(), SinkError>;
+/// A local writer of JSON lines.
+pub type Lines = Box<dyn Write + Send>;
+
+/// Where records go.
+pub enum RecordPort {
+    Kinesis(KinesisSink),
+    Lines(Lines),
+}
+
+/// Where dead letters go (`Lines(None)`: counted only).
+pub enum LetterPort {
+    Queue(DeadLetterQueue),
+    Lines(Option<Lines>),
+}
+
+pub struct Delivery {
+    pub records: RecordPort,
+    pub letters: LetterPort,
+    pub dropped: Option<Lines>,
+}
+
+impl Delivery {
+    /// Everything to local writers: what `weft run` does without `--stream`/`--dlq`.
+    pub fn local(records: Lines, dropped: Option<Lines>, dead_letters: Option<Lines>) -> Delivery {
+        Delivery { records: RecordPort::Lines(records), letters: LetterPort::Lines(dead_letters), dropped }
+    }
+
+    /// Delivers every verdict before `deadline`; one fate per event, in order. `Err` only when a local writer
+    /// fails (the run cannot go on).
+    pub async fn deliver(&mut self, mut judged: Vec<Judged>, deadline: Instant) -> Result<Vec<Fate>, SinkError> {
+        let mut fates: Vec<Option<Fate>> = vec![None; judged.len()];
+
+        // Records first: an event whose records do not all land becomes a dead letter.
+        let mut owners = Vec::new();
+        let mut records = Vec::new();
+        for (index, item) in judged.iter().enumerate() {
+            if let Verdict::Records(list) = &item.verdict {
+                owners.extend(std::iter::repeat_n(index, list.len()));
+                records.extend(list.iter());
+            }
+        }
+        let mut sink_letters: Vec<(usize, DeadLetter)> = Vec::new();
+        match &mut self.records {
+            RecordPort::Lines(out) => {
+                for record in &records {
+                    line(out, record, "records")?;
+                }
+            }
+            RecordPort::Kinesis(kinesis) => {
+                let results = kinesis.put(&records, deadline).await;
+                for (owner, result) in owners.iter().zip(results) {
+                    if let Err(failure) = result
+                        && !sink_letters.iter().any(|(index, _)| index == owner)
+                    {
+                        let reason = format!("{} to stream {}: {}", failure.class, kinesis.stream(), failure.reason);
+                        sink_letters
+                            .push((*owner, judged[*owner].sink_failure(failure.class, reason, failure.attempts)));
+                    }
+                }
+            }
+        }
+        for (index, letter) in sink_letters {
+            judged[index].verdict = Verdict::DeadLetter(Box::new(letter));
+        }
+
+        // Then dead letters, those of the rules and those just made.
+        let letters: Vec<(usize, &DeadLetter)> = judged
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| match &item.verdict {
+                Verdict::DeadLetter(letter) => Some((index, letter.as_ref())),
+                _ => None,
+            })
+            .collect();
+        match &mut self.letters {
+            LetterPort::Lines(out) => {
+                for (index, letter) in &letters {
+                    if let Some(out) = out {
+                        line(out, letter, "dead letters")?;
+                    }
+                    fates[*index] = Some(Fate::DeadLettered { class: letter.error_class.clone() });
+                }
+            }
+            LetterPort::Queue(queue) => {
+                let refs: Vec<&DeadLetter> = letters.iter().map(|(_, letter)| *letter).collect();
+                for ((index, letter), result) in letters.iter().zip(queue.send(&refs, deadline).await) {
+                    fates[*index] = Some(match result {
+                        Ok(()) => Fate::DeadLettered { class: letter.error_class.clone() },
+                        Err(reason) => {
+                            tracing::error!(
+                                event = letter.event_id.as_deref().unwrap_or(""),
+                                reason,
+                                "dead letter not kept; the event is reported as failed"
+                            );
+                            Fate::Failed { reason }
+                        }
+                    });
+                }
+            }
+        }
+
+        // Drops and writes.
+        for (index, item) in judged.iter().enumerate() {
+            match &item.verdict {
+                Verdict::Records(list) => fates[index] = Some(Fate::Written { records: list.len() }),
+                Verdict::Dropped(dropped) => {
+                    if let Some(out) = &mut self.dropped {
+                        line(out, dropped, "dropped events")?;
+                    }
+                    fates[index] = Some(Fate::Dropped { reason: dropped.reason.clone() });
+                }
+                Verdict::DeadLetter(_) => {}
+            }
+        }
+        Ok(fates.into_iter().map(|fate| fate.expect("every event has a fate")).collect())
+    }
+
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        let mut writers: Vec<(&mut Lines, &'static str)> = Vec::new();
+        if let RecordPort::Lines(out) = &mut self.records {
+            writers.push((out, "records"));
+        }
+        if let LetterPort::Lines(Some(out)) = &mut self.letters {
+            writers.push((out, "dead letters"));
+        }
+        if let Some(out) = &mut self.dropped {
+            writers.push((out, "dropped events"));
+        }
+        for (out, what) in writers {
+            out.flush().map_err(|source| SinkError::Io { what, source })?;
+        }
+        Ok(())
+    }
+
+    /// PutRecords calls made so far (0 when records go to lines).
+    pub fn put_records_calls(&self) -> u64 {
+        match &self.records {
+            RecordPort::Kinesis(kinesis) => kinesis.calls,
+            RecordPort::Lines(_) => 0,
+        }
+    }
+}
+
+fn line(out: &mut Lines, value: &impl Serialize, what: &'static str) -> Result<(), SinkError> {
+    let io = |source| SinkError::Io { what, source };
+    serde_json::to_writer(&mut *out, value).map_err(|e| io(e.into()))?;
+    out.write_all(b"\n").map_err(io)
 }

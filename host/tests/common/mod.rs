@@ -1,15 +1,17 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod aws;
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use weft::dead_letter::{DeadLetter, Dropped};
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
-use weft::pipeline::{Pipeline, Summary};
+use weft::pipeline::{Fate, Judge, Summary, Verdict};
 use weft::record::Record;
 use weft::rules::RuleSet;
-use weft::sink::{Sink, SinkError};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -19,30 +21,12 @@ pub fn data(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path)
 }
 
-/// Everything a pipeline produced, in order.
+/// Everything the rules produced, in order.
 #[derive(Default)]
 pub struct Collected {
     pub records: Vec<Record>,
     pub dropped: Vec<Dropped>,
     pub dead_letters: Vec<DeadLetter>,
-}
-
-impl Sink for Collected {
-    fn record(&mut self, record: &Record) -> Result<(), SinkError> {
-        self.records.push(record.clone());
-        Ok(())
-    }
-    fn dropped(&mut self, dropped: &Dropped) -> Result<(), SinkError> {
-        self.dropped.push(dropped.clone());
-        Ok(())
-    }
-    fn dead_letter(&mut self, dead_letter: &DeadLetter) -> Result<(), SinkError> {
-        self.dead_letters.push(dead_letter.clone());
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
 }
 
 /// One engine per test binary (each starts an epoch thread).
@@ -51,18 +35,37 @@ pub fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::new().unwrap())
 }
 
-/// Runs `input` through `rules`, checks conservation, and returns what came out.
+/// Runs `input` through `rules`, checks that every event got exactly one verdict, and returns them.
 pub fn run_with(rules: RuleSet, input: &str, batch: usize) -> (Collected, Summary) {
+    let mut judge = Judge::new(rules).with_batch_size(batch);
+    let chunks: Vec<_> = weft::input::split(input.as_bytes(), "test".into()).collect();
+    let events = chunks.len();
+    let judged = judge.judge(chunks);
+    assert_eq!(judged.len(), events, "one verdict per event");
     let mut out = Collected::default();
-    let summary = {
-        let mut pipeline = Pipeline::new(rules, &mut out).with_batch_size(batch);
-        pipeline.feed(input.as_bytes(), "test".into()).unwrap();
-        pipeline.finish().unwrap()
-    };
+    let mut fates = Vec::new();
+    for item in judged {
+        fates.push(match item.verdict {
+            Verdict::Records(records) => {
+                let fate = Fate::Written { records: records.len() };
+                out.records.extend(records);
+                fate
+            }
+            Verdict::Dropped(dropped) => {
+                let fate = Fate::Dropped { reason: dropped.reason.clone() };
+                out.dropped.push(dropped);
+                fate
+            }
+            Verdict::DeadLetter(letter) => {
+                let fate = Fate::DeadLettered { class: letter.error_class.clone() };
+                out.dead_letters.push(*letter);
+                fate
+            }
+        });
+    }
+    let mut summary = Summary::default();
+    summary.count(&fates);
     assert!(summary.balanced(), "{summary:?}");
-    assert_eq!(summary.records_out as usize, out.records.len());
-    assert_eq!(summary.dropped as usize, out.dropped.len());
-    assert_eq!(summary.dead_lettered as usize, out.dead_letters.len());
     (out, summary)
 }
 

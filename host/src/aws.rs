@@ -1,0 +1,48 @@
+//! AWS clients, built once per container. The SDK's own retries are off: the sinks retry with their own
+//! backoff, bounded by the time the invocation has left. Endpoints follow `AWS_ENDPOINT_URL` (and its per-service
+//! forms), which is how the tests reach a local AWS API server.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use crate::sink::dead_letters::DeadLetterQueue;
+use crate::sink::kinesis::KinesisSink;
+use crate::sink::retry::Backoff;
+
+pub struct Clients {
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    pub async fn load() -> Clients {
+        let config = aws_config::from_env()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .load()
+            .await;
+        // S3 picks path-style addressing by itself for an IP endpoint (a local server on 127.0.0.1).
+        Clients {
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+        }
+    }
+
+    pub fn kinesis_sink(&self, stream: &str) -> KinesisSink {
+        KinesisSink::new(self.kinesis.clone(), stream.to_owned(), Backoff::default())
+    }
+
+    pub fn dead_letter_queue(&self, url: &str, bucket: Option<&str>) -> DeadLetterQueue {
+        let overflow = bucket.map(|b| (self.s3.clone(), b.to_owned()));
+        DeadLetterQueue::new(self.sqs.clone(), url.to_owned(), overflow, Backoff::default())
+    }
+}

@@ -1,0 +1,197 @@
+//! `weft redrive`: dead letters back through the current rules, once their cause is fixed.
+//!
+//! Each message is deleted only after its event is settled for good: its records are written, or the current
+//! rules drop it. An event that fails again stays on the queue untouched (it reappears when its visibility
+//! timeout ends), so a redrive can never lose one. `--dry-run` writes nothing and deletes nothing: it prints the
+//! records that would be written and what would become of each message.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use weft::aws::Clients;
+use weft::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent};
+use weft::engine::{Engine, Limits};
+use weft::input::{Chunk, Source};
+use weft::pipeline::{Fate, Judge, Summary};
+use weft::rules::RuleSet;
+use weft::sink::{Delivery, LetterPort, RecordPort};
+
+#[derive(clap::Args)]
+pub struct RedriveArgs {
+    /// The dead-letter queue (URL).
+    #[arg(long, value_name = "URL")]
+    dlq: String,
+    /// The Kinesis stream to write records to.
+    #[arg(long, value_name = "NAME", required_unless_present = "dry_run")]
+    stream: Option<String>,
+    /// Show what would happen; write nothing, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop after this many messages.
+    #[arg(long, value_name = "N")]
+    max: Option<usize>,
+}
+
+/// How long a received message stays hidden from other readers while it is redriven.
+const VISIBILITY: i32 = 60;
+
+pub fn redrive(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    let runtime = super::runtime()?;
+    runtime.block_on(redrive_async(args))
+}
+
+async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    let clients = Clients::load().await;
+    let engine = Engine::new()?;
+    let mut judge = Judge::new(RuleSet::embedded_default(&engine, Limits::default())?);
+    let records = match (&args.stream, args.dry_run) {
+        (Some(stream), false) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
+        _ => RecordPort::Lines(Box::new(std::io::stdout())),
+    };
+    // A dead letter that fails again stays where it is: nothing new is sent to the queue.
+    let mut delivery = Delivery { records, letters: LetterPort::Lines(None), dropped: None };
+    let backlog = queue_length(&clients, &args.dlq).await;
+    let progress = ProgressBar::new(backlog);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} dead letters {wide_bar} {per_sec}")
+            .expect("a valid template"),
+    );
+
+    let mut summary = Summary::default();
+    let mut seen = HashSet::new();
+    let mut dry_run_handles = Vec::new();
+    let mut empty_polls = 0;
+    while empty_polls < 2 && args.max.is_none_or(|max| seen.len() < max) {
+        let received = clients
+            .sqs
+            .receive_message()
+            .queue_url(&args.dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(VISIBILITY)
+            .send()
+            .await
+            .with_context(|| format!("receiving from {}", args.dlq))?;
+        let messages = received.messages.unwrap_or_default();
+        let messages: Vec<_> =
+            messages.into_iter().filter(|m| seen.insert(m.message_id.clone().unwrap_or_default())).collect();
+        if messages.is_empty() {
+            empty_polls += 1;
+            continue;
+        }
+        empty_polls = 0;
+        let mut texts = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let letter = open(&clients, message.body.as_deref().unwrap_or("")).await?;
+            texts.push(match letter.event {
+                OriginalEvent::Json(raw) => raw.get().to_owned(),
+                OriginalEvent::Text(text) => text,
+            });
+        }
+        let chunks: Vec<Chunk> = texts
+            .iter()
+            .zip(&messages)
+            .map(|(text, m)| Chunk::Object {
+                text,
+                source: Source::Message { message_id: m.message_id.clone().unwrap_or_default() },
+            })
+            .collect();
+        let judged = judge.judge(chunks);
+        let fates = delivery.deliver(judged, Instant::now() + Duration::from_secs(VISIBILITY as u64 - 5)).await?;
+        summary.count(&fates);
+        for (message, fate) in messages.iter().zip(&fates) {
+            let handle = message.receipt_handle.clone().unwrap_or_default();
+            let id = message.message_id.as_deref().unwrap_or("");
+            if args.dry_run {
+                eprintln!("{id}: would be {}", describe(fate));
+                dry_run_handles.push(handle);
+            } else if matches!(fate, Fate::Written { .. } | Fate::Dropped { .. }) {
+                clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&args.dlq)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .with_context(|| format!("deleting message {id}"))?;
+            } else {
+                progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
+            }
+        }
+        progress.inc(messages.len() as u64);
+    }
+    // A dry run hands every message straight back.
+    for handle in dry_run_handles {
+        clients
+            .sqs
+            .change_message_visibility()
+            .queue_url(&args.dlq)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await?;
+    }
+    delivery.flush()?;
+    progress.finish_and_clear();
+    std::io::stdout().flush()?;
+    let verb = if args.dry_run { "would be" } else { "were" };
+    eprintln!(
+        "weft redrive: {} dead letters: {} {verb} written ({} records), {} {verb} dropped, {} still failing{}",
+        summary.events_in,
+        summary.events_written,
+        summary.records_out,
+        summary.dropped,
+        summary.dead_lettered + summary.failed,
+        if args.dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
+    );
+    Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The dead letter in a message body, fetched from S3 when the message only points at it.
+async fn open(clients: &Clients, body: &str) -> anyhow::Result<DeadLetter> {
+    match serde_json::from_str::<DeadLetterMessage>(body).context("a message on the queue is not a weft dead letter")? {
+        DeadLetterMessage::Inline(letter) => Ok(*letter),
+        DeadLetterMessage::Stored(stored) => {
+            let object = clients
+                .s3
+                .get_object()
+                .bucket(&stored.stored_in.bucket)
+                .key(&stored.stored_in.key)
+                .send()
+                .await
+                .with_context(|| format!("fetching s3://{}/{}", stored.stored_in.bucket, stored.stored_in.key))?;
+            let bytes = object.body.collect().await?.into_bytes();
+            Ok(serde_json::from_slice(&bytes).context("the stored dead letter is not a weft dead letter")?)
+        }
+    }
+}
+
+async fn queue_length(clients: &Clients, url: &str) -> u64 {
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await;
+    attributes
+        .ok()
+        .and_then(|a| a.attributes)
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn describe(fate: &Fate) -> String {
+    match fate {
+        Fate::Written { records } => format!("written ({records} records)"),
+        Fate::Dropped { reason } => format!("dropped: {reason}"),
+        Fate::DeadLettered { class } => format!("failing again: {class}"),
+        Fate::Failed { reason } => format!("failing again: {reason}"),
+    }
+}

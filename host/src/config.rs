@@ -1,0 +1,184 @@
+//! The Lambda's configuration: environment variables, checked once at start with an error that names the
+//! variable. [`VARIABLES`] is the documented list (`weft env` prints it; the Terraform module sets it).
+
+use std::time::Duration;
+
+use crate::engine::Limits;
+use crate::pipeline::DEFAULT_BATCH;
+
+/// One environment variable weft reads.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Variable {
+    pub name: &'static str,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "WEFT_STREAM",
+        required: true,
+        default: None,
+        description: "Kinesis stream records are written to (name or ARN).",
+    },
+    Variable { name: "WEFT_DLQ_URL", required: true, default: None, description: "URL of the SQS dead-letter queue." },
+    Variable {
+        name: "WEFT_DLQ_BUCKET",
+        required: false,
+        default: None,
+        description: "S3 bucket for dead letters over SQS's 256 KiB (the message then points at the object). Without it such an event fails its invocation instead.",
+    },
+    Variable {
+        name: "WEFT_TIME_PER_EVENT_MS",
+        required: false,
+        default: Some("100"),
+        description: "Time a rule module may spend on one event.",
+    },
+    Variable {
+        name: "WEFT_MEMORY_MB",
+        required: false,
+        default: Some("64"),
+        description: "Linear memory of one rule module instance.",
+    },
+    Variable {
+        name: "WEFT_RECORDS_PER_EVENT",
+        required: false,
+        default: Some("100"),
+        description: "Records one event may produce.",
+    },
+    Variable {
+        name: "WEFT_BATCH",
+        required: false,
+        default: Some("64"),
+        description: "Events per call into a rule module.",
+    },
+    Variable {
+        name: "WEFT_LOG",
+        required: false,
+        default: Some("info"),
+        description: "Log filter (tracing EnvFilter syntax); logs are JSON.",
+    },
+];
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {var} is not set ({description})")]
+    Missing { var: &'static str, description: &'static str },
+    #[error("environment variable {var} is `{value}`: expected {expected}")]
+    Malformed { var: &'static str, value: String, expected: &'static str },
+}
+
+/// What the Lambda needs to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub stream: String,
+    pub dlq_url: String,
+    pub dlq_bucket: Option<String>,
+    pub limits: Limits,
+    pub batch: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |var: &'static str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |var: &'static str| {
+            let description = VARIABLES.iter().find(|v| v.name == var).map_or("", |v| v.description);
+            get(var).ok_or(ConfigError::Missing { var, description })
+        };
+        let number = |var: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(value) => match value.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(ConfigError::Malformed { var, value, expected: range_text(var) }),
+                },
+            }
+        };
+        let dlq_url = required("WEFT_DLQ_URL")?;
+        if !(dlq_url.starts_with("https://") || dlq_url.starts_with("http://")) {
+            return Err(ConfigError::Malformed {
+                var: "WEFT_DLQ_URL",
+                value: dlq_url,
+                expected: "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
+            });
+        }
+        let limits = Limits {
+            time_per_event: Duration::from_millis(number("WEFT_TIME_PER_EVENT_MS", 100, 1, 60_000)?),
+            memory_bytes: number("WEFT_MEMORY_MB", 64, 2, 4096)? as usize * 1024 * 1024,
+            records_per_event: number("WEFT_RECORDS_PER_EVENT", 100, 1, 10_000)? as usize,
+            ..Limits::default()
+        };
+        Ok(Config {
+            stream: required("WEFT_STREAM")?,
+            dlq_url,
+            dlq_bucket: get("WEFT_DLQ_BUCKET"),
+            limits,
+            batch: number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
+        })
+    }
+}
+
+fn range_text(var: &str) -> &'static str {
+    match var {
+        "WEFT_TIME_PER_EVENT_MS" => "a whole number of milliseconds from 1 to 60000",
+        "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
+        "WEFT_RECORDS_PER_EVENT" => "a whole number from 1 to 10000",
+        _ => "a whole number from 1 to 10000",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    const BASE: [(&str, &str); 2] = [("WEFT_STREAM", "s"), ("WEFT_DLQ_URL", "https://sqs.eu-west-1.amazonaws.com/1/q")];
+
+    #[test]
+    fn missing_and_malformed_variables_are_named() {
+        assert_eq!(
+            config(&[]).unwrap_err().to_string(),
+            "environment variable WEFT_DLQ_URL is not set (URL of the SQS dead-letter queue.)"
+        );
+        assert!(matches!(config(&[BASE[1]]), Err(ConfigError::Missing { var: "WEFT_STREAM", .. })));
+        let bad = config(&[BASE[0], BASE[1], ("WEFT_MEMORY_MB", "lots")]).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "environment variable WEFT_MEMORY_MB is `lots`: expected a whole number of MiB from 2 to 4096"
+        );
+        assert!(matches!(
+            config(&[BASE[0], ("WEFT_DLQ_URL", "my-queue")]),
+            Err(ConfigError::Malformed { var: "WEFT_DLQ_URL", .. })
+        ));
+        assert!(matches!(
+            config(&[BASE[0], BASE[1], ("WEFT_TIME_PER_EVENT_MS", "0")]),
+            Err(ConfigError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let defaults = config(&BASE).unwrap();
+        assert_eq!(defaults.limits, Limits::default());
+        assert_eq!((defaults.batch, defaults.dlq_bucket), (DEFAULT_BATCH, None));
+        let set = config(&[
+            BASE[0],
+            BASE[1],
+            ("WEFT_TIME_PER_EVENT_MS", "250"),
+            ("WEFT_DLQ_BUCKET", "b"),
+            ("WEFT_BATCH", "1"),
+        ])
+        .unwrap();
+        assert_eq!(set.limits.time_per_event, Duration::from_millis(250));
+        assert_eq!((set.batch, set.dlq_bucket.as_deref()), (1, Some("b")));
+    }
+}

@@ -1,0 +1,147 @@
+//! The Lambda: EventBridge events in, through the rules, out to Kinesis and the dead-letter queue.
+//!
+//! Two event sources, told apart by the payload:
+//! - direct: EventBridge invokes the function with one event. If that event could be neither delivered nor
+//!   dead-lettered the invocation fails, so Lambda's retries and its on-failure destination take over;
+//! - batched: EventBridge → SQS → Lambda. Each message body is one EventBridge event; the answer is a partial
+//!   batch response listing only the messages that were neither delivered nor dead-lettered.
+//!
+//! Everything expensive (clients, engine, compiled rules) is built once per container, before the first poll.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+use crate::input::{Chunk, Source};
+use crate::pipeline::{Fate, Judge, Summary};
+use crate::sink::{Delivery, LetterPort, RecordPort};
+
+/// Time kept back from the invocation's deadline for answering Lambda.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+pub struct Handler {
+    judge: Mutex<Judge>,
+    delivery: tokio::sync::Mutex<Delivery>,
+}
+
+/// What a direct invocation answers when every event was settled.
+#[derive(Debug, serde::Serialize)]
+pub struct DirectResponse {
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+impl Handler {
+    pub fn new(judge: Judge, delivery: Delivery) -> Handler {
+        Handler { judge: Mutex::new(judge), delivery: tokio::sync::Mutex::new(delivery) }
+    }
+
+    /// Handles one invocation's payload.
+    pub async fn handle(
+        &self,
+        payload: &RawValue,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, Error> {
+        if let Ok(batch) = serde_json::from_str::<SqsEvent>(payload.get())
+            && batch.records.first().is_some_and(|r| r.event_source.as_deref() == Some("aws:sqs"))
+        {
+            let response = self.batched(batch, deadline).await?;
+            return Ok(serde_json::to_value(response)?);
+        }
+        let chunk =
+            Chunk::Object { text: payload.get(), source: Source::Invocation { request_id: request_id.to_owned() } };
+        let fates = self.settle(vec![chunk], deadline).await?;
+        let mut summary = Summary::default();
+        summary.count(&fates);
+        tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "direct invocation");
+        if let Some(Fate::Failed { reason }) = fates.iter().find(|f| matches!(f, Fate::Failed { .. })) {
+            // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
+            return Err(format!("event neither delivered nor dead-lettered: {reason}").into());
+        }
+        Ok(serde_json::to_value(DirectResponse { summary })?)
+    }
+
+    async fn batched(&self, batch: SqsEvent, deadline: Instant) -> Result<SqsBatchResponse, Error> {
+        let ids: Vec<String> = batch.records.iter().map(|m| m.message_id.clone().unwrap_or_default()).collect();
+        let bodies: Vec<Option<String>> = batch.records.into_iter().map(|m| m.body).collect();
+        let chunks: Vec<Chunk> = bodies
+            .iter()
+            .zip(&ids)
+            .map(|(body, id)| {
+                let source = Source::Message { message_id: id.clone() };
+                match body {
+                    Some(text) => Chunk::Object { text, source },
+                    None => Chunk::Broken {
+                        text: String::new(),
+                        reason: format!("message {id}: SQS message has no body"),
+                        source,
+                    },
+                }
+            })
+            .collect();
+        let fates = self.settle(chunks, deadline).await?;
+        let mut summary = Summary::default();
+        summary.count(&fates);
+        tracing::info!(messages = ids.len(), summary = %serde_json::to_string(&summary)?, "batched invocation");
+        let mut response = SqsBatchResponse::default();
+        for (id, fate) in ids.into_iter().zip(&fates) {
+            if matches!(fate, Fate::Failed { .. }) {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok(response)
+    }
+
+    async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, Error> {
+        let judged = self.judge.lock().map_err(|_| "the rule engine was poisoned by an earlier panic")?.judge(chunks);
+        Ok(self.delivery.lock().await.deliver(judged, deadline).await?)
+    }
+}
+
+/// The instant `deadline_ms` (epoch milliseconds, from the runtime) falls on, less the margin.
+pub fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
+/// Serves invocations until the runtime stops the process.
+pub async fn serve(handler: Handler) -> Result<(), Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let handler = handler.clone();
+        async move {
+            let deadline = deadline_instant(event.context.deadline);
+            handler.handle(&event.payload, &event.context.request_id, deadline).await
+        }
+    }))
+    .await
+}
+
+/// Why a container could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Rules(#[from] crate::engine::LoadError),
+}
+
+/// Builds the handler from the configuration: clients, engine and rules, once per container.
+pub async fn from_config(config: &crate::config::Config) -> Result<Handler, InitError> {
+    let clients = crate::aws::Clients::load().await;
+    let engine = crate::engine::Engine::new()?;
+    let rules = crate::rules::RuleSet::embedded_default(&engine, config.limits.clone())?;
+    let delivery = Delivery {
+        records: RecordPort::Kinesis(clients.kinesis_sink(&config.stream)),
+        letters: LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
+        dropped: None,
+    };
+    Ok(Handler::new(Judge::new(rules).with_batch_size(config.batch), delivery))
+}

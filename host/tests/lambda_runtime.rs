@@ -1,0 +1,119 @@
+//! The real Lambda runtime client end to end: `cargo lambda watch` serves the Lambda runtime API on loopback,
+//! runs the `weft` binary as the function (it finds `AWS_LAMBDA_RUNTIME_API` and becomes the Lambda), and is
+//! invoked with an EventBridge event and with an SQS batch, against the local AWS API server.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use common::aws::{self, clients, create_queue, create_stream, queue_depth, read_stream, unique};
+use serde_json::{Value, json};
+
+/// The watch process and everything it started, stopped together.
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SIGKILL: cargo lambda watch ignores SIGTERM, and waiting on it would hang the suite.
+        let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.0.id())).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// POSTs `body` to the invoke endpoint; the answer's status and body.
+async fn invoke(port: u16, body: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!(
+        "POST /2015-03-31/functions/weft/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let answer = common::proxy::read_message(&mut stream, &mut Vec::new(), false)
+        .await
+        .ok_or_else(|| std::io::Error::other("no answer"))?;
+    let status = answer.start.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, String::from_utf8_lossy(&answer.body).into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_serves_eventbridge_and_sqs_invocations_under_the_runtime_api() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let (stream, queue) = (unique("lambda"), unique("lambda-dlq"));
+    create_stream(&c, &stream, 1).await;
+    let dlq = create_queue(&c, &queue).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut vars: Vec<String> = aws::env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    vars.push(format!("WEFT_STREAM={stream}"));
+    vars.push(format!("WEFT_DLQ_URL={dlq}"));
+    let log = common::repo().join(format!("target/lambda-watch-{port}.log"));
+    let child = Command::new(common::repo().join(".venv/bin/cargo-lambda"))
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .args(vars.iter().flat_map(|v| ["--env-var", v.as_str()]))
+        .current_dir(common::repo().join("host"))
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(log.with_extension("err")).unwrap()))
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("cargo-lambda is installed by scripts/setup.sh");
+    let _watch = Watch(child);
+
+    // The first invocation waits for cargo lambda to build and start the function.
+    let direct =
+        std::fs::read_to_string(common::data("blueprint/input/aws-event-bridge-conversation-end-event.json")).unwrap();
+    let started = Instant::now();
+    let (status, body) = loop {
+        match invoke(port, &direct).await {
+            Ok(answer) if answer.0 != 0 => break answer,
+            _ if started.elapsed() < Duration::from_secs(600) => tokio::time::sleep(Duration::from_millis(500)).await,
+            other => panic!("the runtime API server did not answer: {other:?}; see {}", log.display()),
+        }
+    };
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((answer["eventsIn"].as_u64(), answer["eventsWritten"].as_u64()), (Some(1), Some(1)), "{answer}");
+
+    // Batched: three messages, one of them not an envelope (dead-lettered, so not a batch item failure).
+    let events = ["aws-event-bridge-conversation-start-event.json", "aws-event-bridge-non-conversation-event.json"]
+        .map(|f| std::fs::read_to_string(common::data(&format!("blueprint/input/{f}"))).unwrap());
+    let bodies = [events[0].as_str(), events[1].as_str(), "{\"detail\": 1}"];
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": body, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
+        .collect();
+    let (status, body) = invoke(port, &json!({"Records": records}).to_string()).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"batchItemFailures": []}));
+
+    // Two records (end, start), one drop (the non-conversation event), one dead letter.
+    let written: Vec<Value> =
+        read_stream(&c, &stream).await.iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let expected: Vec<Value> = ["aws-kinesis-conversation-end-event.json", "aws-kinesis-conversation-start-event.json"]
+        .map(|f| {
+            serde_json::from_str(&std::fs::read_to_string(common::data(&format!("blueprint/expected/{f}"))).unwrap())
+                .unwrap()
+        })
+        .to_vec();
+    assert_eq!(written, expected);
+    assert_eq!(queue_depth(&c, &dlq).await, 1);
+
+    // Cold start, as the function logged it: main to the first poll, engine and default rule ready.
+    let logs = std::fs::read_to_string(&log).unwrap_or_default()
+        + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+    let init = logs.lines().find(|l| l.contains("weft ready")).expect("the function logs when it is ready");
+    println!("cold start: {init}");
+    assert!(!logs.contains("tel:+"), "no personal data in the logs");
+}
