@@ -18,8 +18,9 @@ struct Watch(Child);
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // SIGKILL: cargo lambda watch ignores SIGTERM, and waiting on it would hang the suite.
-        let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.0.id())).status();
+        // SIGKILL to the whole group (cargo lambda ignores SIGTERM); `--` so that `-PGID` is not read as an option.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
