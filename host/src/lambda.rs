@@ -27,13 +27,6 @@ pub struct Handler {
     delivery: tokio::sync::Mutex<Delivery>,
 }
 
-/// What a direct invocation answers when every event was settled.
-#[derive(Debug, serde::Serialize)]
-pub struct DirectResponse {
-    #[serde(flatten)]
-    pub summary: Summary,
-}
-
 impl Handler {
     pub fn new(judge: Judge, delivery: Delivery) -> Handler {
         Handler { judge: Mutex::new(judge), delivery: tokio::sync::Mutex::new(delivery) }
@@ -62,7 +55,8 @@ impl Handler {
             // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
             return Err(format!("event neither delivered nor dead-lettered: {reason}").into());
         }
-        Ok(serde_json::to_value(DirectResponse { summary })?)
+        // The direct answer is the summary (what was written, dropped, dead-lettered).
+        Ok(serde_json::to_value(summary)?)
     }
 
     async fn batched(&self, batch: SqsEvent, deadline: Instant) -> Result<SqsBatchResponse, Error> {
