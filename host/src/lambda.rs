@@ -12,12 +12,38 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 use crate::input::{Chunk, Source};
 use crate::pipeline::{Fate, Judge, Summary};
-use crate::sink::{Delivery, LetterPort, RecordPort};
+use crate::sink::{Delivery, LetterPort, RecordPort, SinkError};
+
+/// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("event neither delivered nor dead-lettered: {0}")]
+    Undelivered(String),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("the rule engine was poisoned by an earlier panic")]
+    Poisoned,
+    #[error("encoding the answer: {0}")]
+    Answer(#[from] serde_json::Error),
+}
+
+/// The runtime reports `error_type`; a variant name tells an operator more than a Rust type path.
+impl From<InvocationError> for Diagnostic {
+    fn from(error: InvocationError) -> Diagnostic {
+        let error_type = match error {
+            InvocationError::Undelivered(_) => "Undelivered",
+            InvocationError::Sink(_) => "SinkError",
+            InvocationError::Poisoned => "Poisoned",
+            InvocationError::Answer(_) => "AnswerEncoding",
+        };
+        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
 
 /// Time kept back from the invocation's deadline for answering Lambda.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -38,7 +64,7 @@ impl Handler {
         payload: &RawValue,
         request_id: &str,
         deadline: Instant,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<serde_json::Value, InvocationError> {
         if let Ok(batch) = serde_json::from_str::<SqsEvent>(payload.get())
             && batch.records.first().is_some_and(|r| r.event_source.as_deref() == Some("aws:sqs"))
         {
@@ -53,13 +79,13 @@ impl Handler {
         tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "direct invocation");
         if let Some(Fate::Failed { reason }) = fates.iter().find(|f| matches!(f, Fate::Failed { .. })) {
             // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
-            return Err(format!("event neither delivered nor dead-lettered: {reason}").into());
+            return Err(InvocationError::Undelivered(reason.clone()));
         }
         // The direct answer is the summary (what was written, dropped, dead-lettered).
         Ok(serde_json::to_value(summary)?)
     }
 
-    async fn batched(&self, batch: SqsEvent, deadline: Instant) -> Result<SqsBatchResponse, Error> {
+    async fn batched(&self, batch: SqsEvent, deadline: Instant) -> Result<SqsBatchResponse, InvocationError> {
         let ids: Vec<String> = batch.records.iter().map(|m| m.message_id.clone().unwrap_or_default()).collect();
         let bodies: Vec<Option<String>> = batch.records.into_iter().map(|m| m.body).collect();
         let chunks: Vec<Chunk> = bodies
@@ -92,8 +118,8 @@ impl Handler {
         Ok(response)
     }
 
-    async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, Error> {
-        let judged = self.judge.lock().map_err(|_| "the rule engine was poisoned by an earlier panic")?.judge(chunks);
+    async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, InvocationError> {
+        let judged = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.judge(chunks);
         Ok(self.delivery.lock().await.deliver(judged, deadline).await?)
     }
 }

@@ -1,6 +1,8 @@
-//! The real Lambda runtime client end to end: `cargo lambda watch` serves the Lambda runtime API on loopback,
-//! runs the `weft` binary as the function (it finds `AWS_LAMBDA_RUNTIME_API` and becomes the Lambda), and is
-//! invoked with an EventBridge event and with an SQS batch, against the local AWS API server.
+//! The real Lambda runtime client end to end: `cargo lambda watch --only-lambda-apis` serves the Lambda runtime API
+//! on loopback, the `weft` binary this test was built with runs as the function (it finds `AWS_LAMBDA_RUNTIME_API`
+//! and becomes the Lambda), and is invoked with an EventBridge event and with an SQS batch, against the local AWS API
+//! server. The test runs the binary itself rather than letting cargo lambda build one: that build resolves features
+//! differently from the test build and took minutes.
 
 mod common;
 
@@ -13,10 +15,10 @@ use tokio::net::TcpStream;
 use common::aws::{self, clients, create_queue, create_stream, queue_depth, read_stream, unique};
 use serde_json::{Value, json};
 
-/// The watch process and everything it started, stopped together.
-struct Watch(Child);
+/// A child process and everything it started, stopped together.
+struct Group(Child);
 
-impl Drop for Watch {
+impl Drop for Group {
     fn drop(&mut self) {
         // SIGKILL to the whole group (cargo lambda ignores SIGTERM); `--` so that `-PGID` is not read as an option.
         let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
@@ -29,7 +31,7 @@ impl Drop for Watch {
 async fn invoke(port: u16, body: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     let request = format!(
-        "POST /2015-03-31/functions/weft/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /2015-03-31/functions/_/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;
@@ -47,38 +49,48 @@ async fn the_lambda_serves_eventbridge_and_sqs_invocations_under_the_runtime_api
     create_stream(&c, &stream, 1).await;
     let dlq = create_queue(&c, &queue).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut vars: Vec<String> = aws::env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    vars.push(format!("WEFT_STREAM={stream}"));
-    vars.push(format!("WEFT_DLQ_URL={dlq}"));
     let log = common::repo().join(format!("target/lambda-watch-{port}.log"));
-    let child = Command::new(common::repo().join(".venv/bin/cargo-lambda"))
-        .args([
-            "lambda",
-            "watch",
-            "--ignore-changes",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-        ])
-        .args(vars.iter().flat_map(|v| ["--env-var", v.as_str()]))
-        .current_dir(common::repo().join("host"))
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(log.with_extension("err")).unwrap()))
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("cargo-lambda is installed by scripts/setup.sh");
-    let _watch = Watch(child);
+    let spawn = |command: &mut Command, log: &std::path::Path| {
+        let child = command
+            .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(log.with_extension("err")).unwrap()))
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("cargo-lambda is installed by scripts/setup.sh");
+        Group(child)
+    };
+    let _apis = spawn(
+        Command::new(common::repo().join(".venv/bin/cargo-lambda"))
+            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .arg(port.to_string())
+            .current_dir(common::repo().join("host")),
+        &log,
+    );
+    // What cargo lambda tells a function started outside it to set; it serves that function as `_`.
+    let function_log = log.with_extension("function.log");
+    let mut function = Command::new(env!("CARGO_BIN_EXE_weft"));
+    function
+        .envs(aws::env())
+        .env("WEFT_STREAM", &stream)
+        .env("WEFT_DLQ_URL", &dlq)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512");
+    let mut _function: Option<Group> = None;
 
-    // The first invocation waits for cargo lambda to build and start the function.
+    // The function starts once the runtime API answers; the first invocation waits for both.
     let direct =
         std::fs::read_to_string(common::data("blueprint/input/aws-event-bridge-conversation-end-event.json")).unwrap();
     let started = Instant::now();
     let (status, body) = loop {
+        if _function.is_none() && TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            _function = Some(spawn(&mut function, &function_log));
+        }
         match invoke(port, &direct).await {
             Ok(answer) if answer.0 != 0 => break answer,
-            _ if started.elapsed() < Duration::from_secs(600) => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ if started.elapsed() < Duration::from_secs(60) => tokio::time::sleep(Duration::from_millis(500)).await,
             other => panic!("the runtime API server did not answer: {other:?}; see {}", log.display()),
         }
     };
@@ -112,8 +124,8 @@ async fn the_lambda_serves_eventbridge_and_sqs_invocations_under_the_runtime_api
     assert_eq!(queue_depth(&c, &dlq).await, 1);
 
     // Cold start, as the function logged it: main to the first poll, engine and default rule ready.
-    let logs = std::fs::read_to_string(&log).unwrap_or_default()
-        + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+    let logs = std::fs::read_to_string(&function_log).unwrap_or_default()
+        + &std::fs::read_to_string(function_log.with_extension("err")).unwrap_or_default();
     let init = logs.lines().find(|l| l.contains("weft ready")).expect("the function logs when it is ready");
     println!("cold start: {init}");
     assert!(!logs.contains("tel:+"), "no personal data in the logs");
