@@ -33,11 +33,13 @@ pub fn params_json() -> String {
     imp::params()
 }
 
-/// This module's parameters, read into a type of yours. Parse once and keep the result (e.g. in a
-/// `std::sync::OnceLock`): they do not change for the life of the instance.
+/// This module's parameters, read into a type of yours; none given reads as `{}`, so a struct whose fields all
+/// have defaults needs no parameters. Parse once and keep the result (e.g. in a `std::sync::OnceLock`): they do
+/// not change for the life of the instance.
 pub fn params<T: DeserializeOwned>() -> Result<T, RuleError> {
     let json = params_json();
-    serde_json::from_str(&json).map_err(|e| RuleError::new("invalid-params", format!("module parameters: {e}")))
+    let json = if json.trim() == "null" { "{}" } else { json.as_str() };
+    serde_json::from_str(json).map_err(|e| RuleError::new("invalid-params", format!("module parameters: {e}")))
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -31,6 +31,16 @@ impl Record {
         self
     }
 
+    /// Sets one member of the data, a JSON object (e.g. a name stitched from a lookup table onto the record an
+    /// earlier module of the chain made). Members keep their order; a new one goes last.
+    pub fn set(&mut self, key: &str, value: &impl Serialize) -> Result<(), RuleError> {
+        let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&self.data)
+            .map_err(|_| RuleError::new("record-not-object", "the record's data is not a JSON object"))?;
+        object.insert(key.to_owned(), serde_json::to_value(value)?);
+        self.data = serde_json::to_string(&object)?;
+        Ok(())
+    }
+
     /// Reads the data (e.g. the record an earlier module of the chain made) into a type of yours.
     pub fn data<'a, T: Deserialize<'a>>(&'a self) -> Result<T, RuleError> {
         crate::event::parse_json(&self.data, "record.")

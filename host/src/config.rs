@@ -30,6 +30,12 @@ pub const VARIABLES: &[Variable] = &[
         description: "S3 bucket for dead letters over SQS's 256 KiB (the message then points at the object). Without it such an event fails its invocation instead.",
     },
     Variable {
+        name: "WEFT_RULES",
+        required: false,
+        default: None,
+        description: "Rule set manifest to run (a path, e.g. /opt/rules/manifest.json from a Lambda layer). Unset: the embedded default rule.",
+    },
+    Variable {
         name: "WEFT_TIME_PER_EVENT_MS",
         required: false,
         default: Some("100"),
@@ -75,6 +81,8 @@ pub struct Config {
     pub stream: String,
     pub dlq_url: String,
     pub dlq_bucket: Option<String>,
+    /// The rule set manifest; `None`: the embedded default rule.
+    pub rules: Option<String>,
     pub limits: Limits,
     pub batch: usize,
 }
@@ -118,6 +126,7 @@ impl Config {
             stream: required("WEFT_STREAM")?,
             dlq_url,
             dlq_bucket: get("WEFT_DLQ_BUCKET"),
+            rules: get("WEFT_RULES"),
             limits,
             batch: number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
         })

@@ -100,6 +100,7 @@ mod tests {
                 error_class: "c".into(),
                 reason: "r".into(),
                 event_id: None,
+                rule_set: None,
                 rule: None,
                 module: None,
                 source: Some(Source::Message { message_id: "m".into() }),
@@ -132,6 +133,9 @@ pub struct DeadLetter {
     /// The envelope id, when the event got far enough to have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The version of the rule set that processed the event (`label@sha12`), when it came from a manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_set: Option<String>,
     /// The rule that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
@@ -156,6 +160,8 @@ pub struct Dropped {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_set: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -151,13 +151,18 @@ pub enum InitError {
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     Rules(#[from] crate::engine::LoadError),
+    #[error(transparent)]
+    RuleSet(#[from] crate::manifest::ManifestError),
 }
 
 /// Builds the handler from the configuration: clients, engine and rules, once per container.
 pub async fn from_config(config: &crate::config::Config) -> Result<Handler, InitError> {
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
-    let rules = crate::rules::RuleSet::embedded_default(&engine, config.limits.clone())?;
+    let rules = match &config.rules {
+        Some(path) => crate::manifest::Manifest::load_file(std::path::Path::new(path), &engine, &config.limits)?,
+        None => crate::rules::RuleSet::embedded_default(&engine, config.limits.clone())?,
+    };
     let delivery = Delivery {
         records: RecordPort::Kinesis(clients.kinesis_sink(&config.stream)),
         letters: LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),

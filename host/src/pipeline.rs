@@ -33,6 +33,8 @@ pub struct Judged {
     pub source: Source,
     /// The event as received (for a dead letter made at delivery).
     pub text: String,
+    /// The rule set version that judged it, when it came from a manifest.
+    pub rule_set: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -45,6 +47,7 @@ impl Judged {
             error_class: class.to_owned(),
             reason,
             event_id: self.event_id.clone(),
+            rule_set: self.rule_set.clone(),
             rule: None,
             module: None,
             source: Some(self.source.clone()),
@@ -164,7 +167,7 @@ impl Judge {
             match chunk {
                 Chunk::Broken { text, source, reason } => {
                     let verdict = parse_failure("invalid-json", reason, &source, OriginalEvent::Text(text.clone()));
-                    judged.push(Judged { event_id: None, source, text, verdict });
+                    judged.push(Judged { event_id: None, source, text, rule_set: None, verdict });
                 }
                 Chunk::Object { text, source } => match envelope::parse(text) {
                     Ok(event) => {
@@ -172,6 +175,7 @@ impl Judge {
                             event_id: None,
                             source: source.clone(),
                             text: String::new(),
+                            rule_set: None,
                             verdict: Verdict::Records(Vec::new()),
                         });
                         pending.push(event);
@@ -183,7 +187,7 @@ impl Judge {
                     Err(e) => {
                         let reason = format!("{source}: {}", e.reason);
                         let verdict = parse_failure(e.class, reason, &source, OriginalEvent::from_text(text));
-                        judged.push(Judged { event_id: None, source, text: text.to_owned(), verdict });
+                        judged.push(Judged { event_id: None, source, text: text.to_owned(), rule_set: None, verdict });
                     }
                 },
             }
@@ -197,20 +201,22 @@ impl Judge {
             return;
         }
         let dispositions = self.rules.process_batch(pending);
+        let version = self.rules.version().map(|v| v.0.clone());
         for ((event, (index, source)), disposition) in pending.drain(..).zip(places.drain(..)).zip(dispositions) {
-            judged[index] = settle(event, source, disposition);
+            judged[index] = settle(event, source, disposition, version.clone());
         }
     }
 }
 
-fn settle(event: Event, source: Source, disposition: Disposition) -> Judged {
+fn settle(event: Event, source: Source, disposition: Disposition, rule_set: Option<String>) -> Judged {
     let verdict = match disposition {
         Disposition::Records(records) => Verdict::Records(records),
         Disposition::Dropped { reason, rule, module } => Verdict::Dropped(Dropped {
             stage: Stage::Rule,
             reason,
             event_id: Some(event.id.clone()),
-            rule: Some(rule),
+            rule_set: rule_set.clone(),
+            rule,
             module,
             source: Some(source.clone()),
             event: OriginalEvent::from_text(&event.envelope),
@@ -221,6 +227,7 @@ fn settle(event: Event, source: Source, disposition: Disposition) -> Judged {
             error_class: failure.class,
             reason: format!("{}: {}", failure.module.name, failure.reason),
             event_id: Some(event.id.clone()),
+            rule_set: rule_set.clone(),
             rule: Some(failure.rule),
             module: Some(failure.module),
             source: Some(source.clone()),
@@ -229,7 +236,7 @@ fn settle(event: Event, source: Source, disposition: Disposition) -> Judged {
             event: OriginalEvent::from_text(&event.envelope),
         })),
     };
-    Judged { event_id: Some(event.id), source, text: event.envelope, verdict }
+    Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict }
 }
 
 fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {
@@ -239,6 +246,7 @@ fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEv
         error_class: class.to_owned(),
         reason,
         event_id: None,
+        rule_set: None,
         rule: None,
         module: None,
         source: Some(source.clone()),

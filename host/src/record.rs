@@ -78,6 +78,6 @@ impl Record {
 }
 
 /// Kinesis stream names: 1 to 128 of `[a-zA-Z0-9_.-]`.
-fn valid_stream_name(name: &str) -> bool {
+pub fn valid_stream_name(name: &str) -> bool {
     (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }

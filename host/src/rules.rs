@@ -1,25 +1,30 @@
-//! Rule sets: which modules an event goes through, and what its [`Disposition`] is.
+//! Rule sets: which rules an event goes through, and what its [`Disposition`] is.
 //!
-//! A rule is a chain of module instances. Each module gets the event plus the records of the module before it,
-//! and its outcome replaces them; a drop or an error ends the chain. The rule set runs its rules in order.
-//! (Today a rule set holds the embedded default rule, or one module given on the command line; rule set
-//! manifests with matching, fan-out and failure policies build on this.)
+//! A rule is a match and a chain of module instances. Each module gets the event plus the records of the module
+//! before it, and its outcome replaces them; a drop or an error ends the chain. Every rule whose match holds runs
+//! (fan-out): the event's records are all of theirs. A rule's failure costs what its [`OnError`] says; a
+//! dead-letter failure dead-letters the whole event and none of its records are written, so that redriving it
+//! cannot write any record twice.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde_json::Value;
 use weft_sdk::Event;
 
 use crate::embedded::{self, DEFAULT_RULE};
 use crate::engine::{CallError, Engine, Limits, LoadError, ModuleId, RuleInstance, RuleModule, Tables, wit, wit_event};
+use crate::matching::{Matcher, Path};
 use crate::record::{InvalidRecord, Record};
+use crate::tables::TableSet;
 
 /// What became of one event.
 #[derive(Debug)]
 pub enum Disposition {
     /// Records to write (at least one).
     Records(Vec<Record>),
-    /// Filtered out by a rule, with its reason.
-    Dropped { reason: String, rule: String, module: Option<ModuleId> },
+    /// Filtered out, with the reason (and the rule, when a rule dropped it).
+    Dropped { reason: String, rule: Option<String>, module: Option<ModuleId> },
     /// A rule failed on it: it must be dead-lettered.
     Failed(Failure),
 }
@@ -35,16 +40,87 @@ pub struct Failure {
 
 /// The reason given when a chain ends with no record and no explicit drop.
 pub const NO_RECORDS: &str = "rule produced no records";
+/// The reason given when no rule's match holds for an event.
+pub const NO_RULE_MATCHED: &str = "no rule matched";
+/// The reason given for an event whose only matching rules failed under `skip`.
+pub const SKIPPED: &str = "rule failed and was skipped (on-error: skip)";
 
-/// One rule: a name and its chain of modules.
+/// What a rule's failure on an event costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    DeadLetter,
+    Skip,
+    /// The default rule's record instead.
+    Default,
+}
+
+/// Where a rule's records go.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// The stream for records whose module named none (`None`: the configured stream).
+    pub stream: Option<String>,
+    /// The partition key, from each record's data (`None`: the module's key).
+    pub partition_key: Option<Path>,
+}
+
+/// Which rule set made a record or a dead letter: the manifest's label and the sha256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSetVersion(pub String);
+
+impl RuleSetVersion {
+    /// `label@sha12`, or `sha12` when the manifest has no name.
+    pub fn new(label: Option<&str>, sha256: &str) -> RuleSetVersion {
+        let short = &sha256[..12.min(sha256.len())];
+        RuleSetVersion(match label {
+            Some(label) => format!("{label}@{short}"),
+            None => short.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for RuleSetVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One rule, ready to run.
 pub struct Rule {
     name: String,
+    matcher: Matcher,
     chain: Vec<RuleInstance>,
+    output: Output,
+    on_error: OnError,
+}
+
+impl Rule {
+    pub fn new(
+        name: String,
+        matcher: Matcher,
+        chain: Vec<(RuleModule, Arc<str>)>,
+        output: Output,
+        on_error: OnError,
+        tables: &TableSet,
+        limits: &Limits,
+    ) -> Rule {
+        let chain = chain
+            .into_iter()
+            .map(|(module, params)| RuleInstance::new(module, params, tables.tables.clone(), limits.clone()))
+            .collect();
+        Rule { name, matcher, chain, output, on_error }
+    }
 }
 
 /// An ordered set of rules, ready to run.
 pub struct RuleSet {
     rules: Vec<Rule>,
+    version: Option<RuleSetVersion>,
+    /// The `"_weft":{...}` member appended to every record, per rule, when the rule set asks for lineage.
+    lineage: Option<Vec<String>>,
+    /// The default rule, for rules that fall back to it.
+    fallback: Option<RuleInstance>,
+    /// True when some rule's predicates read the envelope as a JSON tree.
+    needs_tree: bool,
 }
 
 impl RuleSet {
@@ -54,27 +130,104 @@ impl RuleSet {
         Ok(RuleSet::single(DEFAULT_RULE, module, "null".into(), limits))
     }
 
-    /// One rule of one module.
+    /// One rule of one module, taking every event.
     pub fn single(name: &str, module: RuleModule, params: Arc<str>, limits: Limits) -> RuleSet {
-        let instance = RuleInstance::new(module, params, Arc::new(Tables::new()), limits);
-        RuleSet { rules: vec![Rule { name: name.to_owned(), chain: vec![instance] }] }
+        RuleSet::with_tables(name, module, params, Arc::new(Tables::new()), limits)
+    }
+
+    /// One rule of one module with lookup tables (what `weft rules test` runs).
+    pub fn with_tables(name: &str, module: RuleModule, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> RuleSet {
+        let instance = RuleInstance::new(module, params, tables, limits);
+        let rule = Rule {
+            name: name.to_owned(),
+            matcher: Matcher::default(),
+            chain: vec![instance],
+            output: Output::default(),
+            on_error: OnError::DeadLetter,
+        };
+        RuleSet { rules: vec![rule], version: None, lineage: None, fallback: None, needs_tree: false }
+    }
+
+    /// A rule set from a manifest. `lineage`: the tables' versions to stamp on records, when asked for.
+    pub fn from_rules(
+        engine: &Engine,
+        rules: Vec<Rule>,
+        version: RuleSetVersion,
+        lineage: Option<BTreeMap<String, String>>,
+        limits: &Limits,
+    ) -> Result<RuleSet, LoadError> {
+        let fallback = if rules.iter().any(|r| r.on_error == OnError::Default) {
+            let (module, _) = embedded::default_module(engine)?;
+            Some(RuleInstance::new(module, "null".into(), Arc::new(Tables::new()), limits.clone()))
+        } else {
+            None
+        };
+        let lineage = lineage.map(|tables| {
+            rules
+                .iter()
+                .map(|rule| {
+                    let stamp = serde_json::json!({"ruleSet": version.0, "rule": rule.name, "tables": tables});
+                    format!("\"_weft\":{stamp}")
+                })
+                .collect()
+        });
+        let needs_tree = rules.iter().any(|r| r.matcher.needs_tree());
+        Ok(RuleSet { rules, version: Some(version), lineage, fallback, needs_tree })
+    }
+
+    /// The manifest's version; `None` for the embedded default or a single module.
+    pub fn version(&self) -> Option<&RuleSetVersion> {
+        self.version.as_ref()
     }
 
     /// Runs a batch of events through the rules; one disposition per event, in order.
     ///
-    /// The first module of each rule gets the whole batch in one call. If that call traps, the batch is retried
-    /// event by event on a fresh instance, so only the event that caused the trap fails.
+    /// The first module of each rule gets all of the batch it matches in one call. If that call traps, those
+    /// events are retried one by one on a fresh instance, so only the event that caused the trap fails.
     pub fn process_batch(&mut self, events: &[Event]) -> Vec<Disposition> {
-        // With several rules, an event's records from each rule add up (fan-out); today there is one.
-        let rule = &mut self.rules[0];
         let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
-        let first = &mut rule.chain[0];
-        let outcomes: Vec<Result<wit::Outcome, CallError>> = match first.process_batch(&inputs) {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            Err(_) if inputs.len() > 1 => inputs.iter().map(|event| first.process(event)).collect(),
-            Err(error) => vec![Err(error)],
+        let trees: Vec<Option<Value>> = if self.needs_tree {
+            events.iter().map(|e| serde_json::from_str(&e.envelope).ok()).collect()
+        } else {
+            vec![None; events.len()]
         };
-        inputs.into_iter().zip(outcomes).map(|(input, outcome)| rule.finish_chain(input, outcome)).collect()
+        let mut results: Vec<Vec<Disposition>> = (0..events.len()).map(|_| Vec::new()).collect();
+        for (r, rule) in self.rules.iter_mut().enumerate() {
+            let selected: Vec<usize> = (0..events.len())
+                .filter(|&i| rule.matcher.matches(inputs[i].kind.as_deref(), trees[i].as_ref()))
+                .collect();
+            if selected.is_empty() {
+                continue;
+            }
+            let outcomes = if selected.len() == inputs.len() {
+                rule.first_calls(&inputs)
+            } else {
+                rule.first_calls(&selected.iter().map(|&i| inputs[i].clone()).collect::<Vec<_>>())
+            };
+            let lineage = self.lineage.as_ref().map(|l| l[r].as_str());
+            for (&i, outcome) in selected.iter().zip(outcomes) {
+                let mut disposition = rule.finish_chain(&inputs[i], outcome, lineage);
+                if let Disposition::Failed(failure) = &disposition {
+                    disposition = match rule.on_error {
+                        OnError::DeadLetter => disposition,
+                        OnError::Skip => Disposition::Dropped {
+                            reason: SKIPPED.into(),
+                            rule: Some(rule.name.clone()),
+                            module: Some(failure.module.clone()),
+                        },
+                        OnError::Default => {
+                            let fallback = self.fallback.as_mut().expect("a fallback rule set has the default rule");
+                            let outcome = fallback.process(&inputs[i]);
+                            let module = fallback.module().clone();
+                            let default = Rule::fallback_disposition(&rule.name, module, outcome, fallback.limits());
+                            rule.finish_output(default, lineage)
+                        }
+                    };
+                }
+                results[i].push(disposition);
+            }
+        }
+        results.into_iter().map(combine).collect()
     }
 
     /// Runs one event through the rules.
@@ -88,10 +241,49 @@ impl RuleSet {
     }
 }
 
+/// One event's disposition from the dispositions of the rules it matched: a failure fails the event (nothing of
+/// it is written); otherwise all records; otherwise the first drop.
+fn combine(results: Vec<Disposition>) -> Disposition {
+    if results.iter().any(|d| matches!(d, Disposition::Failed(_))) {
+        return results.into_iter().find(|d| matches!(d, Disposition::Failed(_))).expect("checked");
+    }
+    let mut records = Vec::new();
+    let mut first_drop = None;
+    for disposition in results {
+        match disposition {
+            Disposition::Records(r) => records.extend(r),
+            dropped @ Disposition::Dropped { .. } => {
+                first_drop.get_or_insert(dropped);
+            }
+            Disposition::Failed(_) => unreachable!("failures returned above"),
+        }
+    }
+    if !records.is_empty() {
+        return Disposition::Records(records);
+    }
+    first_drop.unwrap_or(Disposition::Dropped { reason: NO_RULE_MATCHED.into(), rule: None, module: None })
+}
+
 impl Rule {
+    /// The first module's outcomes for `inputs`: one batch call, or one call per event after a trap.
+    fn first_calls(&mut self, inputs: &[wit::Event]) -> Vec<Result<wit::Outcome, CallError>> {
+        let first = &mut self.chain[0];
+        match first.process_batch(inputs) {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(_) if inputs.len() > 1 => inputs.iter().map(|event| first.process(event)).collect(),
+            Err(error) => vec![Err(error)],
+        }
+    }
+
     /// Continues the chain after its first module answered `first`.
-    fn finish_chain(&mut self, mut input: wit::Event, first: Result<wit::Outcome, CallError>) -> Disposition {
+    fn finish_chain(
+        &mut self,
+        input: &wit::Event,
+        first: Result<wit::Outcome, CallError>,
+        lineage: Option<&str>,
+    ) -> Disposition {
         let mut outcome = first;
+        let mut chained: Option<wit::Event> = None;
         for index in 0.. {
             let instance = &self.chain[index];
             let module = instance.module().clone();
@@ -99,7 +291,7 @@ impl Rule {
                 Err(error) => return self.failed(module, error.class(), error.to_string()),
                 Ok(wit::Outcome::Error(e)) => return self.failed(module, &e.code, e.message),
                 Ok(wit::Outcome::Drop(reason)) => {
-                    return Disposition::Dropped { reason, rule: self.name.clone(), module: Some(module) };
+                    return Disposition::Dropped { reason, rule: Some(self.name.clone()), module: Some(module) };
                 }
                 Ok(wit::Outcome::Records(records)) => records,
             };
@@ -107,27 +299,77 @@ impl Rule {
                 return self.failed(module, invalid.class(), invalid.to_string());
             }
             if index + 1 == self.chain.len() {
-                return self.records(module, records);
+                let disposition = self.records(module, records);
+                return self.finish_output(disposition, lineage);
             }
-            input.records = records;
-            outcome = self.chain[index + 1].process(&input);
+            // Only a chain pays for a copy of the event.
+            let next = chained.get_or_insert_with(|| input.clone());
+            next.records = records;
+            outcome = self.chain[index + 1].process(next);
         }
         unreachable!("the chain loop returns at its last module")
     }
 
-    fn records(&self, module: ModuleId, records: Vec<wit::OutputRecord>) -> Disposition {
-        if records.is_empty() {
-            return Disposition::Dropped { reason: NO_RECORDS.into(), rule: self.name.clone(), module: Some(module) };
+    /// The default rule's answer for an event this rule failed on, under `on-error: default`.
+    fn fallback_disposition(
+        rule: &str,
+        module: ModuleId,
+        outcome: Result<wit::Outcome, CallError>,
+        limits: &Limits,
+    ) -> Disposition {
+        let failed = |class: &str, reason: String| {
+            Disposition::Failed(Failure { rule: rule.to_owned(), module: module.clone(), class: class.into(), reason })
+        };
+        match outcome {
+            Err(error) => failed(error.class(), error.to_string()),
+            Ok(wit::Outcome::Error(e)) => failed(&e.code, e.message),
+            Ok(wit::Outcome::Drop(reason)) => {
+                Disposition::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module) }
+            }
+            Ok(wit::Outcome::Records(records)) => match to_records(records, limits) {
+                Ok(records) if records.is_empty() => {
+                    Disposition::Dropped { reason: NO_RECORDS.into(), rule: Some(rule.to_owned()), module: Some(module) }
+                }
+                Ok(records) => Disposition::Records(records),
+                Err(invalid) => failed(invalid.class(), invalid.to_string()),
+            },
         }
-        let limits = self.chain.last().expect("a rule has modules").limits();
-        let mut out = Vec::with_capacity(records.len());
-        for (index, r) in records.into_iter().enumerate() {
-            match Record::new(index, r.partition_key, r.data, r.stream, limits) {
-                Ok(record) => out.push(record),
-                Err(invalid) => return self.failed(module, invalid.class(), invalid.to_string()),
+    }
+
+    /// The rule's output applied to its records: stream, partition key, lineage.
+    fn finish_output(&self, disposition: Disposition, lineage: Option<&str>) -> Disposition {
+        let Disposition::Records(mut records) = disposition else { return disposition };
+        for (index, record) in records.iter_mut().enumerate() {
+            if record.stream.is_none() {
+                record.stream.clone_from(&self.output.stream);
+            }
+            if let Some(path) = &self.output.partition_key {
+                match partition_key(path, &record.data) {
+                    Ok(key) => record.partition_key = key,
+                    Err(reason) => {
+                        let module = self.chain.last().expect("a rule has modules").module().clone();
+                        return self.failed(module, "partition-key", format!("record {index}: {reason}"));
+                    }
+                }
+            }
+            if let Some(stamp) = lineage
+                && let Some(stamped) = stamp_record(record.data.get(), stamp)
+            {
+                record.data = stamped;
             }
         }
-        Disposition::Records(out)
+        Disposition::Records(records)
+    }
+
+    fn records(&self, module: ModuleId, records: Vec<wit::OutputRecord>) -> Disposition {
+        if records.is_empty() {
+            return Disposition::Dropped { reason: NO_RECORDS.into(), rule: Some(self.name.clone()), module: Some(module) };
+        }
+        let limits = self.chain.last().expect("a rule has modules").limits();
+        match to_records(records, limits) {
+            Ok(records) => Disposition::Records(records),
+            Err(invalid) => self.failed(module, invalid.class(), invalid.to_string()),
+        }
     }
 
     fn failed(&self, module: ModuleId, class: &str, reason: String) -> Disposition {
@@ -135,9 +377,60 @@ impl Rule {
     }
 }
 
+fn to_records(records: Vec<wit::OutputRecord>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {
+    records.into_iter().enumerate().map(|(i, r)| Record::new(i, r.partition_key, r.data, r.stream, limits)).collect()
+}
+
 fn check_count(records: &[wit::OutputRecord], limits: &Limits) -> Result<(), InvalidRecord> {
     if records.len() > limits.records_per_event {
         return Err(InvalidRecord::TooMany { count: records.len(), limit: limits.records_per_event });
     }
     Ok(())
+}
+
+/// The partition key a path selects in a record's data: a string, or a number or boolean as written.
+fn partition_key(path: &Path, data: &serde_json::value::RawValue) -> Result<String, String> {
+    let value: Value = serde_json::from_str(data.get()).map_err(|e| e.to_string())?;
+    let key = match path.select(&value).first() {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+        Some(_) => return Err(format!("partition key path `{}` selects an object, array or null", path.text())),
+        None => return Err(format!("partition key path `{}` selects nothing", path.text())),
+    };
+    match key.chars().count() {
+        1..=256 => Ok(key),
+        n => Err(format!("partition key from `{}` is {n} characters (Kinesis needs 1 to 256)", path.text())),
+    }
+}
+
+/// Adds the lineage member to a record whose data is a JSON object; other data is left as it is.
+fn stamp_record(data: &str, member: &str) -> Option<Box<serde_json::value::RawValue>> {
+    let body = data.trim_end().strip_suffix('}')?;
+    let empty = body.trim_start().strip_prefix('{')?.trim().is_empty();
+    let text = if empty { format!("{{{member}}}") } else { format!("{body},{member}}}") };
+    serde_json::value::RawValue::from_string(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lineage_is_added_to_objects_only() {
+        let member = r#""_weft":{"ruleSet":"v1"}"#;
+        assert_eq!(stamp_record(r#"{"a":1}"#, member).unwrap().get(), r#"{"a":1,"_weft":{"ruleSet":"v1"}}"#);
+        assert_eq!(stamp_record("{ }", member).unwrap().get(), r#"{"_weft":{"ruleSet":"v1"}}"#);
+        assert!(stamp_record("[1]", member).is_none());
+        assert!(stamp_record("\"}\"", member).is_none());
+    }
+
+    #[test]
+    fn partition_keys_come_from_strings_numbers_and_booleans() {
+        let data = |s: &str| serde_json::value::RawValue::from_string(s.into()).unwrap();
+        let path = Path::parse("$.queue.id").unwrap();
+        assert_eq!(partition_key(&path, &data(r#"{"queue":{"id":"q1"}}"#)).unwrap(), "q1");
+        assert_eq!(partition_key(&path, &data(r#"{"queue":{"id":7}}"#)).unwrap(), "7");
+        assert!(partition_key(&path, &data(r#"{"queue":{}}"#)).unwrap_err().contains("selects nothing"));
+        assert!(partition_key(&path, &data(r#"{"queue":{"id":""}}"#)).unwrap_err().contains("0 characters"));
+    }
 }

@@ -36,6 +36,12 @@ pub fn all() -> Vec<(&'static str, String)> {
             ),
         ),
         ("dropped.schema.json", render::<Dropped>("An event a rule filtered out (`weft run --dropped`).")),
+        (
+            "rule-set.schema.json",
+            render::<crate::manifest::Manifest>(
+                "A weft rule set manifest: rules (match, module chain, output, on-error) and lookup tables.",
+            ),
+        ),
     ]
 }
 

@@ -7,6 +7,7 @@ mod bench;
 mod env;
 mod lambda;
 mod redrive;
+mod rules;
 mod run;
 mod schemas;
 mod tail;
@@ -32,6 +33,8 @@ struct Cli {
 enum Command {
     /// Run events from files through the rules, as the Lambda would: records to stdout or Kinesis.
     Run(run::RunArgs),
+    /// Write, build and test rule modules and rule sets.
+    Rules(rules::RulesArgs),
     /// Reprocess dead letters from the dead-letter queue with the current rules, and deliver them.
     Redrive(redrive::RedriveArgs),
     /// Print the records of a Kinesis stream as JSON lines.
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
     init_logging(if lambda { "info" } else { "warn" });
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
+        Some(Command::Rules(args)) => rules::rules(args),
         Some(Command::Redrive(args)) => redrive::redrive(args),
         Some(Command::Tail(args)) => tail::tail(args),
         Some(Command::Env(args)) => env::env(args),

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use weft::aws::Clients;
-use weft::componentize::componentize;
-use weft::engine::{Engine, Limits, ModuleId, RuleModule};
+use weft::engine::{Engine, Limits, RuleModule};
+use weft::manifest::Manifest;
 use weft::input::{self, Chunk};
 use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
 use weft::rules::RuleSet;
@@ -37,7 +37,11 @@ pub struct RunArgs {
     /// S3 bucket for dead letters too large for an SQS message.
     #[arg(long, value_name = "BUCKET", requires = "dlq")]
     dlq_bucket: Option<String>,
-    /// Run this rule module (a component, or a core module built with weft's SDK) instead of the default rule.
+    /// Run this rule set (a manifest, see `schemas/rule-set.json`) instead of the default rule.
+    #[arg(long, value_name = "MANIFEST", conflicts_with = "module")]
+    rules: Option<PathBuf>,
+    /// Run this rule module (a component, or a core module built with weft's SDK) alone instead of the default
+    /// rule, under the default limits.
     #[arg(long, value_name = "FILE.wasm")]
     module: Option<PathBuf>,
     /// The module's parameters, as JSON (what `weft_sdk::params()` returns).
@@ -51,15 +55,19 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let files = expand(&args.inputs)?;
     let engine = Engine::new()?;
-    let rules = match &args.module {
-        None => RuleSet::embedded_default(&engine, Limits::default())?,
-        Some(path) => {
+    let rules = match (&args.rules, &args.module) {
+        (Some(manifest), _) => Manifest::load_file(manifest, &engine, &Limits::default())?,
+        (None, Some(path)) => {
             let params = args.params.as_deref().unwrap_or("null");
             serde_json::from_str::<serde_json::Value>(params).context("--params is not JSON")?;
             let module = load_module(&engine, path)?;
             RuleSet::single(&module.id().name.clone(), module, params.into(), Limits::default())
         }
+        (None, None) => RuleSet::embedded_default(&engine, Limits::default())?,
     };
+    if let Some(version) = rules.version() {
+        eprintln!("weft: rule set {version}");
+    }
     let mut judge = Judge::new(rules).with_batch_size(args.batch);
     let runtime = super::runtime()?;
     let mut delivery = runtime.block_on(delivery(&args))?;
@@ -134,18 +142,11 @@ fn chunk_len(chunk: &Chunk) -> usize {
     }
 }
 
-/// Loads a module file: a component as is, a core module (what `cargo build --target wasm32-unknown-unknown`
-/// leaves) wrapped into one first.
-fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<RuleModule> {
+/// Loads a module file (a component, or a core module built with weft's SDK).
+pub fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<RuleModule> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let wasm = if is_component(&bytes) { bytes } else { componentize(&bytes).map_err(anyhow::Error::msg)? };
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(RuleModule::compile(engine, ModuleId::new(name, &wasm), &wasm)?)
-}
-
-/// The wasm preamble: magic, then version 1 for core modules and a layer-1 version for components.
-fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+    Ok(RuleModule::from_file(engine, &name, &bytes)?)
 }
 
 /// Files to read, in order: each argument as given, directories expanded (recursively, sorted by name, hidden

@@ -13,7 +13,7 @@ use super::{Engine, HostState};
 pub struct ModuleId {
     /// `builtin:default`, or the module's file name.
     pub name: String,
-    /// Hex sha256 of the component as loaded (the `.wasm` bytes).
+    /// Hex sha256 of the `.wasm` file as loaded (what a rule set manifest pins).
     pub sha256: String,
 }
 
@@ -55,6 +55,22 @@ impl RuleModule {
         RuleModule::link(engine, id, component)
     }
 
+    /// Compiles a `.wasm` file: a component as is, or a core module built with weft's SDK (what
+    /// `cargo build --target wasm32-unknown-unknown` leaves) wrapped into one first. The module's identity is the
+    /// hash of the file, which is what a manifest pins.
+    pub fn from_file(engine: &Engine, name: &str, bytes: &[u8]) -> Result<RuleModule, LoadError> {
+        let id = ModuleId::new(name, bytes);
+        if is_component(bytes) {
+            return RuleModule::compile(engine, id, bytes);
+        }
+        if !bytes.starts_with(b"\0asm") {
+            return Err(LoadError::Compile { module: id.name, reason: "not a WebAssembly file (no `\\0asm` header)".into() });
+        }
+        let component = crate::componentize::componentize(bytes)
+            .map_err(|reason| LoadError::World { module: id.name.clone(), reason })?;
+        RuleModule::compile(engine, id, &component)
+    }
+
     /// Loads a module precompiled by this same build of weft.
     ///
     /// # Safety
@@ -80,4 +96,9 @@ impl RuleModule {
     pub fn id(&self) -> &ModuleId {
         &self.id
     }
+}
+
+/// The wasm preamble: magic, then version 1 for core modules and a layer-1 version for components.
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }

@@ -1,0 +1,218 @@
+//! `weft rules`: the rule author's toolkit — scaffold a module crate, build it, run its golden tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use weft::componentize::{WASM_TARGET, cargo_build_wasm};
+use weft::engine::{Engine, Limits, RuleModule};
+use weft::golden::{Case, check};
+use weft::manifest::Manifest;
+use weft::pipeline::Judge;
+use weft::rules::RuleSet;
+
+#[derive(clap::Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum RulesCommand {
+    /// Create a rule module crate from weft's template (no network needed); it builds and passes its tests as is.
+    New(NewArgs),
+    /// Build a module crate for wasm (size-optimised) and check it against weft's WIT world.
+    Build(BuildArgs),
+    /// Run golden tests: a module crate's `tests/golden/*.json`, or a rule set manifest's `tests`.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct NewArgs {
+    /// The crate's name; it is created in a directory of that name.
+    name: String,
+    /// The weft guest SDK (`guest-sdk/` of a weft checkout); default: the one this weft was built from.
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// The module crate (default: the current directory).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// A module crate directory, or a rule set manifest (default: the current directory).
+    #[arg(default_value = ".")]
+    path: PathBuf,
+}
+
+pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        RulesCommand::New(args) => new(args),
+        RulesCommand::Build(args) => {
+            build(&args.dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Test(args) => test(&args.path),
+    }
+}
+
+/// The template, built into the binary: (path in the new crate, contents).
+const TEMPLATE: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../templates/rule/Cargo.toml.tmpl")),
+    ("rust-toolchain.toml", include_str!("../../templates/rule/rust-toolchain.toml.tmpl")),
+    (".gitignore", include_str!("../../templates/rule/gitignore.tmpl")),
+    ("src/lib.rs", include_str!("../../templates/rule/src/lib.rs.tmpl")),
+    ("tests/golden/customer-start.json", include_str!("../../templates/rule/tests/golden/customer-start.json")),
+    ("tests/golden/other-media-type.json", include_str!("../../templates/rule/tests/golden/other-media-type.json")),
+];
+
+/// The toolchain weft itself is built with (rust-toolchain.toml), which has the wasm target.
+const TOOLCHAIN: &str = "1.95.0";
+
+fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
+    let name = &args.name;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        bail!("`{name}` is not a crate name (letters, digits, `-` and `_`)");
+    }
+    let dir = PathBuf::from(name);
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let sdk = match args.sdk {
+        Some(sdk) => sdk,
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk"),
+    };
+    let sdk = sdk.canonicalize().with_context(|| {
+        format!("the weft guest SDK is not at {} (pass --sdk DIR: the guest-sdk/ of a weft checkout)", sdk.display())
+    })?;
+    for (path, text) in TEMPLATE {
+        let target = dir.join(path);
+        std::fs::create_dir_all(target.parent().expect("template paths have a parent"))?;
+        let text = text
+            .replace("{{name}}", name)
+            .replace("{{sdk}}", &sdk.display().to_string())
+            .replace("{{toolchain}}", TOOLCHAIN);
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    println!("created {}: `weft rules test {name}` builds it and runs its golden tests", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the crate in `dir`; the component's path.
+fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+    let (package, target_dir) = package_of(dir)?;
+    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+    let core = cargo_build_wasm(&cargo, dir, &package, &target_dir).map_err(|e| {
+        anyhow::anyhow!("{e}\n  (is the wasm target installed? `rustup target add {WASM_TARGET}`)")
+    })?;
+    let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+    let component = weft::componentize::componentize(&bytes).map_err(anyhow::Error::msg)?;
+    let engine = Engine::new()?;
+    let module = RuleModule::from_file(&engine, &format!("{package}.wasm"), &component)
+        .with_context(|| format!("{package} does not satisfy weft's rule world"))?;
+    let out_dir = target_dir.join("weft");
+    std::fs::create_dir_all(&out_dir)?;
+    let out = out_dir.join(format!("{package}.wasm"));
+    std::fs::write(&out, &component)?;
+    println!("built {} ({} KiB, sha256 {})", out.display(), component.len() / 1024, module.id().sha256);
+    Ok(out)
+}
+
+/// The package whose manifest is `dir/Cargo.toml`, and the target directory cargo uses for it.
+fn package_of(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
+    let manifest = dir.join("Cargo.toml").canonicalize().with_context(|| format!("no Cargo.toml in {}", dir.display()))?;
+    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+    let output = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let package = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
+        .and_then(|p| p["name"].as_str())
+        .with_context(|| format!("{} is not a package", manifest.display()))?;
+    let target_dir = metadata["target_directory"].as_str().context("cargo metadata has no target_directory")?;
+    // `rules/` beside the normal builds: what host/build.rs uses, so a checkout shares one wasm build of the SDK.
+    Ok((package.to_owned(), PathBuf::from(target_dir).join("rules")))
+}
+
+fn test(path: &Path) -> anyhow::Result<ExitCode> {
+    let engine = Engine::new()?;
+    let limits = Limits::default();
+    let mut results = Vec::new();
+    if path.is_dir() {
+        let component = build(path)?;
+        let module = RuleModule::from_file(&engine, &file_name(&component), &std::fs::read(&component)?)?;
+        for (name, case) in cases(&path.join("tests/golden"))? {
+            let params: Arc<str> = case.params.as_ref().map_or("null".into(), |p| p.to_string().into());
+            let tables = case.tables.iter().map(|(t, rows)| (t.clone(), rows.clone().into_iter().collect())).collect();
+            let rules = RuleSet::with_tables(&module.id().name, module.clone(), params, Arc::new(tables), limits.clone());
+            let mut judge = Judge::new(rules).with_batch_size(1);
+            results.push((case.name.clone().unwrap_or(name), check(&mut judge, &case)));
+        }
+    } else {
+        let rules = Manifest::load_file(path, &engine, &limits)?;
+        let bytes = std::fs::read(path)?;
+        let cases = Manifest::parse(&bytes)?.manifest.tests;
+        if cases.is_empty() {
+            bail!("{} has no `tests`", path.display());
+        }
+        let mut judge = Judge::new(rules).with_batch_size(1);
+        for (i, case) in cases.iter().enumerate() {
+            results.push((case.name.clone().unwrap_or_else(|| format!("tests[{i}]")), check(&mut judge, case)));
+        }
+    }
+    let failed = results.iter().filter(|(_, diffs)| !diffs.is_empty()).count();
+    for (name, diffs) in &results {
+        if diffs.is_empty() {
+            println!("ok    {name}");
+        } else {
+            println!("FAIL  {name}");
+            for line in diffs {
+                println!("        {line}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if results.is_empty() {
+        bail!("no golden tests found (tests/golden/*.json)");
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The golden cases in `dir`, by file name, in name order.
+fn cases(dir: &Path) -> anyhow::Result<Vec<(String, Case)>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut de = serde_json::Deserializer::from_slice(&text);
+            let case = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| anyhow::anyhow!("{}: {}: {}", file.display(), e.path(), e.inner()))?;
+            Ok((file_name(&file), case))
+        })
+        .collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,155 @@
+//! Golden tests for rules: an input event and what must become of it — records (compared field by field), a
+//! drop (its reason) or a dead letter (its error class). `weft rules test` runs them for a module crate
+//! (`tests/golden/*.json`) and for a rule set (the manifest's `tests`); a rule set's tests are also its self-test.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::input::{Chunk, Source};
+use crate::pipeline::{Judge, Verdict};
+
+/// One golden test case.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Case {
+    /// What the case shows (defaults to the file name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The EventBridge event, as Genesys sends it.
+    pub event: Value,
+    pub expect: Expect,
+    /// For a module crate's cases: the module's parameters.
+    #[serde(default)]
+    pub params: Option<Value>,
+    /// For a module crate's cases: lookup tables, by name then key.
+    #[serde(default)]
+    pub tables: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What must become of the event.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum Expect {
+    /// These records, in order. `partitionKey` and `stream` are checked when given; `data` always, member by
+    /// member (a `_weft` lineage member is ignored unless the expected data has one).
+    Records(Vec<ExpectedRecord>),
+    /// Dropped with this reason.
+    Dropped(String),
+    /// Dead-lettered with this error class.
+    DeadLetter(String),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectedRecord {
+    #[serde(default)]
+    pub partition_key: Option<String>,
+    #[serde(default)]
+    pub stream: Option<String>,
+    pub data: Value,
+}
+
+/// Runs one case through `judge`; the differences, one line each (empty: the case passes).
+pub fn check(judge: &mut Judge, case: &Case) -> Vec<String> {
+    let text = case.event.to_string();
+    let chunk = Chunk::Object { text: &text, source: Source::Invocation { request_id: "golden".into() } };
+    let verdict = judge.judge([chunk]).pop().expect("one verdict per event").verdict;
+    let mut diffs = Vec::new();
+    match (&case.expect, verdict) {
+        (Expect::Records(expected), Verdict::Records(actual)) => {
+            if expected.len() != actual.len() {
+                diffs.push(format!("expected {} records, got {}", expected.len(), actual.len()));
+            }
+            for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
+                if let Some(key) = &e.partition_key
+                    && *key != a.partition_key
+                {
+                    diffs.push(format!("records[{i}].partitionKey: expected {key:?}, got {:?}", a.partition_key));
+                }
+                if e.stream.is_some() && e.stream != a.stream {
+                    diffs.push(format!("records[{i}].stream: expected {:?}, got {:?}", e.stream, a.stream));
+                }
+                let mut data: Value = serde_json::from_str(a.data.get()).unwrap_or(Value::Null);
+                if let (Value::Object(actual), false) = (&mut data, e.data.get("_weft").is_some()) {
+                    actual.remove("_weft");
+                }
+                diff(&format!("records[{i}].data"), &e.data, &data, &mut diffs);
+            }
+        }
+        (Expect::Dropped(reason), Verdict::Dropped(d)) if *reason == d.reason => {}
+        (Expect::DeadLetter(class), Verdict::DeadLetter(d)) if *class == d.error_class => {}
+        (expected, verdict) => diffs.push(format!("expected {}, got {}", describe(expected), describe_verdict(&verdict))),
+    }
+    diffs
+}
+
+fn describe(expect: &Expect) -> String {
+    match expect {
+        Expect::Records(r) => format!("{} records", r.len()),
+        Expect::Dropped(reason) => format!("a drop ({reason:?})"),
+        Expect::DeadLetter(class) => format!("a dead letter ({class})"),
+    }
+}
+
+fn describe_verdict(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Records(r) => format!("{} records", r.len()),
+        Verdict::Dropped(d) => format!("a drop ({:?})", d.reason),
+        Verdict::DeadLetter(d) => format!("a dead letter ({}: {})", d.error_class, d.reason),
+    }
+}
+
+/// Member-by-member differences between two JSON values, each named by its path.
+pub fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (key, value) in e {
+                match a.get(key) {
+                    Some(actual) => diff(&format!("{path}.{key}"), value, actual, out),
+                    None => out.push(format!("{path}.{key}: expected {value}, missing")),
+                }
+            }
+            for (key, value) in a {
+                if !e.contains_key(key) {
+                    out.push(format!("{path}.{key}: not expected, got {value}"));
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (e, a)) in e.iter().zip(a).enumerate() {
+                diff(&format!("{path}[{i}]"), e, a, out);
+            }
+        }
+        (e, a) if e == a => {}
+        (e, a) => out.push(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_are_named_by_path() {
+        let mut out = Vec::new();
+        diff(
+            "data",
+            &json!({"a": 1, "b": {"c": "x"}, "d": [1, 2], "e": true}),
+            &json!({"a": 1, "b": {"c": "y"}, "d": [1, 3], "f": null}),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                "data.b.c: expected \"x\", got \"y\"",
+                "data.d[1]: expected 2, got 3",
+                "data.e: expected true, missing",
+                "data.f: not expected, got null"
+            ]
+        );
+    }
+}
