@@ -73,10 +73,10 @@ pub fn run_default(input: &str) -> (Collected, Summary) {
     run_with(RuleSet::embedded_default(engine(), Limits::default()).unwrap(), input, 64)
 }
 
-/// The hostile test module, built once per test binary.
-pub fn hostile_module() -> RuleModule {
+/// The hostile test module as a component, built once per test binary.
+pub fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
-    let wasm = WASM.get_or_init(|| {
+    WASM.get_or_init(|| {
         let repo = repo();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let core = weft::componentize::cargo_build_wasm(
@@ -87,7 +87,12 @@ pub fn hostile_module() -> RuleModule {
         )
         .unwrap();
         weft::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
-    });
+    })
+}
+
+/// The hostile test module, compiled.
+pub fn hostile_module() -> RuleModule {
+    let wasm = hostile_wasm();
     RuleModule::compile(engine(), ModuleId::new("hostile.wasm", wasm), wasm).unwrap()
 }
 
