@@ -81,7 +81,9 @@ pub fn check(judge: &mut Judge, case: &Case) -> Vec<String> {
         }
         (Expect::Dropped(reason), Verdict::Dropped(d)) if *reason == d.reason => {}
         (Expect::DeadLetter(class), Verdict::DeadLetter(d)) if *class == d.error_class => {}
-        (expected, verdict) => diffs.push(format!("expected {}, got {}", describe(expected), describe_verdict(&verdict))),
+        (expected, verdict) => {
+            diffs.push(format!("expected {}, got {}", describe(expected), describe_verdict(&verdict)))
+        }
     }
     diffs
 }

@@ -207,7 +207,10 @@ impl Manifest {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let manifest: Manifest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let at = e.path().to_string();
-            ManifestError::Document { at: if at == "." { "document".into() } else { at }, message: e.into_inner().to_string() }
+            ManifestError::Document {
+                at: if at == "." { "document".into() } else { at },
+                message: e.into_inner().to_string(),
+            }
         })?;
         de.end().map_err(|e| ManifestError::Document { at: "document".into(), message: e.to_string() })?;
         Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256 })

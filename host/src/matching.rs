@@ -13,7 +13,8 @@ pub struct Path {
 
 impl Path {
     pub fn parse(text: &str) -> Result<Path, String> {
-        let query = jsonpath_rust::parser::parse_json_path(text).map_err(|e| format!("`{text}` is not JSONPath: {e}"))?;
+        let query =
+            jsonpath_rust::parser::parse_json_path(text).map_err(|e| format!("`{text}` is not JSONPath: {e}"))?;
         Ok(Path { text: text.to_owned(), query })
     }
 
@@ -87,7 +88,7 @@ impl Predicate {
         let nodes = self.path.select(event);
         match &self.test {
             Test::Exists => !nodes.is_empty(),
-            Test::Equals(expected) => nodes.iter().any(|n| *n == expected),
+            Test::Equals(expected) => nodes.contains(&expected),
             Test::OneOf(values) => nodes.iter().any(|n| values.contains(n)),
         }
     }
@@ -105,9 +106,7 @@ impl Matcher {
     /// `kinds`: patterns, each checked (an error names the pattern).
     pub fn new(kinds: Option<&[String]>, predicates: Vec<Predicate>) -> Result<Matcher, (usize, String)> {
         let kinds = kinds
-            .map(|kinds| {
-                kinds.iter().enumerate().map(|(i, k)| KindPattern::parse(k).map_err(|e| (i, e))).collect()
-            })
+            .map(|kinds| kinds.iter().enumerate().map(|(i, k)| KindPattern::parse(k).map_err(|e| (i, e))).collect())
             .transpose()?;
         Ok(Matcher { kinds, predicates })
     }

@@ -136,7 +136,13 @@ impl RuleSet {
     }
 
     /// One rule of one module with lookup tables (what `weft rules test` runs).
-    pub fn with_tables(name: &str, module: RuleModule, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> RuleSet {
+    pub fn with_tables(
+        name: &str,
+        module: RuleModule,
+        params: Arc<str>,
+        tables: Arc<Tables>,
+        limits: Limits,
+    ) -> RuleSet {
         let instance = RuleInstance::new(module, params, tables, limits);
         let rule = Rule {
             name: name.to_owned(),
@@ -327,9 +333,11 @@ impl Rule {
                 Disposition::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module) }
             }
             Ok(wit::Outcome::Records(records)) => match to_records(records, limits) {
-                Ok(records) if records.is_empty() => {
-                    Disposition::Dropped { reason: NO_RECORDS.into(), rule: Some(rule.to_owned()), module: Some(module) }
-                }
+                Ok(records) if records.is_empty() => Disposition::Dropped {
+                    reason: NO_RECORDS.into(),
+                    rule: Some(rule.to_owned()),
+                    module: Some(module),
+                },
                 Ok(records) => Disposition::Records(records),
                 Err(invalid) => failed(invalid.class(), invalid.to_string()),
             },
@@ -363,7 +371,11 @@ impl Rule {
 
     fn records(&self, module: ModuleId, records: Vec<wit::OutputRecord>) -> Disposition {
         if records.is_empty() {
-            return Disposition::Dropped { reason: NO_RECORDS.into(), rule: Some(self.name.clone()), module: Some(module) };
+            return Disposition::Dropped {
+                reason: NO_RECORDS.into(),
+                rule: Some(self.name.clone()),
+                module: Some(module),
+            };
         }
         let limits = self.chain.last().expect("a rule has modules").limits();
         match to_records(records, limits) {

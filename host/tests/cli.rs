@@ -175,7 +175,8 @@ fn a_module_file_runs_in_place_of_the_default_rule() {
     let bad = weft(&["run", "--module", "Cargo.toml", "-"], b"");
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("not a rule module"),
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("module Cargo.toml: not a WebAssembly component weft can compile: not a WebAssembly file"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

@@ -113,7 +113,8 @@ fn a_failing_module_costs_what_its_rule_says() {
             "onError": policy,
         }]})
     };
-    let input = event("bad", "customer.end", json!({"attack": "panic", "conversationId": "c1"})) + "\n"
+    let input = event("bad", "customer.end", json!({"attack": "panic", "conversationId": "c1"}))
+        + "\n"
         + &event("good", "customer.end", json!({"conversationId": "c2"}));
 
     let (out, summary) = run_with(load(&rule("dead-letter")).unwrap(), &input, 64);
@@ -152,7 +153,8 @@ fn partition_keys_come_from_the_record_when_the_rule_says() {
     let rules = load(&json!({"rules": [{"name": "by-session", "modules": [{"module": "builtin:default"}],
         "output": {"partitionKey": "$.sessionId"}}]}))
     .unwrap();
-    let input = event("e1", "customer.start", json!({"conversationId": "c1", "sessionId": "s1"})) + "\n"
+    let input = event("e1", "customer.start", json!({"conversationId": "c1", "sessionId": "s1"}))
+        + "\n"
         + &event("e2", "customer.start", json!({"conversationId": "c2"}));
     let (out, _) = run_with(rules, &input, 64);
     assert_eq!(out.records[0].partition_key, "s1");
@@ -194,10 +196,7 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
             json!({"rules": [{"name": "a", "modules": [{"module": "hostile.wasm"}]}]}),
             "rule set manifest: rules[0] (\"a\").modules[0].sha256: a module file needs its `sha256`",
         ),
-        (
-            json!({"rules": [{"name": "a", "modules": [{"module": "hostile.wasm", "sha256": zeros}]}]}),
-            &mismatch,
-        ),
+        (json!({"rules": [{"name": "a", "modules": [{"module": "hostile.wasm", "sha256": zeros}]}]}), &mismatch),
         (
             json!({"rules": [{"name": "a", "modules": [default], "output": {"stream": "no spaces"}}]}),
             "rule set manifest: rules[0] (\"a\").output.stream: `no spaces` is not a valid Kinesis stream name",
@@ -212,7 +211,11 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
         assert!(error.starts_with(expected), "{manifest}\n  got:      {error}\n  expected: {expected}");
     }
     assert!(
-        Manifest::parse(b"{\"rules\": [").err().unwrap().to_string().starts_with("rule set manifest: rules: EOF while parsing a list"),
+        Manifest::parse(b"{\"rules\": [")
+            .err()
+            .unwrap()
+            .to_string()
+            .starts_with("rule set manifest: rules: EOF while parsing a list"),
         "broken JSON"
     );
 }
@@ -226,13 +229,20 @@ fn a_module_that_is_not_a_rule_is_refused_at_load() {
     let sha = ModuleId::new("", core).sha256;
     let manifest = json!({"rules": [{"name": "a", "modules": [{"module": "bare.wasm", "sha256": sha}]}]});
     std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
-    let error = Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).err().unwrap().to_string();
-    assert!(error.starts_with("rule set manifest: rules[0] (\"a\").modules[0]: module bare.wasm: does not fit weft's rule world"), "{error}");
+    let error =
+        Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).err().unwrap().to_string();
+    assert!(
+        error.starts_with(
+            "rule set manifest: rules[0] (\"a\").modules[0]: module bare.wasm: does not fit weft's rule world"
+        ),
+        "{error}"
+    );
     // Random bytes are not wasm at all.
     std::fs::write(dir.path().join("bare.wasm"), b"MZ\x90\0random").unwrap();
     let sha = ModuleId::new("", b"MZ\x90\0random").sha256;
     let manifest = json!({"rules": [{"name": "a", "modules": [{"module": "bare.wasm", "sha256": sha}]}]});
     std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
-    let error = Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).err().unwrap().to_string();
+    let error =
+        Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).err().unwrap().to_string();
     assert!(error.contains("not a WebAssembly file"), "{error}");
 }

@@ -108,9 +108,8 @@ fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
 fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     let (package, target_dir) = package_of(dir)?;
     let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
-    let core = cargo_build_wasm(&cargo, dir, &package, &target_dir).map_err(|e| {
-        anyhow::anyhow!("{e}\n  (is the wasm target installed? `rustup target add {WASM_TARGET}`)")
-    })?;
+    let core = cargo_build_wasm(&cargo, dir, &package, &target_dir)
+        .map_err(|e| anyhow::anyhow!("{e}\n  (is the wasm target installed? `rustup target add {WASM_TARGET}`)"))?;
     let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
     let component = weft::componentize::componentize(&bytes).map_err(anyhow::Error::msg)?;
     let engine = Engine::new()?;
@@ -126,7 +125,8 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// The package whose manifest is `dir/Cargo.toml`, and the target directory cargo uses for it.
 fn package_of(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
-    let manifest = dir.join("Cargo.toml").canonicalize().with_context(|| format!("no Cargo.toml in {}", dir.display()))?;
+    let manifest =
+        dir.join("Cargo.toml").canonicalize().with_context(|| format!("no Cargo.toml in {}", dir.display()))?;
     let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
     let output = Command::new(cargo)
         .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
@@ -159,7 +159,8 @@ fn test(path: &Path) -> anyhow::Result<ExitCode> {
         for (name, case) in cases(&path.join("tests/golden"))? {
             let params: Arc<str> = case.params.as_ref().map_or("null".into(), |p| p.to_string().into());
             let tables = case.tables.iter().map(|(t, rows)| (t.clone(), rows.clone().into_iter().collect())).collect();
-            let rules = RuleSet::with_tables(&module.id().name, module.clone(), params, Arc::new(tables), limits.clone());
+            let rules =
+                RuleSet::with_tables(&module.id().name, module.clone(), params, Arc::new(tables), limits.clone());
             let mut judge = Judge::new(rules).with_batch_size(1);
             results.push((case.name.clone().unwrap_or(name), check(&mut judge, &case)));
         }

@@ -64,7 +64,10 @@ impl RuleModule {
             return RuleModule::compile(engine, id, bytes);
         }
         if !bytes.starts_with(b"\0asm") {
-            return Err(LoadError::Compile { module: id.name, reason: "not a WebAssembly file (no `\\0asm` header)".into() });
+            return Err(LoadError::Compile {
+                module: id.name,
+                reason: "not a WebAssembly file (no `\\0asm` header)".into(),
+            });
         }
         let component = crate::componentize::componentize(bytes)
             .map_err(|reason| LoadError::World { module: id.name.clone(), reason })?;

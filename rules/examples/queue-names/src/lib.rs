@@ -72,7 +72,10 @@ pub fn queue_names(event: Event) -> Result<Outcome, RuleError> {
             OnMiss::Id => Some(queue.to_owned()),
             OnMiss::Drop => return Ok(Outcome::drop("queue not in the table")),
             OnMiss::Error => {
-                return Err(RuleError::new("lookup-missing", format!("queue {queue} is not in table {}", params.table)));
+                return Err(RuleError::new(
+                    "lookup-missing",
+                    format!("queue {queue} is not in table {}", params.table),
+                ));
             }
         },
     };

@@ -101,7 +101,10 @@ pub fn wrapup_names(event: Event) -> Result<Outcome, RuleError> {
             OnMiss::Code => Some(code.to_owned()),
             OnMiss::Drop => return Ok(Outcome::drop("wrap-up code not in the table")),
             OnMiss::Error => {
-                return Err(RuleError::new("lookup-missing", format!("wrap-up code {code} is not in table {}", params.table)));
+                return Err(RuleError::new(
+                    "lookup-missing",
+                    format!("wrap-up code {code} is not in table {}", params.table),
+                ));
             }
         },
     };
@@ -161,6 +164,8 @@ mod tests {
         set_params(r#"{"onMiss": "drop"}"#);
         assert_eq!(wrapup_names(event("unknown")).into_outcome(), Outcome::drop("wrap-up code not in the table"));
         set_params(r#"{"onMiss": "error"}"#);
-        assert!(matches!(wrapup_names(event("unknown")).into_outcome(), Outcome::Error(e) if e.code == "lookup-missing"));
+        assert!(
+            matches!(wrapup_names(event("unknown")).into_outcome(), Outcome::Error(e) if e.code == "lookup-missing")
+        );
     }
 }
