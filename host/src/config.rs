@@ -33,7 +33,25 @@ pub const VARIABLES: &[Variable] = &[
         name: "WEFT_RULES",
         required: false,
         default: None,
-        description: "Rule set manifest to run (a path, e.g. /opt/rules/manifest.json from a Lambda layer). Unset: the embedded default rule.",
+        description: "Rule set manifest to run: s3://BUCKET/PREFIX/manifest.json (hot-swapped, see WEFT_RULES_POLL_SECONDS) or a path. Unset: the embedded default rule.",
+    },
+    Variable {
+        name: "WEFT_RULES_POLL_SECONDS",
+        required: false,
+        default: Some("30"),
+        description: "How often the S3 manifest is re-checked (a conditional GET, in the background).",
+    },
+    Variable {
+        name: "WEFT_RULES_PUBLIC_KEY",
+        required: false,
+        default: None,
+        description: "ed25519 public key (hex, from `weft rules keygen`): when set, unsigned or wrongly signed rule sets are refused.",
+    },
+    Variable {
+        name: "WEFT_RULES_COLD_START",
+        required: false,
+        default: Some("fail"),
+        description: "A cold start that cannot load the S3 rule set: `fail` its invocations (Lambda retries them) or run the embedded `default` rule until it loads.",
     },
     Variable {
         name: "WEFT_TIME_PER_EVENT_MS",
@@ -81,8 +99,12 @@ pub struct Config {
     pub stream: String,
     pub dlq_url: String,
     pub dlq_bucket: Option<String>,
-    /// The rule set manifest; `None`: the embedded default rule.
-    pub rules: Option<String>,
+    /// The rule set; `None`: the embedded default rule.
+    pub rules: Option<crate::rule_source::RuleSource>,
+    pub rules_poll: Duration,
+    pub rules_public_key: Option<String>,
+    /// A cold start that cannot load the rule set runs the default rule (else it fails its invocations).
+    pub cold_start_default: bool,
     pub limits: Limits,
     pub batch: usize,
 }
@@ -126,7 +148,37 @@ impl Config {
             stream: required("WEFT_STREAM")?,
             dlq_url,
             dlq_bucket: get("WEFT_DLQ_BUCKET"),
-            rules: get("WEFT_RULES"),
+            rules: get("WEFT_RULES")
+                .map(|v| {
+                    crate::rule_source::RuleSource::parse(&v).map_err(|_| ConfigError::Malformed {
+                        var: "WEFT_RULES",
+                        value: v,
+                        expected: "s3://BUCKET/KEY or a path to a manifest",
+                    })
+                })
+                .transpose()?,
+            rules_poll: Duration::from_secs(number("WEFT_RULES_POLL_SECONDS", 30, 1, 3600)?),
+            rules_public_key: match get("WEFT_RULES_PUBLIC_KEY") {
+                Some(key) if crate::signing::public_key(&key).is_err() => {
+                    return Err(ConfigError::Malformed {
+                        var: "WEFT_RULES_PUBLIC_KEY",
+                        value: key,
+                        expected: "an ed25519 public key, 64 hex digits (weft rules keygen)",
+                    });
+                }
+                key => key,
+            },
+            cold_start_default: match get("WEFT_RULES_COLD_START").as_deref() {
+                None | Some("fail") => false,
+                Some("default") => true,
+                Some(other) => {
+                    return Err(ConfigError::Malformed {
+                        var: "WEFT_RULES_COLD_START",
+                        value: other.to_owned(),
+                        expected: "`fail` or `default`",
+                    });
+                }
+            },
             limits,
             batch: number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
         })
@@ -138,6 +190,7 @@ fn range_text(var: &str) -> &'static str {
         "WEFT_TIME_PER_EVENT_MS" => "a whole number of milliseconds from 1 to 60000",
         "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
         "WEFT_RECORDS_PER_EVENT" => "a whole number from 1 to 10000",
+        "WEFT_RULES_POLL_SECONDS" => "a whole number of seconds from 1 to 3600",
         _ => "a whole number from 1 to 10000",
     }
 }

@@ -16,7 +16,10 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 use crate::input::{Chunk, Source};
-use crate::pipeline::{Fate, Judge, Summary};
+use crate::pipeline::{DEFAULT_BATCH, Fate, Judge, Summary};
+use crate::reload::Reloader;
+use crate::rule_source::{RuleSource, Trust};
+use crate::rules::RuleSet;
 use crate::sink::{Delivery, LetterPort, RecordPort, SinkError};
 
 /// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
@@ -28,6 +31,8 @@ pub enum InvocationError {
     Sink(#[from] SinkError),
     #[error("the rule engine was poisoned by an earlier panic")]
     Poisoned,
+    #[error("no rule set is loaded: {0}")]
+    NoRuleSet(String),
     #[error("encoding the answer: {0}")]
     Answer(#[from] serde_json::Error),
 }
@@ -39,6 +44,7 @@ impl From<InvocationError> for Diagnostic {
             InvocationError::Undelivered(_) => "Undelivered",
             InvocationError::Sink(_) => "SinkError",
             InvocationError::Poisoned => "Poisoned",
+            InvocationError::NoRuleSet(_) => "NoRuleSet",
             InvocationError::Answer(_) => "AnswerEncoding",
         };
         Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
@@ -49,13 +55,46 @@ impl From<InvocationError> for Diagnostic {
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub struct Handler {
-    judge: Mutex<Judge>,
+    /// `None` only after a cold start that could not load its rule set and may not run the default rule.
+    judge: Mutex<Option<Judge>>,
     delivery: tokio::sync::Mutex<Delivery>,
+    /// Watches the S3 rule set, when there is one.
+    reloader: Option<Reloader>,
+    batch: usize,
 }
 
 impl Handler {
     pub fn new(judge: Judge, delivery: Delivery) -> Handler {
-        Handler { judge: Mutex::new(judge), delivery: tokio::sync::Mutex::new(delivery) }
+        Handler::hot_swapping(Some(judge), delivery, None, DEFAULT_BATCH)
+    }
+
+    /// A handler whose rule set `reloader` keeps current (`judge`: `None` until a first version loads).
+    pub fn hot_swapping(judge: Option<Judge>, delivery: Delivery, reloader: Option<Reloader>, batch: usize) -> Handler {
+        Handler { judge: Mutex::new(judge), delivery: tokio::sync::Mutex::new(delivery), reloader, batch }
+    }
+
+    pub fn reloader(&self) -> Option<&Reloader> {
+        self.reloader.as_ref()
+    }
+
+    /// Before a batch: start a background check when one is due, and swap in a version that is ready; with no
+    /// rule set yet, try to load one now or fail the invocation (so that Lambda retries it).
+    async fn refresh_rules(&self) -> Result<(), InvocationError> {
+        let Some(reloader) = &self.reloader else { return Ok(()) };
+        let loaded = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.is_some();
+        if !loaded {
+            let rules = reloader.load_now().await.map_err(|e| InvocationError::NoRuleSet(e.to_string()))?;
+            *self.judge.lock().map_err(|_| InvocationError::Poisoned)? =
+                Some(Judge::new(rules).with_batch_size(self.batch));
+            return Ok(());
+        }
+        reloader.poll();
+        if let Some(rules) = reloader.take_ready()
+            && let Some(judge) = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.as_mut()
+        {
+            judge.replace_rules(rules);
+        }
+        Ok(())
     }
 
     /// Handles one invocation's payload.
@@ -119,7 +158,12 @@ impl Handler {
     }
 
     async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, InvocationError> {
-        let judged = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.judge(chunks);
+        self.refresh_rules().await?;
+        let judged = {
+            let mut judge = self.judge.lock().map_err(|_| InvocationError::Poisoned)?;
+            let judge = judge.as_mut().ok_or_else(|| InvocationError::NoRuleSet("not loaded".into()))?;
+            judge.judge(chunks)
+        };
         Ok(self.delivery.lock().await.deliver(judged, deadline).await?)
     }
 }
@@ -152,21 +196,55 @@ pub enum InitError {
     #[error(transparent)]
     Rules(#[from] crate::engine::LoadError),
     #[error(transparent)]
-    RuleSet(#[from] crate::manifest::ManifestError),
+    RuleSet(#[from] crate::rule_source::SourceError),
+    #[error(transparent)]
+    Key(#[from] crate::signing::SignatureError),
 }
 
 /// Builds the handler from the configuration: clients, engine and rules, once per container.
 pub async fn from_config(config: &crate::config::Config) -> Result<Handler, InitError> {
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
-    let rules = match &config.rules {
-        Some(path) => crate::manifest::Manifest::load_file(std::path::Path::new(path), &engine, &config.limits)?,
-        None => crate::rules::RuleSet::embedded_default(&engine, config.limits.clone())?,
+    let trust = Trust { public_key: config.rules_public_key.as_deref().map(crate::signing::public_key).transpose()? };
+    let default_judge = || -> Result<Judge, InitError> {
+        let rules = RuleSet::embedded_default(&engine, config.limits.clone())?;
+        Ok(Judge::new(rules).with_batch_size(config.batch))
+    };
+    let (judge, reloader) = match &config.rules {
+        None => (Some(default_judge()?), None),
+        Some(source @ RuleSource::File(_)) => {
+            let accepted = crate::rule_source::load(source, None, &engine, &config.limits, &trust).await?;
+            tracing::info!(version = %accepted.version, "rule set loaded");
+            (Some(Judge::new(accepted.rules).with_batch_size(config.batch)), None)
+        }
+        Some(RuleSource::S3 { bucket, key }) => {
+            let reloader = Reloader::new(
+                clients.s3.clone(),
+                bucket.clone(),
+                key.clone(),
+                engine.clone(),
+                config.limits.clone(),
+                trust,
+                config.rules_poll,
+            );
+            let judge = match reloader.load_now().await {
+                Ok(rules) => Some(Judge::new(rules).with_batch_size(config.batch)),
+                Err(e) if config.cold_start_default => {
+                    tracing::error!(metric = "RuleSetUnavailable", reason = %e, "rule set not loaded; running the embedded default rule until it is (WEFT_RULES_COLD_START=default)");
+                    Some(default_judge()?)
+                }
+                Err(e) => {
+                    tracing::error!(metric = "RuleSetUnavailable", reason = %e, "rule set not loaded; invocations fail until it is");
+                    None
+                }
+            };
+            (judge, Some(reloader))
+        }
     };
     let delivery = Delivery {
         records: RecordPort::Kinesis(clients.kinesis_sink(&config.stream)),
         letters: LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
         dropped: None,
     };
-    Ok(Handler::new(Judge::new(rules).with_batch_size(config.batch), delivery))
+    Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch))
 }

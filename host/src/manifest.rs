@@ -174,10 +174,10 @@ pub enum Problem {
     HashMismatch { file: String, expected: String, actual: String },
     #[error("{file}: {reason}")]
     Unfetchable { file: String, reason: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Module(#[from] LoadError),
-    #[error("{file}: {source}")]
-    Table { file: String, source: TableError },
+    #[error("{file}: {error}")]
+    Table { file: String, error: TableError },
 }
 
 /// Reads a file named in a manifest (relative to it).
@@ -275,7 +275,7 @@ fn load_tables(manifest: &Manifest, files: &dyn Fetch) -> Result<TableSet, Manif
         let bytes = fetch_checked(files, &spec.file, spec.sha256.as_deref(), &at)?;
         let format = TableFormat::of(FsPath::new(&spec.file));
         let table = Table::parse(&bytes, format, spec.key.as_deref(), spec.value.as_deref())
-            .map_err(|source| invalid(&at, Problem::Table { file: spec.file.clone(), source }))?;
+            .map_err(|error| invalid(&at, Problem::Table { file: spec.file.clone(), error }))?;
         tables.push((name.clone(), table));
     }
     Ok(TableSet::new(tables))

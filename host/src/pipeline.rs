@@ -151,6 +151,20 @@ impl Judge {
         Judge { rules, batch_size: DEFAULT_BATCH }
     }
 
+    /// Puts `rules` in place of the rule set in use, between two calls of [`Judge::judge`]: every event is judged
+    /// entirely by one rule set. Returns the one replaced.
+    pub fn replace_rules(&mut self, rules: RuleSet) -> RuleSet {
+        std::mem::replace(&mut self.rules, rules)
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn into_rules(self) -> RuleSet {
+        self.rules
+    }
+
     /// Events per rule call (1 = one call per event).
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);

@@ -5,12 +5,16 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use weft::aws::Clients;
 use weft::componentize::{WASM_TARGET, cargo_build_wasm};
-use weft::engine::{Engine, Limits, RuleModule};
+use weft::engine::{Engine, Limits, ModuleId, RuleModule};
 use weft::golden::{Case, check};
 use weft::manifest::Manifest;
 use weft::pipeline::Judge;
+use weft::rule_source::{RuleSource, Trust};
 use weft::rules::RuleSet;
+use weft::rules::RuleSetVersion;
+use weft::signing::SIGNATURE_METADATA;
 
 #[derive(clap::Args)]
 pub struct RulesArgs {
@@ -26,6 +30,38 @@ enum RulesCommand {
     Build(BuildArgs),
     /// Run golden tests: a module crate's `tests/golden/*.json`, or a rule set manifest's `tests`.
     Test(TestArgs),
+    /// Upload a rule set to S3 for hot swap: modules and tables under their hashes first, the manifest last.
+    Publish(PublishArgs),
+    /// Make an ed25519 key pair for signing rule sets (FILE: private key; FILE.pub: public key).
+    Keygen(KeygenArgs),
+    /// Show the rule set version published at an S3 location.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// The local manifest; it is loaded and self-tested before anything is uploaded.
+    manifest: PathBuf,
+    #[arg(long)]
+    bucket: String,
+    /// Key prefix; the manifest goes to PREFIX/manifest.json.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Sign the manifest with this private key (from `weft rules keygen`).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Where to write the private key (hex; keep it secret). The public key goes to FILE.pub.
+    file: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// s3://BUCKET/PREFIX/manifest.json
+    location: String,
 }
 
 #[derive(clap::Args)]
@@ -59,6 +95,9 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Test(args) => test(&args.path),
+        RulesCommand::Publish(args) => super::runtime()?.block_on(publish(args)),
+        RulesCommand::Keygen(args) => keygen(args),
+        RulesCommand::Status(args) => super::runtime()?.block_on(status(args)),
     }
 }
 
@@ -216,4 +255,126 @@ fn cases(dir: &Path) -> anyhow::Result<Vec<(String, Case)>> {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The S3 key of the manifest under `prefix`.
+fn manifest_key(prefix: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() { "manifest.json".into() } else { format!("{prefix}/manifest.json") }
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let engine = Engine::new()?;
+    let source = RuleSource::File(args.manifest.clone());
+    // Refuse to publish what the Lambda would refuse.
+    weft::rule_source::load(&source, None, &engine, &Limits::default(), &Trust::default())
+        .await
+        .with_context(|| format!("{} does not load; nothing was published", args.manifest.display()))?;
+    let signing_key = match &args.key {
+        Some(file) => Some(weft::signing::signing_key(
+            &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        )?),
+        None => None,
+    };
+    let dir = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&args.manifest)?)?;
+    let mut uploads: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut place = |file: &str, folder: &str| -> anyhow::Result<(String, String)> {
+        let bytes = std::fs::read(dir.join(file)).with_context(|| format!("reading {file}"))?;
+        let sha = ModuleId::new("", &bytes).sha256;
+        let ext = Path::new(file).extension().and_then(|e| e.to_str()).unwrap_or("json");
+        let name = format!("{folder}/{sha}.{ext}");
+        uploads.push((name.clone(), bytes));
+        Ok((name, sha))
+    };
+    if let Some(tables) = document.get_mut("tables").and_then(|t| t.as_object_mut()) {
+        for table in tables.values_mut() {
+            let file = table["file"].as_str().context("a table without `file`")?.to_owned();
+            let (name, sha) = place(&file, "tables")?;
+            table["file"] = name.into();
+            table["sha256"] = sha.into();
+        }
+    }
+    for rule in document["rules"].as_array_mut().into_iter().flatten() {
+        for module in rule["modules"].as_array_mut().into_iter().flatten() {
+            let path = module["module"].as_str().unwrap_or_default().to_owned();
+            if path == weft::embedded::DEFAULT_RULE {
+                continue;
+            }
+            let (name, sha) = place(&path, "modules")?;
+            module["module"] = name.into();
+            module["sha256"] = sha.into();
+        }
+    }
+    let manifest = serde_json::to_vec_pretty(&document)?;
+    let clients = Clients::load().await;
+    let key = manifest_key(&args.prefix);
+    for (name, bytes) in uploads {
+        let object_key = weft::rule_source::sibling_key(&key, &name);
+        // Content-addressed: an object already there has these very bytes.
+        if clients.s3.head_object().bucket(&args.bucket).key(&object_key).send().await.is_ok() {
+            continue;
+        }
+        clients.s3.put_object().bucket(&args.bucket).key(&object_key).body(bytes.into()).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "uploading s3://{}/{object_key}: {}",
+                args.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    }
+    let mut put = clients.s3.put_object().bucket(&args.bucket).key(&key).content_type("application/json");
+    if let Some(signing_key) = &signing_key {
+        put = put.metadata(SIGNATURE_METADATA, weft::signing::sign(signing_key, &manifest));
+    }
+    put.body(manifest.clone().into()).send().await.map_err(|e| {
+        anyhow::anyhow!("uploading s3://{}/{key}: {}", args.bucket, aws_sdk_s3::error::DisplayErrorContext(&e))
+    })?;
+    let name = document["name"].as_str();
+    let version = RuleSetVersion::new(name, &ModuleId::new("", &manifest).sha256);
+    println!(
+        "published {version} to s3://{}/{key}{}",
+        args.bucket,
+        if signing_key.is_some() { " (signed)" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = weft::signing::generate().map_err(anyhow::Error::msg)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&args.file)
+        .with_context(|| format!("creating {}", args.file.display()))?;
+    writeln!(file, "{}", weft::signing::to_hex(&key.to_bytes()))?;
+    let public = weft::signing::to_hex(key.verifying_key().as_bytes());
+    let mut public_file = args.file.clone().into_os_string();
+    public_file.push(".pub");
+    std::fs::write(&public_file, format!("{public}\n"))?;
+    println!("private key: {} (keep it secret)", args.file.display());
+    println!("public key:  {public}  (set WEFT_RULES_PUBLIC_KEY to it)");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let RuleSource::S3 { bucket, key } = RuleSource::parse(&args.location)? else {
+        bail!("`{}` is not an s3:// location", args.location);
+    };
+    let clients = Clients::load().await;
+    let fetched = weft::rule_source::fetch_manifest(&clients.s3, &bucket, &key, None).await?.context("no manifest")?;
+    let parsed = Manifest::parse(&fetched.bytes)?;
+    let status = serde_json::json!({
+        "location": args.location,
+        "version": RuleSetVersion::new(parsed.manifest.name.as_deref(), &parsed.sha256).0,
+        "etag": fetched.etag,
+        "signed": fetched.signature.is_some(),
+        "rules": parsed.manifest.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        "tests": parsed.manifest.tests.len(),
+    });
+    println!("{}", serde_json::to_string_pretty(&status)?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use weft::aws::Clients;
 use weft::engine::{Engine, Limits, RuleModule};
 use weft::input::{self, Chunk};
-use weft::manifest::Manifest;
 use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
+use weft::rule_source::{RuleSource, Trust};
 use weft::rules::RuleSet;
 use weft::sink::{Delivery, LetterPort, Lines, RecordPort};
 
@@ -37,9 +37,13 @@ pub struct RunArgs {
     /// S3 bucket for dead letters too large for an SQS message.
     #[arg(long, value_name = "BUCKET", requires = "dlq")]
     dlq_bucket: Option<String>,
-    /// Run this rule set (a manifest, see `schemas/rule-set.json`) instead of the default rule.
+    /// Run this rule set instead of the default rule: a manifest path, or s3://BUCKET/PREFIX/manifest.json (loaded
+    /// and checked exactly as the Lambda does).
     #[arg(long, value_name = "MANIFEST", conflicts_with = "module")]
-    rules: Option<PathBuf>,
+    rules: Option<String>,
+    /// Refuse a rule set not signed by this ed25519 public key (hex; default: WEFT_RULES_PUBLIC_KEY).
+    #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
+    public_key: Option<String>,
     /// Run this rule module (a component, or a core module built with weft's SDK) alone instead of the default
     /// rule, under the default limits.
     #[arg(long, value_name = "FILE.wasm")]
@@ -55,8 +59,9 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let files = expand(&args.inputs)?;
     let engine = Engine::new()?;
+    let runtime = super::runtime()?;
     let rules = match (&args.rules, &args.module) {
-        (Some(manifest), _) => Manifest::load_file(manifest, &engine, &Limits::default())?,
+        (Some(location), _) => runtime.block_on(load_rules(location, args.public_key.as_deref(), &engine))?,
         (None, Some(path)) => {
             let params = args.params.as_deref().unwrap_or("null");
             serde_json::from_str::<serde_json::Value>(params).context("--params is not JSON")?;
@@ -69,7 +74,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("weft: rule set {version}");
     }
     let mut judge = Judge::new(rules).with_batch_size(args.batch);
-    let runtime = super::runtime()?;
     let mut delivery = runtime.block_on(delivery(&args))?;
 
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -101,6 +105,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {} PutRecords calls to {}", kinesis.calls, kinesis.stream());
     }
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A rule set from a path or S3, through the Lambda's own loading and checks.
+async fn load_rules(location: &str, public_key: Option<&str>, engine: &Engine) -> anyhow::Result<RuleSet> {
+    let source = RuleSource::parse(location)?;
+    let trust = Trust { public_key: public_key.map(weft::signing::public_key).transpose()? };
+    let clients = match source {
+        RuleSource::S3 { .. } => Some(Clients::load().await),
+        RuleSource::File(_) => None,
+    };
+    let accepted =
+        weft::rule_source::load(&source, clients.as_ref().map(|c| &c.s3), engine, &Limits::default(), &trust)
+            .await
+            .with_context(|| format!("rule set {source} refused"))?;
+    Ok(accepted.rules)
 }
 
 /// Events judged and delivered together: a multiple of 500, so PutRecords calls go out full.

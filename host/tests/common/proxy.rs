@@ -21,6 +21,9 @@ pub struct Faults {
     pub server_errors: u32,
     /// This many connections are closed as soon as a request arrives.
     pub resets: u32,
+    /// Requests whose start line (method and path) contains one of these are dropped mid-request: a server that
+    /// becomes unreachable part way through a sequence of calls.
+    pub reset_paths: Vec<String>,
     /// PutRecords calls seen.
     pub put_records_calls: u32,
 }
@@ -168,7 +171,7 @@ async fn serve(mut client: TcpStream, upstream: String, faults: Arc<Mutex<Faults
             if put_records {
                 f.put_records_calls += 1;
             }
-            let reset = f.resets > 0;
+            let reset = f.resets > 0 || f.reset_paths.iter().any(|p| request.start.contains(p.as_str()));
             f.resets = f.resets.saturating_sub(1);
             let server_error = !reset && f.server_errors > 0;
             if server_error {

@@ -1,0 +1,263 @@
+//! Where a rule set comes from — a local manifest, or `s3://BUCKET/PREFIX/manifest.json` — and everything done to
+//! it before it may run: fetch, signature, hashes, compile, self-test. The Lambda, `weft run --rules` and
+//! `weft rules publish` all go through here, so a rule set is accepted or refused the same way everywhere.
+//!
+//! In S3 the manifest names its modules and tables by content hash under the same prefix (`modules/<sha256>.wasm`,
+//! `tables/<sha256>.csv`), as `weft rules publish` lays them out; only `.wasm` is fetched and compiled here, never
+//! native code, so write access to the bucket never becomes code execution in the Lambda's role.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::engine::{Engine, Limits};
+use crate::golden::{Case, check};
+use crate::manifest::{Fetch, LocalFiles, Manifest, ManifestError, Parsed};
+use crate::pipeline::Judge;
+use crate::rules::{RuleSet, RuleSetVersion};
+use crate::signing::{self, SIGNATURE_METADATA, SignatureError};
+
+/// Where the rule set is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl RuleSource {
+    /// `s3://bucket/prefix/manifest.json`, or a local path.
+    pub fn parse(text: &str) -> Result<RuleSource, SourceError> {
+        let Some(rest) = text.strip_prefix("s3://") else { return Ok(RuleSource::File(text.into())) };
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
+                Ok(RuleSource::S3 { bucket: bucket.to_owned(), key: key.to_owned() })
+            }
+            _ => Err(SourceError::BadLocation(text.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::File(path) => write!(f, "{}", path.display()),
+            RuleSource::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Why a rule set was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("`{0}` is not a rule set location (s3://BUCKET/KEY or a path)")]
+    BadLocation(String),
+    #[error("{location}: {reason}")]
+    Unreachable { location: String, reason: String },
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("self-test failed: {0}")]
+    SelfTest(String),
+}
+
+/// A manifest as fetched: its bytes, its ETag and signature when it came from S3.
+pub struct FetchedManifest {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// What must hold before a rule set may run.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// When set, the manifest must carry a valid signature by this key.
+    pub public_key: Option<VerifyingKey>,
+}
+
+/// A rule set that passed every check, ready to run.
+pub struct Accepted {
+    pub rules: RuleSet,
+    pub version: RuleSetVersion,
+    pub etag: Option<String>,
+}
+
+/// The S3 key of a file a manifest at `manifest_key` names (`name` is relative to the manifest's prefix).
+pub fn sibling_key(manifest_key: &str, name: &str) -> String {
+    match manifest_key.rsplit_once('/') {
+        Some((prefix, _)) => format!("{prefix}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// GETs the manifest; `None` when it has not changed since `etag` (a conditional GET, If-None-Match).
+pub async fn fetch_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+) -> Result<Option<FetchedManifest>, SourceError> {
+    let location = format!("s3://{bucket}/{key}");
+    let answer = s3.get_object().bucket(bucket).key(key).set_if_none_match(etag.map(str::to_owned)).send().await;
+    let object = match answer {
+        Ok(object) => object,
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(None),
+        Err(e) => {
+            let reason = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            return Err(SourceError::Unreachable { location, reason });
+        }
+    };
+    let etag = object.e_tag().map(str::to_owned);
+    let signature = object.metadata().and_then(|m| m.get(SIGNATURE_METADATA)).cloned();
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| SourceError::Unreachable { location, reason: format!("reading the body: {e}") })?
+        .into_bytes()
+        .to_vec();
+    Ok(Some(FetchedManifest { bytes, etag, signature }))
+}
+
+/// Every file a manifest names, fetched from S3 beside it (concurrently).
+pub async fn fetch_files(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest_key: &str,
+    parsed: &Parsed,
+) -> Result<Prefetched, SourceError> {
+    let mut names: Vec<String> = parsed.manifest.tables.values().map(|t| t.file.clone()).collect();
+    for rule in &parsed.manifest.rules {
+        names.extend(
+            rule.modules.iter().filter(|m| m.module != crate::embedded::DEFAULT_RULE).map(|m| m.module.clone()),
+        );
+    }
+    names.sort();
+    names.dedup();
+    let mut tasks = tokio::task::JoinSet::new();
+    for name in names {
+        let (s3, bucket, key) = (s3.clone(), bucket.to_owned(), sibling_key(manifest_key, &name));
+        tasks.spawn(async move {
+            let location = format!("s3://{bucket}/{key}");
+            let object =
+                s3.get_object().bucket(&bucket).key(&key).send().await.map_err(|e| SourceError::Unreachable {
+                    location: location.clone(),
+                    reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                })?;
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| SourceError::Unreachable { location, reason: format!("reading the body: {e}") })?;
+            Ok::<_, SourceError>((name, bytes.into_bytes().to_vec()))
+        });
+    }
+    let mut files = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (name, bytes) =
+            done.map_err(|e| SourceError::Unreachable { location: "s3".into(), reason: e.to_string() })??;
+        files.insert(name, bytes);
+    }
+    Ok(Prefetched(files))
+}
+
+/// Files fetched ahead of loading (the loader itself is synchronous and CPU-bound).
+pub struct Prefetched(pub HashMap<String, Vec<u8>>);
+
+impl Fetch for Prefetched {
+    fn fetch(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.0.get(name).cloned().ok_or_else(|| format!("{name} was not fetched"))
+    }
+}
+
+/// Signature, hashes, compile, self-test: the checks every rule set passes before it runs. CPU-bound (Cranelift):
+/// run it off the invocation path.
+pub fn accept(
+    fetched: &FetchedManifest,
+    files: &dyn Fetch,
+    engine: &Engine,
+    limits: &Limits,
+    trust: &Trust,
+) -> Result<Accepted, SourceError> {
+    if let Some(key) = &trust.public_key {
+        signing::verify(key, &fetched.bytes, fetched.signature.as_deref())?;
+    }
+    let parsed = Manifest::parse(&fetched.bytes)?;
+    let rules = parsed.load(engine, limits, files)?;
+    let rules = self_test(rules, &parsed.manifest.tests)?;
+    let version = rules.version().cloned().expect("a rule set from a manifest has a version");
+    Ok(Accepted { rules, version, etag: fetched.etag.clone() })
+}
+
+/// Runs the manifest's golden cases on the rule set about to be activated (warming its instances too).
+pub fn self_test(rules: RuleSet, cases: &[Case]) -> Result<RuleSet, SourceError> {
+    if cases.is_empty() {
+        return Ok(rules);
+    }
+    let mut judge = Judge::new(rules).with_batch_size(1);
+    for (i, case) in cases.iter().enumerate() {
+        let diffs = check(&mut judge, case);
+        if !diffs.is_empty() {
+            let name = case.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
+            return Err(SourceError::SelfTest(format!("{name}: {}", diffs.join("; "))));
+        }
+    }
+    Ok(judge.into_rules())
+}
+
+/// Loads a rule set from `source` now (cold start, `weft run --rules`), with every check.
+pub async fn load(
+    source: &RuleSource,
+    s3: Option<&aws_sdk_s3::Client>,
+    engine: &Engine,
+    limits: &Limits,
+    trust: &Trust,
+) -> Result<Accepted, SourceError> {
+    match source {
+        RuleSource::File(path) => {
+            let bytes = std::fs::read(path).map_err(|e| SourceError::Unreachable {
+                location: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let signature = std::fs::read_to_string(signature_file(path)).ok();
+            let fetched = FetchedManifest { bytes, etag: None, signature };
+            accept(&fetched, &LocalFiles(path.parent().unwrap_or(Path::new("."))), engine, limits, trust)
+        }
+        RuleSource::S3 { bucket, key } => {
+            let s3 = s3.expect("an S3 source comes with an S3 client");
+            let fetched = fetch_manifest(s3, bucket, key, None).await?.expect("an unconditional GET has a body");
+            let parsed = Manifest::parse(&fetched.bytes)?;
+            let files = fetch_files(s3, bucket, key, &parsed).await?;
+            let (engine, limits, trust) = (engine.clone(), limits.clone(), trust.clone());
+            tokio::task::spawn_blocking(move || accept(&fetched, &files, &engine, &limits, &trust))
+                .await
+                .map_err(|e| SourceError::Unreachable { location: "compile".into(), reason: e.to_string() })?
+        }
+    }
+}
+
+/// A local manifest's signature sits beside it, in `<manifest>.sig` (hex).
+pub fn signature_file(manifest: &Path) -> PathBuf {
+    let mut name = manifest.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_siblings_sit_under_the_same_prefix() {
+        assert_eq!(
+            RuleSource::parse("s3://b/p/q/manifest.json").unwrap(),
+            RuleSource::S3 { bucket: "b".into(), key: "p/q/manifest.json".into() }
+        );
+        assert_eq!(RuleSource::parse("rules/x.json").unwrap(), RuleSource::File("rules/x.json".into()));
+        assert!(RuleSource::parse("s3://bucket-only").is_err());
+        assert!(RuleSource::parse("s3://b/prefix/").is_err());
+        assert_eq!(sibling_key("p/q/manifest.json", "modules/ab.wasm"), "p/q/modules/ab.wasm");
+        assert_eq!(sibling_key("manifest.json", "modules/ab.wasm"), "modules/ab.wasm");
+    }
+}

@@ -1,0 +1,88 @@
+//! Signed rule sets: an ed25519 signature over the exact manifest bytes. A Lambda configured with a public key
+//! refuses a manifest that is unsigned or signed by another key, so write access to the rules bucket alone is not
+//! enough to change what runs.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+/// The S3 object metadata key the signature travels in (`x-amz-meta-weft-signature`), hex.
+pub const SIGNATURE_METADATA: &str = "weft-signature";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the rule set is not signed, and this weft requires a signature")]
+    Unsigned,
+    #[error("the signature is not 128 hex digits")]
+    Malformed,
+    #[error("the signature does not verify with the configured public key")]
+    Invalid,
+    #[error("{what} is not an ed25519 key ({len} hex digits)")]
+    BadKey { what: &'static str, len: usize },
+}
+
+/// Checks `signature` (hex, as published) over `manifest`.
+pub fn verify(public_key: &VerifyingKey, manifest: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
+    let signature = signature.ok_or(SignatureError::Unsigned)?;
+    let bytes: [u8; 64] = from_hex(signature.trim()).ok_or(SignatureError::Malformed)?;
+    public_key.verify(manifest, &Signature::from_bytes(&bytes)).map_err(|_| SignatureError::Invalid)
+}
+
+/// The signature of `manifest`, hex.
+pub fn sign(key: &SigningKey, manifest: &[u8]) -> String {
+    to_hex(&key.sign(manifest).to_bytes())
+}
+
+/// A fresh key from the operating system's randomness.
+pub fn generate() -> Result<SigningKey, String> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// A public key from its hex form (what `weft rules keygen` prints, and `WEFT_RULES_PUBLIC_KEY` holds).
+pub fn public_key(hex: &str) -> Result<VerifyingKey, SignatureError> {
+    let bad = SignatureError::BadKey { what: "the public key", len: 64 };
+    let bytes: [u8; 32] = from_hex(hex.trim()).ok_or(bad.clone())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| bad)
+}
+
+/// A private key from its hex form (the key file `weft rules keygen` writes).
+pub fn signing_key(hex: &str) -> Result<SigningKey, SignatureError> {
+    let bytes: [u8; 32] = from_hex(hex.trim()).ok_or(SignatureError::BadKey { what: "the private key", len: 64 })?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    if hex.len() != N * 2 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_for_the_same_bytes_and_key() {
+        let key = generate().unwrap();
+        let public = public_key(&to_hex(key.verifying_key().as_bytes())).unwrap();
+        let signature = sign(&key, b"{\"rules\":[]}");
+        assert_eq!(verify(&public, b"{\"rules\":[]}", Some(&signature)), Ok(()));
+        assert_eq!(verify(&public, b"{\"rules\":[ ]}", Some(&signature)), Err(SignatureError::Invalid));
+        let other = generate().unwrap();
+        assert_eq!(verify(&other.verifying_key(), b"{\"rules\":[]}", Some(&signature)), Err(SignatureError::Invalid));
+        assert_eq!(verify(&public, b"x", None), Err(SignatureError::Unsigned));
+        assert_eq!(verify(&public, b"x", Some("zz")), Err(SignatureError::Malformed));
+        assert!(public_key("abc").is_err());
+        let round = signing_key(&to_hex(&key.to_bytes())).unwrap();
+        assert_eq!(round.to_bytes(), key.to_bytes());
+    }
+}

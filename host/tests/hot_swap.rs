@@ -1,0 +1,328 @@
+//! Hot swap from S3 (the local AWS API server): a new rule set version is swapped in under load within one poll
+//! interval, every event processed by exactly one version and none lost; broken versions are refused with the
+//! reason while the last good one keeps running.
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use weft::engine::{Limits, ModuleId};
+use weft::lambda::Handler;
+use weft::pipeline::Judge;
+use weft::reload::Reloader;
+use weft::rule_source::Trust;
+use weft::sink::{Delivery, LetterPort, RecordPort};
+
+use common::aws::{self, clients, create_bucket, unique};
+use common::proxy::{Faults, Proxy};
+use common::{engine, event, hostile_wasm};
+
+const POLL: Duration = Duration::from_secs(1);
+
+/// Records written by the handler, as lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// (event id, rule set version) of every record so far.
+    fn stamps(&self) -> Vec<(String, String)> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let record: Value = serde_json::from_str(line).unwrap();
+                let data = &record["data"];
+                (data["_id"].as_str().unwrap().to_owned(), data["_weft"]["ruleSet"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    }
+}
+
+fn handler(reloader: Reloader, judge: Option<Judge>, captured: &Captured) -> Handler {
+    let delivery = Delivery {
+        records: RecordPort::Lines(Box::new(captured.clone())),
+        letters: LetterPort::Lines(None),
+        dropped: None,
+    };
+    Handler::hot_swapping(judge, delivery, Some(reloader), 64)
+}
+
+async fn handle(handler: &Handler, id: &str) -> Result<Value, String> {
+    let text = event(id, "customer.start", json!({"conversationId": format!("c-{id}")}));
+    let payload = RawValue::from_string(text).unwrap();
+    handler.handle(&payload, id, Instant::now() + Duration::from_secs(30)).await.map_err(|e| e.to_string())
+}
+
+fn default_only(name: &str) -> Value {
+    json!({"name": name, "lineage": true, "rules": [{"name": "all", "modules": [{"module": "builtin:default"}]}]})
+}
+
+/// Puts files, then the manifest (optionally with a signature), as `weft rules publish` lays them out.
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest: &Value,
+    files: &[(&str, Vec<u8>)],
+    signature: Option<String>,
+) {
+    for (name, bytes) in files {
+        s3.put_object().bucket(bucket).key(format!("p/{name}")).body(bytes.clone().into()).send().await.unwrap();
+    }
+    let mut request =
+        s3.put_object().bucket(bucket).key("p/manifest.json").body(manifest.to_string().into_bytes().into());
+    if let Some(signature) = signature {
+        request = request.metadata(weft::signing::SIGNATURE_METADATA, signature);
+    }
+    request.send().await.unwrap();
+}
+
+fn version_of(manifest: &Value) -> String {
+    weft::rules::RuleSetVersion::new(
+        manifest["name"].as_str(),
+        &ModuleId::new("", manifest.to_string().as_bytes()).sha256,
+    )
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_swapped_in_under_load_within_one_poll_interval_and_no_event_is_lost() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&c, &bucket).await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let publish = {
+        let (dir, bucket) = (dir.clone(), bucket.clone());
+        move |name: &str| {
+            let path = dir.path().join(format!("{name}.json"));
+            std::fs::write(&path, default_only(name).to_string()).unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+                .args(["rules", "publish"])
+                .arg(&path)
+                .args(["--bucket", &bucket, "--prefix", "p"])
+                .envs(aws::env())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    assert!(publish("v1").starts_with("published v1@"));
+
+    let reloader = Reloader::new(
+        c.s3.clone(),
+        bucket.clone(),
+        "p/manifest.json".into(),
+        engine().clone(),
+        Limits::default(),
+        Trust::default(),
+        POLL,
+    );
+    let rules = reloader.load_now().await.unwrap();
+    let captured = Captured::default();
+    let handler = handler(reloader, Some(Judge::new(rules)), &captured);
+
+    // Events flow continuously; v2 is published a second in, from another thread, with the real command.
+    let (published_tx, published_rx) = std::sync::mpsc::channel();
+    let publisher = {
+        let publish = publish.clone();
+        let publish_v2 = move || {
+            std::thread::sleep(Duration::from_secs(1));
+            let printed = publish("v2");
+            published_tx.send(Instant::now()).unwrap();
+            printed
+        };
+        tokio::task::spawn_blocking(publish_v2)
+    };
+    let started = Instant::now();
+    let mut handled: Vec<(String, Instant)> = Vec::new();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        let id = format!("e{i}");
+        let answer = handle(&handler, &id).await.unwrap();
+        assert_eq!(answer["eventsWritten"], 1, "{answer}");
+        handled.push((id, Instant::now()));
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(publisher.await.unwrap().starts_with("published v2@"));
+    let published_at = published_rx.recv().unwrap();
+
+    let stamps = captured.stamps();
+    assert_eq!(stamps.len(), handled.len(), "one record per event, none lost");
+    assert!(stamps.iter().zip(&handled).all(|((stamped, _), (id, _))| stamped == id), "in order, each once");
+    let first_v2 = stamps.iter().position(|(_, v)| v.starts_with("v2@")).expect("v2 took over");
+    assert!(stamps[..first_v2].iter().all(|(_, v)| v.starts_with("v1@")), "v1 before the swap");
+    assert!(stamps[first_v2..].iter().all(|(_, v)| v.starts_with("v2@")), "v2 after it, never v1 again");
+    let switch = handled[first_v2].1.saturating_duration_since(published_at);
+    println!(
+        "published → first event on v2: {switch:?} (poll interval {POLL:?}); {} events, {first_v2} on v1",
+        stamps.len()
+    );
+    assert!(switch <= POLL + Duration::from_secs(2), "switched {switch:?} after publishing");
+    let status = handler.reloader().unwrap().status();
+    assert!(status.active.as_deref().is_some_and(|v| v.starts_with("v2@")), "{status:?}");
+    assert!(status.last_known_good.as_deref().is_some_and(|v| v.starts_with("v1@")), "{status:?}");
+    assert_eq!(status.swaps, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps_running() {
+    let proxy = Proxy::start(aws::endpoint().trim_start_matches("http://"), Faults::default()).await;
+    // The reloader reads through the proxy; the test writes directly.
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &proxy.url).await;
+    let direct = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&direct, &bucket).await;
+    let key = weft::signing::generate().unwrap();
+    let other = weft::signing::generate().unwrap();
+    let sign = |manifest: &Value| Some(weft::signing::sign(&key, manifest.to_string().as_bytes()));
+
+    let good = default_only("good");
+    put(&direct.s3, &bucket, &good, &[], sign(&good)).await;
+    let trust = Trust { public_key: Some(key.verifying_key()) };
+    let reloader = Reloader::new(
+        c.s3.clone(),
+        bucket.clone(),
+        "p/manifest.json".into(),
+        engine().clone(),
+        Limits::default(),
+        trust,
+        POLL,
+    );
+    let rules = reloader.load_now().await.unwrap();
+    let captured = Captured::default();
+    let handler = handler(reloader, Some(Judge::new(rules)), &captured);
+    let good_version = version_of(&good);
+
+    let hostile = hostile_wasm().to_vec();
+    let hostile_sha = ModuleId::new("", &hostile).sha256;
+    let half = hostile[..hostile.len() / 2].to_vec();
+    let bare = b"\0asm\x01\0\0\0".to_vec();
+    let with_module = |name: &str, file: &str, sha: &str| json!({"name": name, "lineage": true, "rules": [{"name": "m", "modules": [{"module": file, "sha256": sha}]}]});
+    let bad_path = json!({"name": "path", "lineage": true, "rules": [{"name": "m", "match": {"where": [{"path": "$..[?"}]}, "modules": [{"module": "builtin:default"}]}]});
+    let mut failing_test = default_only("selftest");
+    failing_test["tests"] = json!([{"name": "expects a drop", "event": serde_json::from_str::<Value>(&event("t", "acw", json!({}))).unwrap(), "expect": {"dropped": "never"}}]);
+    let unsigned = default_only("unsigned");
+    let wrongly_signed = default_only("wrongly-signed");
+    let unreachable = with_module("unreachable", &format!("modules/{hostile_sha}.wasm"), &hostile_sha);
+
+    let mismatch = with_module("mismatch", "modules/m.wasm", &"ab".repeat(32));
+    let corrupt = with_module("corrupt", "modules/half.wasm", &ModuleId::new("", &half).sha256);
+    let not_a_rule = with_module("bare", "modules/bare.wasm", &ModuleId::new("", &bare).sha256);
+    let cases: Vec<(&Value, Vec<(&str, Vec<u8>)>, Option<String>, String)> = vec![
+        (
+            &mismatch,
+            vec![("modules/m.wasm", hostile.clone())],
+            sign(&mismatch),
+            format!("modules/m.wasm: sha256 is {hostile_sha}"),
+        ),
+        (
+            &corrupt,
+            vec![("modules/half.wasm", half.clone())],
+            sign(&corrupt),
+            "not a WebAssembly component weft can compile".into(),
+        ),
+        (
+            &not_a_rule,
+            vec![("modules/bare.wasm", bare.clone())],
+            sign(&not_a_rule),
+            "does not fit weft's rule world".into(),
+        ),
+        (&bad_path, vec![], sign(&bad_path), "rules[0] (\"m\").match.where[0].path: `$..[?` is not JSONPath".into()),
+        (
+            &failing_test,
+            vec![],
+            sign(&failing_test),
+            "self-test failed: expects a drop: expected a drop (\"never\")".into(),
+        ),
+        (&unsigned, vec![], None, "the rule set is not signed".into()),
+        (
+            &wrongly_signed,
+            vec![],
+            Some(weft::signing::sign(&other, wrongly_signed.to_string().as_bytes())),
+            "the signature does not verify".into(),
+        ),
+    ];
+    let mut n = 0;
+    let mut pump = async |handler: &Handler, until: &dyn Fn(&weft::reload::Status) -> bool| {
+        let started = Instant::now();
+        loop {
+            n += 1;
+            handle(handler, &format!("r{n}")).await.unwrap();
+            let status = handler.reloader().unwrap().status();
+            if until(&status) {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "no verdict: {status:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    for (manifest, files, signature, reason) in cases {
+        let before = handler.reloader().unwrap().status().checks;
+        put(&direct.s3, &bucket, manifest, &files, signature).await;
+        let status = pump(&handler, &|s| {
+            s.checks > before + 1 || s.refused.as_ref().is_some_and(|r| r.reason.contains(reason.as_str()))
+        })
+        .await;
+        let refusal = status.refused.as_ref().expect("refused");
+        assert!(refusal.reason.contains(reason.as_str()), "{}: {}", manifest["name"], refusal.reason);
+        assert_eq!(status.active.as_deref(), Some(good_version.as_str()), "the last good version stays active");
+        let (_, last) = captured.stamps().pop().unwrap();
+        assert_eq!(last, good_version, "events are still processed by it");
+    }
+
+    // S3 unreachable part way through a fetch: refused for now, retried at the next poll, not remembered as bad.
+    proxy.faults.lock().unwrap().reset_paths = vec!["/modules/".into()];
+    put(&direct.s3, &bucket, &unreachable, &[(&format!("modules/{hostile_sha}.wasm"), hostile.clone())], sign(&unreachable))
+        .await;
+    let status = pump(&handler, &|s| {
+        s.refused.as_ref().is_some_and(|r| r.reason.contains(&format!("s3://{bucket}/p/modules/")))
+    })
+    .await;
+    assert_eq!(status.active.as_deref(), Some(good_version.as_str()));
+    proxy.faults.lock().unwrap().reset_paths.clear();
+    let recovered = version_of(&unreachable);
+    let status = pump(&handler, &|s| s.active.as_deref() == Some(recovered.as_str())).await;
+    assert_eq!(status.last_known_good.as_deref(), Some(good_version.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_start_without_its_rule_set_fails_invocations_until_one_is_published() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&c, &bucket).await;
+    let reloader = Reloader::new(
+        c.s3.clone(),
+        bucket.clone(),
+        "p/manifest.json".into(),
+        engine().clone(),
+        Limits::default(),
+        Trust::default(),
+        POLL,
+    );
+    assert!(reloader.load_now().await.is_err());
+    let captured = Captured::default();
+    let handler = handler(reloader, None, &captured);
+    let error = handle(&handler, "early").await.unwrap_err();
+    assert!(error.starts_with("no rule set is loaded: s3://") && error.contains("NoSuchKey"), "{error}");
+    assert!(captured.stamps().is_empty(), "nothing written on no rule set");
+    let manifest = default_only("late");
+    put(&c.s3, &bucket, &manifest, &[], None).await;
+    handle(&handler, "later").await.unwrap();
+    assert_eq!(captured.stamps(), [("later".to_owned(), version_of(&manifest))]);
+}
