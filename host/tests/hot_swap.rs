@@ -288,8 +288,14 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
 
     // S3 unreachable part way through a fetch: refused for now, retried at the next poll, not remembered as bad.
     proxy.faults.lock().unwrap().reset_paths = vec!["/modules/".into()];
-    put(&direct.s3, &bucket, &unreachable, &[(&format!("modules/{hostile_sha}.wasm"), hostile.clone())], sign(&unreachable))
-        .await;
+    put(
+        &direct.s3,
+        &bucket,
+        &unreachable,
+        &[(&format!("modules/{hostile_sha}.wasm"), hostile.clone())],
+        sign(&unreachable),
+    )
+    .await;
     let status = pump(&handler, &|s| {
         s.refused.as_ref().is_some_and(|r| r.reason.contains(&format!("s3://{bucket}/p/modules/")))
     })

@@ -149,7 +149,78 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (medians[1].as_secs_f64() - native.as_secs_f64()) * 1e6 / n,
         (medians[5].as_secs_f64() - medians[4].as_secs_f64()) * 1e6 / n
     );
+    swap_latency(&with_deadline, &bytes, args.rounds)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The combined example rule set, as `weft rules publish` would lay it out, for compiling in the background.
+const SWAP_MANIFEST: &[u8] = include_bytes!("../../../rules/contact-centre.json");
+const SWAP_FILES: &[(&str, &[u8])] = &[
+    ("dist/queue-names.wasm", include_bytes!("../../../rules/dist/queue-names.wasm")),
+    ("dist/wrapup-names.wasm", include_bytes!("../../../rules/dist/wrapup-names.wasm")),
+    ("dist/redact-pii.wasm", include_bytes!("../../../rules/dist/redact-pii.wasm")),
+    ("tables/wrapup-codes.csv", include_bytes!("../../../rules/tables/wrapup-codes.csv")),
+    ("tables/queues.json", include_bytes!("../../../rules/tables/queues.json")),
+];
+
+/// Event latency while a hot swap compiles: batches of 64 events through the active rule set, timed one by one,
+/// steady and while another thread compiles (Cranelift) and self-tests a new rule set over and over, as the
+/// reloader does in the background.
+fn swap_latency(engine: &Engine, bytes: &[u8], rounds: usize) -> anyhow::Result<()> {
+    let files = weft::rule_source::Prefetched(SWAP_FILES.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect());
+    let fetched = weft::rule_source::FetchedManifest { bytes: SWAP_MANIFEST.to_vec(), etag: None, signature: None };
+    let started = Instant::now();
+    weft::rule_source::accept(&fetched, &files, engine, &Limits::default(), &Default::default())?;
+    let compile = started.elapsed();
+
+    let chunks: Vec<Chunk> = input::split(bytes, "bench".into()).collect();
+    let mut judge = Judge::new(RuleSet::embedded_default(engine, Limits::default())?);
+    let mut batch_times = |batches: usize| -> Vec<Duration> {
+        let mut times = Vec::with_capacity(batches);
+        for batch in chunks.chunks(DEFAULT_BATCH).cycle().take(batches) {
+            let start = Instant::now();
+            black_box(judge.judge(batch.iter().cloned()));
+            times.push(start.elapsed());
+        }
+        times.sort();
+        times
+    };
+    let batches = 400 * rounds.max(1);
+    batch_times(50);
+    let steady = batch_times(batches);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let compiler = {
+        let (stop, engine) = (stop.clone(), engine.clone());
+        std::thread::spawn(move || {
+            let mut compiled = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let accepted =
+                    weft::rule_source::accept(&fetched, &files, &engine, &Limits::default(), &Default::default());
+                black_box(accepted.is_ok());
+                compiled += 1;
+            }
+            compiled
+        })
+    };
+    let swapping = batch_times(batches);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let compiled = compiler.join().expect("the compile thread");
+    let at = |t: &[Duration], q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)];
+    println!(
+        "
+hot swap: compiling and self-testing rules/contact-centre.json takes {:.0} ms ({compiled} times while measuring)",
+        compile.as_secs_f64() * 1e3
+    );
+    println!("{:<46} {:>11} {:>11}", "latency of a batch of 64 events", "p50 µs", "p99 µs");
+    for (name, t) in [("steady", &steady), ("while a new rule set compiles", &swapping)] {
+        println!("{name:<46} {:>11.0} {:>11.0}", at(t, 0.5).as_secs_f64() * 1e6, at(t, 0.99).as_secs_f64() * 1e6);
+    }
+    println!(
+        "during a swap / steady: p50 {:.2}×, p99 {:.2}× (goal: within 2×)",
+        at(&swapping, 0.5).as_secs_f64() / at(&steady, 0.5).as_secs_f64(),
+        at(&swapping, 0.99).as_secs_f64() / at(&steady, 0.99).as_secs_f64()
+    );
+    Ok(())
 }
 
 fn native_outcome(event: Event) -> Outcome {
