@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::embedded::{self, DEFAULT_RULE};
 use crate::engine::{Engine, Limits, LoadError, ModuleId, RuleModule};
 use crate::matching::{Matcher, Path, Predicate, Test};
-use crate::rules::{OnError, Output, Rule, RuleSet, RuleSetVersion};
+use crate::rules::{OnError, Output, Quarantine, Rule, RuleSet, RuleSetVersion};
 use crate::tables::{Table, TableError, TableFormat, TableSet};
 
 /// A rule set: rules tried in order on every event, and the tables their modules may look up.
@@ -74,6 +74,102 @@ pub struct RuleSpec {
     /// What happens to an event when a module of this rule fails on it.
     #[serde(default)]
     pub on_error: OnErrorSpec,
+    /// Limits for this rule's modules, over the configured ones.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// When to stop calling a failing module for a while.
+    #[serde(default)]
+    pub quarantine: QuarantineSpec,
+}
+
+/// Per-rule limits; each one given replaces the configured value (`WEFT_*`) for this rule's modules.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsSpec {
+    /// 1 to 60000.
+    pub time_per_event_ms: Option<u64>,
+    /// Linear memory per instance, 2 to 4096.
+    pub memory_mb: Option<u64>,
+    /// 1 to 10000.
+    pub records_per_event: Option<usize>,
+    /// Partition key plus data, 1 to 1048576 (Kinesis' limit).
+    pub record_bytes: Option<usize>,
+    /// All records of one event, 1 to 5242880.
+    pub event_bytes: Option<usize>,
+    /// Log lines per event (more are counted and dropped), 0 to 10000.
+    pub log_lines_per_event: Option<usize>,
+    /// `lookup` calls per event, 0 to 1000000.
+    pub lookups_per_event: Option<usize>,
+    /// Size of each `.wasm` file, up to 104857600.
+    pub module_bytes: Option<usize>,
+}
+
+/// After `after` failed events in a row (0: never) the rule's on-error policy applies without calling its
+/// modules, for `coolDownSeconds`; then the next event tries them again.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QuarantineSpec {
+    #[serde(default = "default_after")]
+    pub after: u32,
+    #[serde(default = "default_cool_down")]
+    pub cool_down_seconds: u64,
+}
+
+impl Default for QuarantineSpec {
+    fn default() -> QuarantineSpec {
+        QuarantineSpec { after: default_after(), cool_down_seconds: default_cool_down() }
+    }
+}
+
+fn default_after() -> u32 {
+    crate::rules::Quarantine::default().after
+}
+
+fn default_cool_down() -> u64 {
+    crate::rules::Quarantine::default().cool_down.as_secs()
+}
+
+impl LimitsSpec {
+    /// `base` with this rule's values in place; an error names the field and its range.
+    fn apply(&self, base: &Limits) -> Result<Limits, (&'static str, String)> {
+        fn check<T: PartialOrd + std::fmt::Display + Copy>(
+            field: &'static str,
+            value: Option<T>,
+            min: T,
+            max: T,
+        ) -> Result<Option<T>, (&'static str, String)> {
+            match value {
+                Some(v) if v < min || v > max => Err((field, format!("{v} is outside {min} to {max}"))),
+                other => Ok(other),
+            }
+        }
+        let mut limits = base.clone();
+        if let Some(ms) = check("timePerEventMs", self.time_per_event_ms, 1, 60_000)? {
+            limits.time_per_event = std::time::Duration::from_millis(ms);
+        }
+        if let Some(mb) = check("memoryMb", self.memory_mb, 2, 4096)? {
+            limits.memory_bytes = mb as usize * 1024 * 1024;
+        }
+        if let Some(n) = check("recordsPerEvent", self.records_per_event, 1, 10_000)? {
+            limits.records_per_event = n;
+        }
+        if let Some(n) = check("recordBytes", self.record_bytes, 1, crate::engine::KINESIS_MAX_RECORD_BYTES)? {
+            limits.record_bytes = n;
+        }
+        if let Some(n) = check("eventBytes", self.event_bytes, 1, 5 * 1024 * 1024)? {
+            limits.event_bytes = n;
+        }
+        if let Some(n) = check("logLinesPerEvent", self.log_lines_per_event, 0, 10_000)? {
+            limits.log_lines_per_call = n;
+        }
+        if let Some(n) = check("lookupsPerEvent", self.lookups_per_event, 0, 1_000_000)? {
+            limits.lookups_per_event = n;
+        }
+        if let Some(n) = check("moduleBytes", self.module_bytes, 1, 100 * 1024 * 1024)? {
+            limits.module_bytes = n;
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -178,6 +274,8 @@ pub enum Problem {
     Module(#[from] LoadError),
     #[error("{file}: {error}")]
     Table { file: String, error: TableError },
+    #[error("{0}")]
+    BadLimit(String),
 }
 
 /// Reads a file named in a manifest (relative to it).
@@ -245,10 +343,14 @@ impl Parsed {
             if spec.modules.is_empty() {
                 return Err(invalid(at(".modules"), Problem::NoModules));
             }
+            let rule_limits = spec
+                .limits
+                .apply(limits)
+                .map_err(|(field, problem)| invalid(at(&format!(".limits.{field}")), Problem::BadLimit(problem)))?;
             let mut chain = Vec::with_capacity(spec.modules.len());
             for (m, module) in spec.modules.iter().enumerate() {
                 let at = at(&format!(".modules[{m}]"));
-                let loaded = load_module(engine, module, files, &mut modules, &at)?;
+                let loaded = load_module(engine, module, files, &mut modules, &at, rule_limits.module_bytes)?;
                 chain.push((loaded, Arc::<str>::from(module.params.to_string())));
             }
             let output = build_output(&spec.output, &at)?;
@@ -257,7 +359,11 @@ impl Parsed {
                 OnErrorSpec::Skip => OnError::Skip,
                 OnErrorSpec::Default => OnError::Default,
             };
-            rules.push(Rule::new(spec.name.clone(), matcher, chain, output, on_error, &tables, limits));
+            let quarantine = Quarantine {
+                after: spec.quarantine.after,
+                cool_down: std::time::Duration::from_secs(spec.quarantine.cool_down_seconds),
+            };
+            rules.push(Rule::new(spec.name.clone(), matcher, chain, output, on_error, quarantine, &tables, &rule_limits));
         }
         RuleSet::from_rules(engine, rules, version, manifest.lineage.then_some(tables.versions.clone()), limits)
             .map_err(|e| invalid("rules", Problem::Module(e)))
@@ -319,6 +425,7 @@ fn load_module(
     files: &dyn Fetch,
     cache: &mut HashMap<String, RuleModule>,
     at: &str,
+    max_bytes: usize,
 ) -> Result<RuleModule, ManifestError> {
     if spec.module == DEFAULT_RULE {
         if let Some(module) = cache.get(DEFAULT_RULE) {
@@ -336,7 +443,8 @@ fn load_module(
     }
     let bytes = fetch_checked(files, &spec.module, Some(expected), at)?;
     let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
-    let module = RuleModule::from_file(engine, &name, &bytes).map_err(|e| invalid(at, Problem::Module(e)))?;
+    let module =
+        RuleModule::from_file_limited(engine, &name, &bytes, max_bytes).map_err(|e| invalid(at, Problem::Module(e)))?;
     cache.insert(expected.to_owned(), module.clone());
     Ok(module)
 }

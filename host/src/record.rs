@@ -35,6 +35,8 @@ pub enum InvalidRecord {
     BadStream { index: usize, stream: String },
     #[error("{count} records for one event is over the limit of {limit}")]
     TooMany { count: usize, limit: usize },
+    #[error("the event's records total {bytes} bytes, over the limit of {limit} bytes per event")]
+    EventTooLarge { bytes: usize, limit: usize },
 }
 
 impl InvalidRecord {
@@ -42,6 +44,7 @@ impl InvalidRecord {
         match self {
             InvalidRecord::TooLarge { .. } => "record-too-large",
             InvalidRecord::TooMany { .. } => "too-many-records",
+            InvalidRecord::EventTooLarge { .. } => "event-too-large",
             _ => "invalid-output",
         }
     }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use weft_sdk::Event;
@@ -84,6 +85,29 @@ impl std::fmt::Display for RuleSetVersion {
     }
 }
 
+/// When a rule stops calling its modules: after `after` failed events in a row (0: never), for `cool_down`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quarantine {
+    pub after: u32,
+    pub cool_down: Duration,
+}
+
+impl Default for Quarantine {
+    fn default() -> Quarantine {
+        Quarantine { after: 10, cool_down: Duration::from_secs(60) }
+    }
+}
+
+/// A rule's recent failures.
+#[derive(Debug, Default)]
+struct Health {
+    failures_in_a_row: u32,
+    quarantined_until: Option<Instant>,
+}
+
+/// The error class of events a quarantined rule did not run.
+pub const QUARANTINED: &str = "quarantined";
+
 /// One rule, ready to run.
 pub struct Rule {
     name: String,
@@ -91,6 +115,8 @@ pub struct Rule {
     chain: Vec<RuleInstance>,
     output: Output,
     on_error: OnError,
+    quarantine: Quarantine,
+    health: Health,
 }
 
 impl Rule {
@@ -100,6 +126,7 @@ impl Rule {
         chain: Vec<(RuleModule, Arc<str>)>,
         output: Output,
         on_error: OnError,
+        quarantine: Quarantine,
         tables: &TableSet,
         limits: &Limits,
     ) -> Rule {
@@ -107,7 +134,49 @@ impl Rule {
             .into_iter()
             .map(|(module, params)| RuleInstance::new(module, params, tables.tables.clone(), limits.clone()))
             .collect();
-        Rule { name, matcher, chain, output, on_error }
+        Rule { name, matcher, chain, output, on_error, quarantine, health: Health::default() }
+    }
+
+    /// Counts a module failure or a success; `after` failures in a row quarantine the rule.
+    fn record_health(&mut self, failed: bool) {
+        if !failed {
+            self.health = Health::default();
+            return;
+        }
+        self.health.failures_in_a_row += 1;
+        if self.quarantine.after > 0 && self.health.failures_in_a_row >= self.quarantine.after {
+            self.health.quarantined_until = Some(Instant::now() + self.quarantine.cool_down);
+            tracing::warn!(
+                metric = "RuleQuarantined",
+                rule = %self.name,
+                failures = self.health.failures_in_a_row,
+                cool_down_s = self.quarantine.cool_down.as_secs_f64(),
+                "rule quarantined: its on-error policy applies without calling it until the cool-down ends"
+            );
+        }
+    }
+
+    fn quarantined(&self) -> bool {
+        self.health.quarantined_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// What a quarantined rule answers for an event, before its policy applies.
+    fn quarantined_failure(&self) -> Disposition {
+        let module = self.chain[0].module().clone();
+        let reason = format!(
+            "rule quarantined after {} failed events in a row; it is called again after a cool-down of {:?}",
+            self.health.failures_in_a_row, self.quarantine.cool_down
+        );
+        self.failed(module, QUARANTINED, reason)
+    }
+
+    /// How many events failed in a row, and whether the rule is quarantined now: for status and tests.
+    pub fn health(&self) -> (u32, bool) {
+        (self.health.failures_in_a_row, self.quarantined())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -150,6 +219,9 @@ impl RuleSet {
             chain: vec![instance],
             output: Output::default(),
             on_error: OnError::DeadLetter,
+            // One module alone (`weft run --module`, `weft rules test`): every event gets the module's own answer.
+            quarantine: Quarantine { after: 0, cool_down: Duration::ZERO },
+            health: Health::default(),
         };
         RuleSet { rules: vec![rule], version: None, lineage: None, fallback: None, needs_tree: false }
     }
@@ -205,32 +277,23 @@ impl RuleSet {
             if selected.is_empty() {
                 continue;
             }
+            let lineage = self.lineage.as_ref().map(|l| l[r].as_str());
+            if rule.quarantined() {
+                for &i in &selected {
+                    let failure = rule.quarantined_failure();
+                    results[i].push(rule.apply_policy(failure, &inputs[i], lineage, self.fallback.as_mut()));
+                }
+                continue;
+            }
             let outcomes = if selected.len() == inputs.len() {
                 rule.first_calls(&inputs)
             } else {
                 rule.first_calls(&selected.iter().map(|&i| inputs[i].clone()).collect::<Vec<_>>())
             };
-            let lineage = self.lineage.as_ref().map(|l| l[r].as_str());
             for (&i, outcome) in selected.iter().zip(outcomes) {
-                let mut disposition = rule.finish_chain(&inputs[i], outcome, lineage);
-                if let Disposition::Failed(failure) = &disposition {
-                    disposition = match rule.on_error {
-                        OnError::DeadLetter => disposition,
-                        OnError::Skip => Disposition::Dropped {
-                            reason: SKIPPED.into(),
-                            rule: Some(rule.name.clone()),
-                            module: Some(failure.module.clone()),
-                        },
-                        OnError::Default => {
-                            let fallback = self.fallback.as_mut().expect("a fallback rule set has the default rule");
-                            let outcome = fallback.process(&inputs[i]);
-                            let module = fallback.module().clone();
-                            let default = Rule::fallback_disposition(&rule.name, module, outcome, fallback.limits());
-                            rule.finish_output(default, lineage)
-                        }
-                    };
-                }
-                results[i].push(disposition);
+                let disposition = rule.finish_chain(&inputs[i], outcome, lineage);
+                rule.record_health(matches!(disposition, Disposition::Failed(_)));
+                results[i].push(rule.apply_policy(disposition, &inputs[i], lineage, self.fallback.as_mut()));
             }
         }
         results.into_iter().map(combine).collect()
@@ -239,6 +302,11 @@ impl RuleSet {
     /// Runs one event through the rules.
     pub fn process(&mut self, event: &Event) -> Disposition {
         self.process_batch(std::slice::from_ref(event)).pop().expect("one disposition per event")
+    }
+
+    /// The rules, in order, for status and tests.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 
     /// Modules of this rule set, for reports.
@@ -271,6 +339,32 @@ fn combine(results: Vec<Disposition>) -> Disposition {
 }
 
 impl Rule {
+    /// What a failure costs under this rule's on-error policy; other dispositions pass through.
+    fn apply_policy(
+        &self,
+        disposition: Disposition,
+        input: &wit::Event,
+        lineage: Option<&str>,
+        fallback: Option<&mut RuleInstance>,
+    ) -> Disposition {
+        let Disposition::Failed(failure) = &disposition else { return disposition };
+        match self.on_error {
+            OnError::DeadLetter => disposition,
+            OnError::Skip => Disposition::Dropped {
+                reason: SKIPPED.into(),
+                rule: Some(self.name.clone()),
+                module: Some(failure.module.clone()),
+            },
+            OnError::Default => {
+                let fallback = fallback.expect("a rule set with on-error: default has the default rule");
+                let outcome = fallback.process(input);
+                let module = fallback.module().clone();
+                let default = Rule::fallback_disposition(&self.name, module, outcome, fallback.limits());
+                self.finish_output(default, lineage)
+            }
+        }
+    }
+
     /// The first module's outcomes for `inputs`: one batch call, or one call per event after a trap.
     fn first_calls(&mut self, inputs: &[wit::Event]) -> Vec<Result<wit::Outcome, CallError>> {
         let first = &mut self.chain[0];
@@ -390,6 +484,10 @@ impl Rule {
 }
 
 fn to_records(records: Vec<wit::OutputRecord>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {
+    let bytes: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+    if bytes > limits.event_bytes {
+        return Err(InvalidRecord::EventTooLarge { bytes, limit: limits.event_bytes });
+    }
     records.into_iter().enumerate().map(|(i, r)| Record::new(i, r.partition_key, r.data, r.stream, limits)).collect()
 }
 

@@ -121,3 +121,100 @@ fn the_instance_is_reused_and_rebuilt_only_after_a_trap() {
     }
     assert_eq!(rules.modules().next().unwrap().instantiations(), 4, "one new instance per trap");
 }
+
+#[test]
+fn a_lookup_flood_hits_its_budget() {
+    let dead = contained("lookup-flood", Limits::default());
+    assert_eq!(dead.error_class, "lookup-limit");
+    assert_eq!(dead.reason, "hostile.wasm: lookup limit of 1000 calls per event exceeded");
+}
+
+#[test]
+fn a_module_importing_a_capability_weft_does_not_grant_is_refused_at_load_naming_it() {
+    // Valid component, asks for the process environment (WASI). weft grants no WASI interface at all.
+    let component = wat::parse_str(
+        r#"(component
+            (import "wasi:cli/environment@0.2.0" (instance
+                (export "get-arguments" (func (result (list string))))))
+        )"#,
+    )
+    .unwrap();
+    let error = weft::engine::RuleModule::from_file(common::engine(), "wasi.wasm", &component).err().unwrap().to_string();
+    assert!(error.starts_with("module wasi.wasm: does not fit weft's rule world"), "{error}");
+    assert!(error.contains("wasi:cli/environment@0.2.0"), "the import is named: {error}");
+    // A core module built for WASI (the preview1 ABI) is refused the same way, naming the import module.
+    let core = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "environ_get" (func (param i32 i32) (result i32))) (memory (export "memory") 1))"#,
+    )
+    .unwrap();
+    let error = weft::engine::RuleModule::from_file(common::engine(), "core.wasm", &core).err().unwrap().to_string();
+    assert!(error.contains("wasi_snapshot_preview1"), "{error}");
+}
+
+/// Resident memory of this process, from /proc.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
+    let mut rules = hostile_rules(Limits::default());
+    let events: Vec<weft_sdk::Event> = (0..10_000)
+        .map(|i| weft::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap())
+        .collect();
+    let warm = rules.process_batch(&events[..1_000]);
+    assert!(warm.iter().all(|d| matches!(d, weft::rules::Disposition::Failed(f) if f.class == "panic")));
+    let before = rss_kib();
+    for chunk in events[1_000..].chunks(64) {
+        let dispositions = rules.process_batch(chunk);
+        assert!(dispositions.iter().all(|d| matches!(d, weft::rules::Disposition::Failed(f) if f.class == "panic")));
+    }
+    let after = rss_kib();
+    let instances = rules.modules().next().unwrap().instantiations();
+    println!("RSS over 9,000 trapping events after 1,000 to warm up: {before} KiB → {after} KiB; {instances} instances");
+    assert!(instances >= 10_000, "every trap discarded its instance ({instances})");
+    assert!(after.saturating_sub(before) < 16 * 1024, "RSS grew from {before} KiB to {after} KiB");
+}
+
+#[test]
+fn a_hung_module_costs_its_event_about_its_deadline() {
+    let mut rules = hostile_rules(Limits::default());
+    let hung = weft::envelope::parse(&attack("hung", "loop")).unwrap();
+    let started = Instant::now();
+    let disposition = rules.process(&hung);
+    let took = started.elapsed();
+    println!("hung module → dead letter: {took:?} (deadline 100 ms)");
+    assert!(matches!(disposition, weft::rules::Disposition::Failed(f) if f.class == "deadline-exceeded"));
+    assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hostile.wasm"), common::hostile_wasm()).unwrap();
+    let sha = weft::engine::ModuleId::new("", common::hostile_wasm()).sha256;
+    let manifest = json!({"rules": [{"name": "flaky", "modules": [{"module": "hostile.wasm", "sha256": sha}],
+        "quarantine": {"after": 3, "coolDownSeconds": 1}}]});
+    std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
+    let mut rules =
+        weft::manifest::Manifest::load_file(&dir.path().join("m.json"), common::engine(), &Limits::default()).unwrap();
+    let classes = |rules: &mut weft::rules::RuleSet, kind: &str, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| match rules.process(&weft::envelope::parse(&attack(&format!("{kind}{i}"), kind)).unwrap()) {
+                weft::rules::Disposition::Failed(f) => f.class,
+                weft::rules::Disposition::Records(_) => "records".into(),
+                weft::rules::Disposition::Dropped { reason, .. } => reason,
+            })
+            .collect()
+    };
+    assert_eq!(classes(&mut rules, "panic", 5), ["panic", "panic", "panic", "quarantined", "quarantined"]);
+    let calls = rules.modules().next().unwrap().instantiations();
+    assert_eq!(calls, 3, "a quarantined module is not called");
+    assert_eq!(rules.rules()[0].health(), (3, true));
+    assert_eq!(classes(&mut rules, "none", 1), ["quarantined"], "a good event during the cool-down is not tried");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(classes(&mut rules, "none", 2), ["records", "records"], "after the cool-down the module runs again");
+    assert_eq!(rules.rules()[0].health(), (0, false));
+}

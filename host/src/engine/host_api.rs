@@ -23,6 +23,9 @@ pub struct HostState {
 #[derive(Default)]
 pub(crate) struct CallState {
     pub(crate) event_id: String,
+    /// Events in this call (a batch): the per-event budgets scale with it.
+    pub(crate) events: usize,
+    lookups: usize,
     log_lines: usize,
     pub(crate) logs_suppressed: usize,
     /// The last `error`-level line: the SDK logs a panic's message there just before the module traps.
@@ -31,7 +34,14 @@ pub(crate) struct CallState {
 
 impl HostState {
     pub(crate) fn new(module: Arc<str>, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> HostState {
-        let memory = MemoryCap { limit: limits.memory_bytes, refused: None };
+        let memory = MemoryCap {
+            limit: limits.memory_bytes,
+            refused: None,
+            instances: limits.instances,
+            tables: limits.tables,
+            memories: limits.memories,
+            table_elements: limits.table_elements,
+        };
         HostState { module, params, tables, limits, memory, call: CallState::default() }
     }
 
@@ -39,8 +49,8 @@ impl HostState {
         self.limits.memory_bytes
     }
 
-    pub(crate) fn begin_call(&mut self, event_id: &str) {
-        self.call = CallState { event_id: event_id.to_owned(), ..CallState::default() };
+    pub(crate) fn begin_call(&mut self, event_id: &str, events: usize) {
+        self.call = CallState { event_id: event_id.to_owned(), events: events.max(1), ..CallState::default() };
         self.memory.refused = None;
     }
 }
@@ -68,6 +78,11 @@ impl Host for HostState {
     }
 
     fn lookup(&mut self, table: String, key: String) -> wasmtime::Result<Option<String>> {
+        self.call.lookups += 1;
+        let limit = self.limits.lookups_per_event * self.call.events;
+        if self.call.lookups > limit {
+            return Err(LookupLimitExceeded { limit }.into());
+        }
         Ok(self.tables.get(&table).and_then(|t| t.get(&key)).cloned())
     }
 
@@ -78,10 +93,22 @@ impl Host for HostState {
 
 impl super::bindings::weft::rules::types::Host for HostState {}
 
-/// Caps an instance's linear memory, and remembers a refusal so the error can say which limit was hit.
+/// Caps an instance's linear memory, tables and instance counts, and remembers a memory refusal so the error can
+/// say which limit was hit.
 pub(crate) struct MemoryCap {
     limit: usize,
     pub(crate) refused: Option<usize>,
+    instances: usize,
+    tables: usize,
+    memories: usize,
+    table_elements: usize,
+}
+
+/// The error a `lookup` over the per-event budget traps with.
+#[derive(Debug, thiserror::Error)]
+#[error("lookup limit of {limit} calls reached")]
+pub struct LookupLimitExceeded {
+    pub limit: usize,
 }
 
 /// The error a refused `memory.grow` traps with.
@@ -104,7 +131,19 @@ impl wasmtime::ResourceLimiter for MemoryCap {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= self.table_elements)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.tables
+    }
+
+    fn memories(&self) -> usize {
+        self.memories
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::{Store, Trap};
 
 use super::bindings::Rule;
-use super::host_api::MemoryLimitExceeded;
+use super::host_api::{LookupLimitExceeded, MemoryLimitExceeded};
 use super::{HostState, Limits, ModuleId, RuleModule, TICK, Tables, wit};
 
 /// Why a call produced no outcome. Each variant names the limit or failure, for the dead letter.
@@ -23,6 +23,8 @@ pub enum CallError {
     Panic { message: String },
     #[error("module trapped: {message}")]
     Trap { message: String },
+    #[error("lookup limit of {limit} calls per event exceeded")]
+    Lookups { limit: usize },
     #[error("module could not be instantiated: {message}")]
     Instantiate { message: String },
     #[error("module answered {answered} outcomes for a batch of {expected}")]
@@ -37,6 +39,7 @@ impl CallError {
             CallError::Memory { .. } => "memory-limit",
             CallError::Panic { .. } => "panic",
             CallError::Trap { .. } => "trap",
+            CallError::Lookups { .. } => "lookup-limit",
             CallError::Instantiate { .. } => "instantiate",
             CallError::BatchMismatch { .. } => "invalid-output",
         }
@@ -105,7 +108,7 @@ impl RuleInstance {
                 self.live.insert(live)
             }
         };
-        live.store.data_mut().begin_call(event_id);
+        live.store.data_mut().begin_call(event_id, events);
         let limit = self.limits.time_per_event * events.max(1) as u32;
         if self.module.engine.deadline() {
             // +1: the current tick may end at any moment.
@@ -154,6 +157,9 @@ impl RuleInstance {
 fn classify(error: wasmtime::Error, state: &HostState, limit: Duration) -> CallError {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
         return CallError::Memory { limit: exceeded.limit, desired: exceeded.desired };
+    }
+    if let Some(exceeded) = error.downcast_ref::<LookupLimitExceeded>() {
+        return CallError::Lookups { limit: exceeded.limit };
     }
     if let Some(desired) = state.memory.refused {
         return CallError::Memory { limit: state.limits_memory(), desired };

@@ -14,6 +14,18 @@ pub struct Limits {
     pub records_per_event: usize,
     /// Size of one record: partition key plus data. Kinesis accepts at most 1 MiB.
     pub record_bytes: usize,
+    /// Size of all the records of one event (a PutRecords call carries at most 5 MiB).
+    pub event_bytes: usize,
+    /// `lookup` calls one event may make (a batch gets this times its size).
+    pub lookups_per_event: usize,
+    /// Instances, tables and memories one module instance may create (a component is several core instances).
+    pub instances: usize,
+    pub tables: usize,
+    pub memories: usize,
+    /// Elements of one table.
+    pub table_elements: usize,
+    /// Size of a module's `.wasm` file.
+    pub module_bytes: usize,
     /// Log lines one call may write; the rest are counted and dropped.
     pub log_lines_per_call: usize,
     /// Longest log line kept; longer ones are cut.
@@ -30,6 +42,13 @@ impl Default for Limits {
             memory_bytes: 64 * 1024 * 1024,
             records_per_event: 100,
             record_bytes: KINESIS_MAX_RECORD_BYTES,
+            event_bytes: 5 * 1024 * 1024,
+            lookups_per_event: 1_000,
+            instances: 20,
+            tables: 20,
+            memories: 4,
+            table_elements: 100_000,
+            module_bytes: 20 * 1024 * 1024,
             log_lines_per_call: 20,
             log_line_bytes: 4096,
         }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use host_api::{HostState, Tables};
 pub use instance::{CallError, RuleInstance};
-pub use limits::Limits;
+pub use limits::{KINESIS_MAX_RECORD_BYTES, Limits};
 pub use module::{LoadError, ModuleId, RuleModule};
 
 /// How often the epoch advances: the resolution of per-call deadlines.

@@ -37,6 +37,8 @@ pub enum LoadError {
     Compile { module: String, reason: String },
     #[error("module {module}: does not fit weft's rule world (weft:rules/rule@0.1.0): {reason}")]
     World { module: String, reason: String },
+    #[error("module {module}: {bytes} bytes is over the limit of {limit} bytes per module")]
+    TooLarge { module: String, bytes: usize, limit: usize },
 }
 
 /// A module compiled for this engine and linked against the host's imports.
@@ -59,6 +61,14 @@ impl RuleModule {
     /// `cargo build --target wasm32-unknown-unknown` leaves) wrapped into one first. The module's identity is the
     /// hash of the file, which is what a manifest pins.
     pub fn from_file(engine: &Engine, name: &str, bytes: &[u8]) -> Result<RuleModule, LoadError> {
+        RuleModule::from_file_limited(engine, name, bytes, super::Limits::default().module_bytes)
+    }
+
+    /// [`RuleModule::from_file`], refusing files over `max_bytes` before compiling anything.
+    pub fn from_file_limited(engine: &Engine, name: &str, bytes: &[u8], max_bytes: usize) -> Result<RuleModule, LoadError> {
+        if bytes.len() > max_bytes {
+            return Err(LoadError::TooLarge { module: name.to_owned(), bytes: bytes.len(), limit: max_bytes });
+        }
         let id = ModuleId::new(name, bytes);
         if is_component(bytes) {
             return RuleModule::compile(engine, id, bytes);

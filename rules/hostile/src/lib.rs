@@ -38,6 +38,12 @@ pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
             Ok(Record::json(event.partition_key(), &"flooded")?.into())
         }
         "error" => Err(RuleError::new("on-purpose", "the event asked for an error")),
+        "lookup-flood" => {
+            for i in 0..10_000_000u32 {
+                std::hint::black_box(weft_sdk::lookup("anything", &i.to_string()));
+            }
+            Ok(Record::json(event.partition_key(), &"looked up")?.into())
+        }
         _ => Ok(Record::json(event.partition_key(), &serde_json::json!({"ok": event.id}))?.into()),
     }
 }
