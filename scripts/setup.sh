@@ -4,7 +4,9 @@
 # - cargo-nextest, the test runner;
 # - a Python virtualenv (.venv) with moto (the AWS API server the tests talk to), the AWS CLI (the tests read the
 #   stream back with it once, as an operator would) and cargo-lambda (the Lambda runtime API server for the tests,
-#   and `cargo lambda build` for deployment).
+#   and `cargo lambda build` for deployment);
+# - two more virtualenvs for the Terraform checks: checkov (.venv-checkov) and python-hcl2 (.venv-hcl). They cannot
+#   share one: checkov bundles its own `hcl2` package, which python-hcl2's would overwrite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +16,18 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
-VENV=.venv
-PY_PACKAGES=("moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2")
-stamp="$VENV/.weft-packages"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${PY_PACKAGES[*]}" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
-    echo "${PY_PACKAGES[*]}" > "$stamp"
-fi
+# venv DIR PACKAGE...: a virtualenv with exactly these packages, (re)installed only when the list changes.
+venv() {
+    local dir="$1"
+    shift
+    local stamp="$dir/.weft-packages"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$*" ]; then
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+        echo "$*" > "$stamp"
+    fi
+}
+
+venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2"
+venv .venv-checkov "checkov==3.2.469"
+venv .venv-hcl "python-hcl2==7.2.1"

@@ -92,6 +92,21 @@ mod tests {
     }
 
     #[test]
+    fn lambda_destination_records_and_undelivered_events_are_redrivable() {
+        let destination = r#"{"version":"1.0","requestContext":{"requestId":"r","condition":"RetriesExhausted","approximateInvokeCount":3},"requestPayload":{"id":"e1","detail-type":"x","detail":{}},"responseContext":{"statusCode":200}}"#;
+        let letter = DeadLetter::from_foreign(destination).unwrap();
+        assert_eq!(letter.error_class, "lambda-invocation-failed");
+        assert!(letter.reason.contains("RetriesExhausted"));
+        assert!(
+            matches!(&letter.event, OriginalEvent::Json(raw) if raw.get() == r#"{"id":"e1","detail-type":"x","detail":{}}"#)
+        );
+        let raw = r#"{"id":"e2","detail-type":"v2.detail.events.conversation.{id}.acw","detail":{}}"#;
+        let letter = DeadLetter::from_foreign(raw).unwrap();
+        assert_eq!(letter.error_class, "eventbridge-delivery-failed");
+        assert!(DeadLetter::from_foreign(r#"{"something":"else"}"#).is_none());
+    }
+
+    #[test]
     fn dead_letters_read_back_exactly() {
         for text in [r#"{"id":"e1","b":[1,2.50,{"z":null}]}"#, "not json"] {
             let letter = DeadLetter {
@@ -212,6 +227,50 @@ pub struct StoredDeadLetter {
     pub event_id: Option<String>,
     /// The whole dead letter, as JSON, in S3.
     pub stored_in: StoredObject,
+}
+
+impl DeadLetter {
+    /// What else lands on the dead-letter queue besides weft's own dead letters, as a dead letter to redrive:
+    /// Lambda's on-failure destination record (`requestPayload` is the event; the invocation failed as a whole,
+    /// e.g. timed out or crashed) and an event EventBridge could not deliver to the function at all (the event
+    /// itself).
+    pub fn from_foreign(body: &str) -> Option<DeadLetter> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Destination {
+            request_payload: Box<RawValue>,
+            #[serde(default)]
+            request_context: Option<serde_json::Value>,
+        }
+        let (class, reason, event) = if let Ok(record) = serde_json::from_str::<Destination>(body) {
+            let condition =
+                record.request_context.as_ref().and_then(|c| c["condition"].as_str()).unwrap_or("unknown").to_owned();
+            (
+                "lambda-invocation-failed",
+                format!("the Lambda invocation failed as a whole ({condition})"),
+                record.request_payload,
+            )
+        } else {
+            let raw: Box<RawValue> = serde_json::from_str(body).ok()?;
+            let head: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+            head.get("detail-type")?;
+            ("eventbridge-delivery-failed", "EventBridge could not deliver the event to the function".to_owned(), raw)
+        };
+        Some(DeadLetter {
+            schema_version: DEAD_LETTER_VERSION,
+            stage: Stage::Sink,
+            error_class: class.to_owned(),
+            reason,
+            event_id: None,
+            rule_set: None,
+            rule: None,
+            module: None,
+            source: None,
+            attempts: 1,
+            failed_at: now_rfc3339(),
+            event: OriginalEvent::Json(event),
+        })
+    }
 }
 
 pub fn now_rfc3339() -> String {

@@ -139,7 +139,8 @@ fn a_module_importing_a_capability_weft_does_not_grant_is_refused_at_load_naming
         )"#,
     )
     .unwrap();
-    let error = weft::engine::RuleModule::from_file(common::engine(), "wasi.wasm", &component).err().unwrap().to_string();
+    let error =
+        weft::engine::RuleModule::from_file(common::engine(), "wasi.wasm", &component).err().unwrap().to_string();
     assert!(error.starts_with("module wasi.wasm: does not fit weft's rule world"), "{error}");
     assert!(error.contains("wasi:cli/environment@0.2.0"), "the import is named: {error}");
     // A core module built for WASI (the preview1 ABI) is refused the same way, naming the import module.
@@ -161,9 +162,8 @@ fn rss_kib() -> u64 {
 #[test]
 fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
     let mut rules = hostile_rules(Limits::default());
-    let events: Vec<weft_sdk::Event> = (0..10_000)
-        .map(|i| weft::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap())
-        .collect();
+    let events: Vec<weft_sdk::Event> =
+        (0..10_000).map(|i| weft::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap()).collect();
     let warm = rules.process_batch(&events[..1_000]);
     assert!(warm.iter().all(|d| matches!(d, weft::rules::Disposition::Failed(f) if f.class == "panic")));
     let before = rss_kib();
@@ -173,7 +173,9 @@ fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
     }
     let after = rss_kib();
     let instances = rules.modules().next().unwrap().instantiations();
-    println!("RSS over 9,000 trapping events after 1,000 to warm up: {before} KiB → {after} KiB; {instances} instances");
+    println!(
+        "RSS over 9,000 trapping events after 1,000 to warm up: {before} KiB → {after} KiB; {instances} instances"
+    );
     assert!(instances >= 10_000, "every trap discarded its instance ({instances})");
     assert!(after.saturating_sub(before) < 16 * 1024, "RSS grew from {before} KiB to {after} KiB");
 }

@@ -153,7 +153,17 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
 
 /// The dead letter in a message body, fetched from S3 when the message only points at it.
 async fn open(clients: &Clients, body: &str) -> anyhow::Result<DeadLetter> {
-    match serde_json::from_str::<DeadLetterMessage>(body).context("a message on the queue is not a weft dead letter")? {
+    let message = match serde_json::from_str::<DeadLetterMessage>(body) {
+        Ok(message) => message,
+        Err(e) => {
+            return DeadLetter::from_foreign(body).with_context(|| {
+                format!(
+                    "a message on the queue is not a weft dead letter, a Lambda destination record or an event: {e}"
+                )
+            });
+        }
+    };
+    match message {
         DeadLetterMessage::Inline(letter) => Ok(*letter),
         DeadLetterMessage::Stored(stored) => {
             let object = clients

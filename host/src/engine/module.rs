@@ -65,7 +65,12 @@ impl RuleModule {
     }
 
     /// [`RuleModule::from_file`], refusing files over `max_bytes` before compiling anything.
-    pub fn from_file_limited(engine: &Engine, name: &str, bytes: &[u8], max_bytes: usize) -> Result<RuleModule, LoadError> {
+    pub fn from_file_limited(
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        max_bytes: usize,
+    ) -> Result<RuleModule, LoadError> {
         if bytes.len() > max_bytes {
             return Err(LoadError::TooLarge { module: name.to_owned(), bytes: bytes.len(), limit: max_bytes });
         }

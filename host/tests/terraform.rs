@@ -1,0 +1,140 @@
+//! The Terraform module, checked as far as this machine allows (no provider can be downloaded, so no `terraform
+//! validate`): formatting, checkov's security checks, and the wiring a typo would break, read from the HCL.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(common::repo())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} cannot run ({e}); scripts/setup.sh installs it"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_terraform_is_formatted() {
+    let (ok, out) = run("terraform", &["fmt", "-check", "-recursive", "terraform"]);
+    assert!(ok, "terraform fmt -check found unformatted files:\n{out}");
+}
+
+#[test]
+fn checkov_finds_nothing_and_every_skip_says_why() {
+    let checkov = common::repo().join(".venv-checkov/bin/checkov");
+    let (_, out) = run(
+        checkov.to_str().unwrap(),
+        &["-d", "terraform", "--framework", "terraform", "--skip-download", "-o", "json"],
+    );
+    let report: Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("checkov output is not JSON ({e}):\n{out}"));
+    let summary = &report["summary"];
+    assert_eq!(summary["failed"], 0, "checkov failures:\n{}", report["results"]["failed_checks"]);
+    assert!(summary["passed"].as_u64().unwrap() > 100, "{summary}");
+    for skipped in report["results"]["skipped_checks"].as_array().unwrap() {
+        let reason = skipped["check_result"]["suppress_comment"].as_str().unwrap_or_default();
+        assert!(reason.len() > 20, "{} on {} is skipped without a reason", skipped["check_id"], skipped["resource"]);
+    }
+}
+
+fn wiring() -> Value {
+    let python = common::repo().join(".venv-hcl/bin/python");
+    let (ok, out) = run(python.to_str().unwrap(), &["terraform/tests/wiring.py", "terraform/modules/weft"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The statement with this sid.
+fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+    policy.as_array().unwrap().iter().find(|s| s["sid"] == sid).unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+fn resources(statement: &Value) -> String {
+    statement["resources"].to_string()
+}
+
+#[test]
+fn the_lambda_gets_every_variable_weft_reads_from_what_the_module_creates() {
+    let w = wiring();
+    assert_eq!(w["function"]["environment"], "${local.environment}");
+    let set: BTreeSet<&str> = w["locals_environment"].as_object().unwrap().keys().map(String::as_str).collect();
+    let documented: BTreeSet<&str> = weft::config::VARIABLES.iter().map(|v| v.name).collect();
+    assert_eq!(set, documented, "the module sets exactly the variables `weft env` lists");
+    let env = &w["locals_environment"];
+    assert_eq!(env["WEFT_STREAM"], "${aws_kinesis_stream.records.name}");
+    assert_eq!(env["WEFT_DLQ_URL"], "${aws_sqs_queue.dead_letters.url}");
+    assert_eq!(env["WEFT_DLQ_BUCKET"], "${aws_s3_bucket.dead_letters.id}");
+    assert_eq!(env["WEFT_RULES"], "${local.rules_manifest}");
+    assert_eq!(
+        (&w["function"]["runtime"], &w["function"]["architectures"][0]),
+        (&"provided.al2023".into(), &"arm64".into())
+    );
+}
+
+#[test]
+fn failures_on_every_path_end_on_the_dead_letter_queue() {
+    let w = wiring();
+    assert_eq!(w["on_failure_destination"], "${aws_sqs_queue.dead_letters.arn}", "async invocations that fail");
+    assert_eq!(w["event_target_dead_letter"], "${aws_sqs_queue.dead_letters.arn}", "events EventBridge cannot deliver");
+    let queue = statement(&w["queue_policy"], "EventBridgeDeadLettersUndeliverableEvents");
+    assert!(resources(queue).contains("aws_sqs_queue.dead_letters.arn"));
+    assert_eq!(w["dead_letter_retention"], 1209600, "14 days");
+    assert_eq!(w["dead_letter_visibility"], "${var.lambda_timeout_seconds + 30}");
+    assert_eq!(w["kinesis_encryption"], "KMS");
+}
+
+#[test]
+fn the_lambda_role_names_exactly_what_the_module_creates() {
+    let w = wiring();
+    let policy = &w["lambda_policy"];
+    for (sid, action, resource) in [
+        ("WriteRecords", "kinesis:PutRecords", "aws_kinesis_stream.records.arn"),
+        ("DeadLetters", "sqs:SendMessage", "aws_sqs_queue.dead_letters.arn"),
+        ("OversizeDeadLetters", "s3:PutObject", "aws_s3_bucket.dead_letters.arn"),
+        ("ReadRuleSets", "s3:GetObject", "aws_s3_bucket.rules.arn"),
+        ("UseTheKey", "kms:Decrypt", "aws_kms_key.weft.arn"),
+        ("OwnLogs", "logs:PutLogEvents", "aws_cloudwatch_log_group.weft.arn"),
+        ("ReadIngestQueue", "sqs:ReceiveMessage", "aws_sqs_queue.ingest[0].arn"),
+    ] {
+        let s = statement(policy, sid);
+        assert!(s["actions"].as_array().unwrap().iter().any(|a| a == action), "{sid}: {s}");
+        assert!(resources(s).contains(resource), "{sid} names {resource}: {s}");
+    }
+    for s in policy.as_array().unwrap().iter().chain(w["consumer_policy"].as_array().unwrap()) {
+        assert!(!s["actions"].to_string().contains('*'), "no wildcard actions: {s}");
+        let star = s["resources"].as_array().is_some_and(|r| r.iter().any(|r| r == "*"));
+        assert!(
+            !star || ["Tracing", "ListStreams"].contains(&s["sid"].as_str().unwrap()),
+            "\"*\" only where AWS requires it: {s}"
+        );
+    }
+}
+
+#[test]
+fn consumers_get_what_kcl_2_needs_on_the_stream() {
+    let w = wiring();
+    let actions: BTreeSet<String> = w["consumer_policy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()))
+        .collect();
+    for action in [
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+        "kinesis:DescribeStream",
+        "kinesis:ListStreams",
+        "kinesis:ListShards",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:SubscribeToShard",
+        "kms:Decrypt",
+    ] {
+        assert!(actions.contains(action), "{action} missing: {actions:?}");
+    }
+    assert!(resources(statement(&w["consumer_policy"], "ReadTheStream")).contains("aws_kinesis_stream.records.arn"));
+}

@@ -1,0 +1,24 @@
+output "stream_name" {
+  description = "The Kinesis stream."
+  value       = module.weft.stream_name
+}
+
+output "dead_letter_queue_url" {
+  description = "The dead-letter queue."
+  value       = module.weft.dead_letter_queue_url
+}
+
+output "rules_bucket" {
+  description = "Where `weft rules publish` uploads rule sets."
+  value       = module.weft.rules_bucket
+}
+
+output "rules_manifest" {
+  description = "Where the Lambda reads its rule set."
+  value       = module.weft.rules_manifest
+}
+
+output "function_name" {
+  description = "The Lambda function."
+  value       = module.weft.function_name
+}

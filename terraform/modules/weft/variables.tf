@@ -1,0 +1,296 @@
+variable "name" {
+  description = "Name prefix for every resource (Lambda function, stream, queues, buckets, alarms)."
+  type        = string
+  default     = "weft"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$", var.name))
+    error_message = "name must be 3 to 40 characters of a-z, 0-9 and -, starting and ending with a letter or digit (it prefixes S3 bucket names)."
+  }
+}
+
+variable "lambda_zip" {
+  description = "Path to the deployment zip built by scripts/build-lambda.sh (target/lambda/weft/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip, ".zip")
+    error_message = "lambda_zip must be the .zip that scripts/build-lambda.sh writes."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Lambda memory. 1769 MB buys a whole vCPU; weft needs ~30 MB, more memory is for CPU."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Lambda timeout. Delivery retries stop 0.5 s before it, so a slow Kinesis cannot make weft lose an event."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 3 && var.lambda_timeout_seconds <= 900
+    error_message = "lambda_timeout_seconds must be between 3 and 900."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions for the function; null leaves it unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null ? true : var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be at least 1, or null."
+  }
+}
+
+variable "async_retry_attempts" {
+  description = "Retries Lambda makes for an asynchronous (EventBridge) invocation that failed, before the on-failure destination."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.async_retry_attempts >= 0 && var.async_retry_attempts <= 2
+    error_message = "async_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "async_max_event_age_seconds" {
+  description = "How long Lambda keeps retrying an asynchronous invocation before the on-failure destination."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.async_max_event_age_seconds >= 60 && var.async_max_event_age_seconds <= 21600
+    error_message = "async_max_event_age_seconds must be between 60 and 21600."
+  }
+}
+
+variable "batched" {
+  description = "Batched mode: EventBridge -> SQS -> Lambda (batching window, partial batch responses) instead of one invocation per event."
+  type        = bool
+  default     = false
+}
+
+variable "batch_size" {
+  description = "Batched mode: messages per invocation."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be between 1 and 10000."
+  }
+}
+
+variable "batching_window_seconds" {
+  description = "Batched mode: how long Lambda gathers messages before invoking."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300
+    error_message = "batching_window_seconds must be between 0 and 300."
+  }
+}
+
+variable "stream_mode" {
+  description = "Kinesis capacity mode: ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "shard_count" {
+  description = "PROVISIONED mode: shards (each takes 1 MB/s or 1000 records/s)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.shard_count >= 1
+    error_message = "shard_count must be at least 1."
+  }
+}
+
+variable "stream_retention_hours" {
+  description = "How long Kinesis keeps records (24 to 8760 hours)."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760
+    error_message = "stream_retention_hours must be between 24 and 8760."
+  }
+}
+
+variable "extra_stream_names" {
+  description = "Other Kinesis streams (names, in this account and region) that rule sets write to with output.stream; the function may PutRecords to them."
+  type        = list(string)
+  default     = []
+}
+
+variable "rules_prefix" {
+  description = "Key prefix of the rule set in the rules bucket; the Lambda reads s3://<rules bucket>/<prefix>/manifest.json. Empty: run the embedded default rule."
+  type        = string
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$", var.rules_prefix))
+    error_message = "rules_prefix must be empty or path segments of A-Z a-z 0-9 _ . - separated by /."
+  }
+}
+
+variable "rules_poll_seconds" {
+  description = "How often the Lambda re-checks the rule set manifest in S3."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rules_poll_seconds >= 1 && var.rules_poll_seconds <= 3600
+    error_message = "rules_poll_seconds must be between 1 and 3600."
+  }
+}
+
+variable "rules_public_key" {
+  description = "ed25519 public key (64 hex digits, from `weft rules keygen`); when set, unsigned or wrongly signed rule sets are refused."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.rules_public_key == "" || can(regex("^[0-9a-f]{64}$", var.rules_public_key))
+    error_message = "rules_public_key must be empty or 64 lowercase hex digits."
+  }
+}
+
+variable "rules_cold_start" {
+  description = "A container that cannot load its rule set: fail its invocations (Lambda retries) or run the embedded default rule."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "default"], var.rules_cold_start)
+    error_message = "rules_cold_start must be fail or default."
+  }
+}
+
+variable "time_per_event_ms" {
+  description = "Time a rule module may spend on one event."
+  type        = number
+  default     = 100
+}
+
+variable "memory_per_module_mb" {
+  description = "Linear memory of one rule module instance."
+  type        = number
+  default     = 64
+}
+
+variable "records_per_event" {
+  description = "Records one event may produce."
+  type        = number
+  default     = 100
+}
+
+variable "log_level" {
+  description = "weft's log filter (error, warn, info, debug). Logs never hold event contents."
+  type        = string
+  default     = "info"
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for the function's logs."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics) notified when an alarm fires: dead letters waiting, Lambda errors, Kinesis throttling, a refused rule set."
+  type        = list(string)
+  default     = []
+}
+
+variable "genesys_integration_name" {
+  description = "Name of the Amazon EventBridge source integration in Genesys Cloud."
+  type        = string
+  default     = "weft"
+}
+
+variable "event_source_suffix" {
+  description = "Suffix of the partner event source Genesys creates: aws.partner/genesys.com/cloud/<orgId>/<suffix>."
+  type        = string
+  default     = "weft"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,64}$", var.event_source_suffix))
+    error_message = "event_source_suffix must be 1 to 64 of A-Z a-z 0-9 _ . -."
+  }
+}
+
+variable "topic_filters" {
+  description = "Genesys topics the integration sends ({id} literally). Default: all 16 conversation detail topics."
+  type        = list(string)
+  default = [
+    "v2.detail.events.conversation.{id}.customer.start",
+    "v2.detail.events.conversation.{id}.customer.end",
+    "v2.detail.events.conversation.{id}.flow.start",
+    "v2.detail.events.conversation.{id}.flow.end",
+    "v2.detail.events.conversation.{id}.flow.outcome",
+    "v2.detail.events.conversation.{id}.acd.start",
+    "v2.detail.events.conversation.{id}.acd.end",
+    "v2.detail.events.conversation.{id}.user.start",
+    "v2.detail.events.conversation.{id}.user.end",
+    "v2.detail.events.conversation.{id}.acw",
+    "v2.detail.events.conversation.{id}.wrapup",
+    "v2.detail.events.conversation.{id}.outbound",
+    "v2.detail.events.conversation.{id}.voicemail.start",
+    "v2.detail.events.conversation.{id}.voicemail.end",
+    "v2.detail.events.conversation.{id}.attributes",
+    "v2.detail.events.conversation.{id}.contact",
+  ]
+
+  validation {
+    condition     = length(var.topic_filters) > 0
+    error_message = "topic_filters must name at least one topic."
+  }
+}
+
+variable "rule_detail_types" {
+  description = "Optional: only these detail-types (topic templates) reach the function; empty: everything from the Genesys source."
+  type        = list(string)
+  default     = []
+}
+
+variable "consumer_role_names" {
+  description = "IAM roles that read the stream (e.g. a KCL application's role); the consumer policy is attached to each."
+  type        = list(string)
+  default     = []
+}
+
+variable "consumer_user_names" {
+  description = "IAM users that read the stream; the consumer policy is attached to each."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

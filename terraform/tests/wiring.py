@@ -1,0 +1,85 @@
+"""Reads the weft Terraform module with python-hcl2 and prints, as JSON, the wiring a typo would break: the
+Lambda's environment, its on-failure destination, the event target's dead-letter queue, and every IAM statement
+(its actions and resources, as written). host/tests/terraform.rs asserts on it."""
+
+import json
+import pathlib
+import sys
+
+import hcl2
+
+
+def load(directory):
+    blocks = {"resource": {}, "data": {}, "locals": {}}
+    for path in sorted(pathlib.Path(directory).glob("*.tf")):
+        with open(path) as f:
+            document = hcl2.load(f)
+        for kind in ("resource", "data"):
+            for block in document.get(kind, []):
+                for type_, named in block.items():
+                    for name, body in named.items():
+                        blocks[kind][f"{type_}.{name}"] = body
+        for local in document.get("locals", []):
+            blocks["locals"].update(local)
+    return blocks
+
+
+def first(value):
+    """python-hcl2 wraps nested blocks in lists."""
+    return value[0] if isinstance(value, list) and value else value
+
+
+def statements(policy):
+    out = []
+    for statement in policy.get("statement", []):
+        out.append(
+            {
+                "sid": statement.get("sid"),
+                "effect": statement.get("effect", "Allow"),
+                "actions": statement.get("actions", []),
+                "resources": statement.get("resources", []),
+            }
+        )
+    for dynamic in policy.get("dynamic", []):
+        for name, body in dynamic.items():
+            content = first(first(body).get("content", [{}]))
+            out.append(
+                {
+                    "sid": content.get("sid"),
+                    "effect": content.get("effect", "Allow"),
+                    "actions": content.get("actions", []),
+                    "resources": content.get("resources", []),
+                    "dynamic": True,
+                }
+            )
+    return out
+
+
+def main():
+    blocks = load(sys.argv[1])
+    resources, data, local = blocks["resource"], blocks["data"], blocks["locals"]
+    function = resources["aws_lambda_function.weft"]
+    invoke = resources["aws_lambda_function_event_invoke_config.weft"]
+    target = resources["aws_cloudwatch_event_target.lambda"]
+    report = {
+        "resources": sorted(resources),
+        "function": {
+            "environment": first(first(function["environment"])["variables"]),
+            "runtime": function["runtime"],
+            "architectures": function["architectures"],
+            "role": function["role"],
+        },
+        "locals_environment": local.get("environment", {}),
+        "on_failure_destination": first(first(first(invoke["destination_config"])["on_failure"])["destination"]),
+        "event_target_dead_letter": first(target["dead_letter_config"])["arn"],
+        "lambda_policy": statements(data["aws_iam_policy_document.weft"]),
+        "consumer_policy": statements(data["aws_iam_policy_document.consumer"]),
+        "queue_policy": statements(data["aws_iam_policy_document.dead_letters_queue"]),
+        "kinesis_encryption": resources["aws_kinesis_stream.records"].get("encryption_type"),
+        "dead_letter_retention": resources["aws_sqs_queue.dead_letters"].get("message_retention_seconds"),
+        "dead_letter_visibility": resources["aws_sqs_queue.dead_letters"].get("visibility_timeout_seconds"),
+    }
+    json.dump(report, sys.stdout, indent=1)
+
+
+main()
