@@ -228,6 +228,31 @@ mod tests {
     }
 
     #[test]
+    fn rule_set_variables_are_checked() {
+        let with = |extra: (&str, &str)| config(&[BASE[0], BASE[1], extra]);
+        let s3 = with(("WEFT_RULES", "s3://b/p/manifest.json")).unwrap();
+        assert_eq!(
+            s3.rules,
+            Some(crate::rule_source::RuleSource::S3 { bucket: "b".into(), key: "p/manifest.json".into() })
+        );
+        assert_eq!((s3.rules_poll, s3.cold_start_default), (Duration::from_secs(30), false));
+        assert!(matches!(
+            with(("WEFT_RULES", "s3://bucket-only")),
+            Err(ConfigError::Malformed { var: "WEFT_RULES", .. })
+        ));
+        assert!(matches!(
+            with(("WEFT_RULES_PUBLIC_KEY", "abc")),
+            Err(ConfigError::Malformed { var: "WEFT_RULES_PUBLIC_KEY", .. })
+        ));
+        assert!(with(("WEFT_RULES_COLD_START", "default")).unwrap().cold_start_default);
+        assert!(matches!(
+            with(("WEFT_RULES_COLD_START", "maybe")),
+            Err(ConfigError::Malformed { var: "WEFT_RULES_COLD_START", .. })
+        ));
+        assert!(with(("WEFT_RULES_PUBLIC_KEY", "")).unwrap().rules_public_key.is_none(), "empty is unset (Terraform)");
+    }
+
+    #[test]
     fn defaults_and_overrides() {
         let defaults = config(&BASE).unwrap();
         assert_eq!(defaults.limits, Limits::default());

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::embedded::{self, DEFAULT_RULE};
 use crate::engine::{Engine, Limits, LoadError, ModuleId, RuleModule};
 use crate::matching::{Matcher, Path, Predicate, Test};
-use crate::rules::{OnError, Output, Quarantine, Rule, RuleSet, RuleSetVersion};
+use crate::rules::{Handling, OnError, Output, Quarantine, Rule, RuleSet, RuleSetVersion};
 use crate::tables::{Table, TableError, TableFormat, TableSet};
 
 /// A rule set: rules tried in order on every event, and the tables their modules may look up.

@@ -47,8 +47,9 @@ pub const NO_RULE_MATCHED: &str = "no rule matched";
 pub const SKIPPED: &str = "rule failed and was skipped (on-error: skip)";
 
 /// What a rule's failure on an event costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OnError {
+    #[default]
     DeadLetter,
     Skip,
     /// The default rule's record instead.
@@ -119,17 +120,24 @@ pub struct Rule {
     health: Health,
 }
 
+/// What a rule does with its modules' answers: where records go, what a failure costs, when to stop calling.
+#[derive(Debug, Clone, Default)]
+pub struct Handling {
+    pub output: Output,
+    pub on_error: OnError,
+    pub quarantine: Quarantine,
+}
+
 impl Rule {
     pub fn new(
         name: String,
         matcher: Matcher,
         chain: Vec<(RuleModule, Arc<str>)>,
-        output: Output,
-        on_error: OnError,
-        quarantine: Quarantine,
+        handling: Handling,
         tables: &TableSet,
         limits: &Limits,
     ) -> Rule {
+        let Handling { output, on_error, quarantine } = handling;
         let chain = chain
             .into_iter()
             .map(|(module, params)| RuleInstance::new(module, params, tables.tables.clone(), limits.clone()))

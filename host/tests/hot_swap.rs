@@ -224,7 +224,9 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let mismatch = with_module("mismatch", "modules/m.wasm", &"ab".repeat(32));
     let corrupt = with_module("corrupt", "modules/half.wasm", &ModuleId::new("", &half).sha256);
     let not_a_rule = with_module("bare", "modules/bare.wasm", &ModuleId::new("", &bare).sha256);
-    let cases: Vec<(&Value, Vec<(&str, Vec<u8>)>, Option<String>, String)> = vec![
+    // (manifest, files beside it, signature, the refusal's reason)
+    type Case<'a> = (&'a Value, Vec<(&'a str, Vec<u8>)>, Option<String>, String);
+    let cases: Vec<Case> = vec![
         (
             &mismatch,
             vec![("modules/m.wasm", hostile.clone())],

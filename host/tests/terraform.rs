@@ -9,11 +9,11 @@ use std::process::Command;
 use serde_json::Value;
 
 fn run(program: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(common::repo())
-        .output()
-        .unwrap_or_else(|e| panic!("{program} cannot run ({e}); scripts/setup.sh installs it"));
+    let output = Command::new(program).args(args).current_dir(common::repo()).output().unwrap_or_else(|e| {
+        panic!(
+            "{program} cannot run ({e}): terraform (>= 1.5) comes with the machine; scripts/setup.sh installs the rest"
+        )
+    });
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
