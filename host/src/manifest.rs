@@ -363,16 +363,8 @@ impl Parsed {
                 after: spec.quarantine.after,
                 cool_down: std::time::Duration::from_secs(spec.quarantine.cool_down_seconds),
             };
-            rules.push(Rule::new(
-                spec.name.clone(),
-                matcher,
-                chain,
-                output,
-                on_error,
-                quarantine,
-                &tables,
-                &rule_limits,
-            ));
+            let handling = Handling { output, on_error, quarantine };
+            rules.push(Rule::new(spec.name.clone(), matcher, chain, handling, &tables, &rule_limits));
         }
         RuleSet::from_rules(engine, rules, version, manifest.lineage.then_some(tables.versions.clone()), limits)
             .map_err(|e| invalid("rules", Problem::Module(e)))
