@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::ModuleId;
 use crate::input::Source;
+use crate::record::one_line;
 
 /// The dead-letter format version this build writes.
 pub const DEAD_LETTER_VERSION: u32 = 1;
@@ -57,24 +58,6 @@ impl<'de> Deserialize<'de> for OriginalEvent {
         }
         Ok(OriginalEvent::Json(raw))
     }
-}
-
-/// Drops whitespace between JSON tokens (never inside strings).
-fn one_line(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            in_string = escaped || c != '"';
-            escaped = !escaped && c == '\\';
-        } else if c == '"' {
-            in_string = true;
-        } else if c.is_ascii_whitespace() {
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -66,6 +66,14 @@ impl Record {
         if chars > 256 {
             return Err(InvalidRecord::LongKey { index, chars });
         }
+        // One line, no surrounding space: a record is one line of `weft run`'s JSON lines, and a module may well
+        // write pretty-printed JSON (found by fuzzing: data `0\n`).
+        let data = if data.trim().len() != data.len() || data.contains(['\n', '\r']) {
+            let trimmed = data.trim();
+            if trimmed.contains(['\n', '\r']) { one_line(trimmed) } else { trimmed.to_owned() }
+        } else {
+            data
+        };
         let bytes = partition_key.len() + data.len();
         if bytes > limits.record_bytes {
             return Err(InvalidRecord::TooLarge { index, bytes, limit: limits.record_bytes });
@@ -83,4 +91,22 @@ impl Record {
 /// Kinesis stream names: 1 to 128 of `[a-zA-Z0-9_.-]`.
 pub fn valid_stream_name(name: &str) -> bool {
     (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// Drops whitespace between JSON tokens (never inside strings).
+pub(crate) fn one_line(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
