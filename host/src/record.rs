@@ -66,14 +66,6 @@ impl Record {
         if chars > 256 {
             return Err(InvalidRecord::LongKey { index, chars });
         }
-        // One line, no surrounding space: a record is one line of `weft run`'s JSON lines, and a module may well
-        // write pretty-printed JSON (found by fuzzing: data `0\n`).
-        let data = if data.trim().len() != data.len() || data.contains(['\n', '\r']) {
-            let trimmed = data.trim();
-            if trimmed.contains(['\n', '\r']) { one_line(trimmed) } else { trimmed.to_owned() }
-        } else {
-            data
-        };
         let bytes = partition_key.len() + data.len();
         if bytes > limits.record_bytes {
             return Err(InvalidRecord::TooLarge { index, bytes, limit: limits.record_bytes });
@@ -83,7 +75,16 @@ impl Record {
         {
             return Err(InvalidRecord::BadStream { index, stream: name.clone() });
         }
+        // Checked first, then put on one line without surrounding space: a record is one line of `weft run`'s JSON
+        // lines, and a module may well write pretty-printed JSON. Only valid JSON is compacted, where whitespace
+        // never separates two values (fuzzing found both `0\n` kept with its newline and `1\n0` compacted to `10`).
         let data = RawValue::from_string(data).map_err(|e| InvalidRecord::NotJson { index, reason: e.to_string() })?;
+        let text = data.get();
+        let data = if text.contains(['\n', '\r']) || text.trim().len() != text.len() {
+            RawValue::from_string(one_line(text.trim())).expect("valid JSON stays valid without inter-token whitespace")
+        } else {
+            data
+        };
         Ok(Record { partition_key, data, stream })
     }
 }

@@ -28,3 +28,12 @@ fn record_data_is_one_line_without_surrounding_space() {
     assert_eq!(record.data.get(), r#"{"a":"two\nlines  kept","b":[1,2]}"#);
     assert!(!serde_json::to_string(&record).unwrap().contains('\n'));
 }
+
+/// fuzz/artifacts/record/crash-1ef65fa9…: the first fix compacted before validating, so `1\n0` (two values: not
+/// JSON) became `10`. Validation comes first now.
+#[test]
+fn whitespace_between_values_is_never_compacted_into_one() {
+    let error = Record::new(0, "k".into(), "1\n0".into(), None, &Limits::default()).unwrap_err();
+    assert_eq!(error.class(), "invalid-output");
+    assert!(error.to_string().starts_with("record 0: data is not JSON: trailing characters"), "{error}");
+}
