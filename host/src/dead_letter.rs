@@ -213,6 +213,25 @@ pub struct StoredDeadLetter {
 }
 
 impl DeadLetter {
+    /// A dead letter of this build's format, failed now after one attempt; what else is known (event id, rule set,
+    /// rule, module, source) is filled in by the caller.
+    pub fn new(stage: Stage, error_class: &str, reason: String, event: OriginalEvent) -> DeadLetter {
+        DeadLetter {
+            schema_version: DEAD_LETTER_VERSION,
+            stage,
+            error_class: error_class.to_owned(),
+            reason,
+            event_id: None,
+            rule_set: None,
+            rule: None,
+            module: None,
+            source: None,
+            attempts: 1,
+            failed_at: now_rfc3339(),
+            event,
+        }
+    }
+
     /// What else lands on the dead-letter queue besides weft's own dead letters, as a dead letter to redrive:
     /// Lambda's on-failure destination record (`requestPayload` is the event; the invocation failed as a whole,
     /// e.g. timed out or crashed) and an event EventBridge could not deliver to the function at all (the event
@@ -239,20 +258,7 @@ impl DeadLetter {
             head.get("detail-type")?;
             ("eventbridge-delivery-failed", "EventBridge could not deliver the event to the function".to_owned(), raw)
         };
-        Some(DeadLetter {
-            schema_version: DEAD_LETTER_VERSION,
-            stage: Stage::Sink,
-            error_class: class.to_owned(),
-            reason,
-            event_id: None,
-            rule_set: None,
-            rule: None,
-            module: None,
-            source: None,
-            attempts: 1,
-            failed_at: now_rfc3339(),
-            event: OriginalEvent::Json(event),
-        })
+        Some(DeadLetter::new(Stage::Sink, class, reason, OriginalEvent::Json(event)))
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use weft_sdk::Event;
 
-use crate::dead_letter::{DEAD_LETTER_VERSION, DeadLetter, Dropped, OriginalEvent, Stage, Tally, now_rfc3339};
+use crate::dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally};
 use crate::envelope;
 use crate::input::{Chunk, Source};
 use crate::record::Record;
@@ -42,18 +42,11 @@ impl Judged {
     /// The dead letter for an event whose records could not be delivered.
     pub fn sink_failure(&self, class: &str, reason: String, attempts: u32) -> DeadLetter {
         DeadLetter {
-            schema_version: DEAD_LETTER_VERSION,
-            stage: Stage::Sink,
-            error_class: class.to_owned(),
-            reason,
             event_id: self.event_id.clone(),
             rule_set: self.rule_set.clone(),
-            rule: None,
-            module: None,
             source: Some(self.source.clone()),
             attempts,
-            failed_at: now_rfc3339(),
-            event: OriginalEvent::from_text(&self.text),
+            ..DeadLetter::new(Stage::Sink, class, reason, OriginalEvent::from_text(&self.text))
         }
     }
 }
@@ -235,37 +228,25 @@ fn settle(event: Event, source: Source, disposition: Disposition, rule_set: Opti
             source: Some(source.clone()),
             event: OriginalEvent::from_text(&event.envelope),
         }),
-        Disposition::Failed(failure) => Verdict::DeadLetter(Box::new(DeadLetter {
-            schema_version: DEAD_LETTER_VERSION,
-            stage: Stage::Rule,
-            error_class: failure.class,
-            reason: format!("{}: {}", failure.module.name, failure.reason),
-            event_id: Some(event.id.clone()),
-            rule_set: rule_set.clone(),
-            rule: Some(failure.rule),
-            module: Some(failure.module),
-            source: Some(source.clone()),
-            attempts: 1,
-            failed_at: now_rfc3339(),
-            event: OriginalEvent::from_text(&event.envelope),
-        })),
+        Disposition::Failed(failure) => {
+            let reason = format!("{}: {}", failure.module.name, failure.reason);
+            let event_text = OriginalEvent::from_text(&event.envelope);
+            Verdict::DeadLetter(Box::new(DeadLetter {
+                event_id: Some(event.id.clone()),
+                rule_set: rule_set.clone(),
+                rule: Some(failure.rule),
+                module: Some(failure.module),
+                source: Some(source.clone()),
+                ..DeadLetter::new(Stage::Rule, &failure.class, reason, event_text)
+            }))
+        }
     };
     Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict }
 }
 
 fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {
     Verdict::DeadLetter(Box::new(DeadLetter {
-        schema_version: DEAD_LETTER_VERSION,
-        stage: Stage::Parse,
-        error_class: class.to_owned(),
-        reason,
-        event_id: None,
-        rule_set: None,
-        rule: None,
-        module: None,
         source: Some(source.clone()),
-        attempts: 1,
-        failed_at: now_rfc3339(),
-        event,
+        ..DeadLetter::new(Stage::Parse, class, reason, event)
     }))
 }

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, Limits};
-use crate::manifest::Manifest;
-use crate::rule_source::{self, Accepted, SourceError, Trust};
+use crate::rule_source::{self, Accepted, Refused, SourceError, Trust};
 use crate::rules::RuleSet;
 
 /// What the reloader knows, for status and tests.
@@ -77,19 +76,14 @@ impl Reloader {
 
     /// Loads the current version now (cold start). On success it is the active version.
     pub async fn load_now(&self) -> Result<RuleSet, SourceError> {
-        let source = rule_source::RuleSource::S3 { bucket: self.bucket.clone(), key: self.key.clone() };
-        let result = rule_source::load(&source, Some(&self.s3), &self.engine, &self.limits, &self.trust).await;
+        let result = self.load(None).await;
         let mut state = self.lock();
         state.last_check = Some(Instant::now());
-        match result {
-            Ok(accepted) => {
-                tracing::info!(version = %accepted.version, "rule set loaded");
-                state.seen_etag = accepted.etag.clone();
-                state.status.active = Some(accepted.version.0.clone());
-                Ok(accepted.rules)
-            }
-            Err(e) => Err(e),
-        }
+        let accepted = result.map_err(|refused| refused.error)?.expect("an unconditional GET has a body");
+        tracing::info!(version = %accepted.version, "rule set loaded");
+        state.seen_etag = accepted.etag.clone();
+        state.status.active = Some(accepted.version.0.clone());
+        Ok(accepted.rules)
     }
 
     /// Starts a background check when one is due and none is running. Never waits.
@@ -126,33 +120,19 @@ impl Reloader {
         self.lock().status.clone()
     }
 
-    /// One check: `Ok(None)` when the manifest has not changed (or changed to a version already refused).
-    async fn check(&self) -> Result<Option<Accepted>, (Option<String>, SourceError)> {
-        let seen = self.lock().seen_etag.clone();
-        let fetched = match rule_source::fetch_manifest(&self.s3, &self.bucket, &self.key, seen.as_deref()).await {
-            Ok(None) => return Ok(None),
-            Ok(Some(fetched)) => fetched,
-            Err(e) => return Err((None, e)),
-        };
-        let etag = fetched.etag.clone();
-        if etag.is_some() && etag == seen {
-            return Ok(None);
-        }
-        let parsed = Manifest::parse(&fetched.bytes).map_err(|e| (etag.clone(), e.into()))?;
-        let files = rule_source::fetch_files(&self.s3, &self.bucket, &self.key, &parsed)
-            .await
-            .map_err(|e| (etag.clone(), e))?;
-        let (engine, limits, trust) = (self.engine.clone(), self.limits.clone(), self.trust.clone());
-        let compiled =
-            tokio::task::spawn_blocking(move || rule_source::accept(&fetched, &files, &engine, &limits, &trust)).await;
-        match compiled {
-            Ok(Ok(accepted)) => Ok(Some(accepted)),
-            Ok(Err(e)) => Err((etag, e)),
-            Err(join) => Err((etag, SourceError::Unreachable { location: "compile".into(), reason: join.to_string() })),
-        }
+    /// Fetches and checks the manifest unless it still has the ETag `if_none_match` (`Ok(None)`).
+    async fn load(&self, if_none_match: Option<&str>) -> Result<Option<Accepted>, Refused> {
+        let (s3, bucket, key) = (&self.s3, &self.bucket, &self.key);
+        rule_source::load_s3(s3, bucket, key, if_none_match, &self.engine, &self.limits, &self.trust).await
     }
 
-    fn settle(&self, outcome: Result<Option<Accepted>, (Option<String>, SourceError)>) {
+    /// One background check, conditional on the ETag last judged.
+    async fn check(&self) -> Result<Option<Accepted>, Refused> {
+        let seen = self.lock().seen_etag.clone();
+        self.load(seen.as_deref()).await
+    }
+
+    fn settle(&self, outcome: Result<Option<Accepted>, Refused>) {
         let mut state = self.lock();
         state.in_flight = false;
         match outcome {
@@ -162,7 +142,7 @@ impl Reloader {
                 tracing::info!(version = %accepted.version, "rule set verified; activating");
                 state.ready = Some(accepted);
             }
-            Err((etag, error)) => {
+            Err(Refused { etag, error }) => {
                 let reason = error.to_string();
                 // A refused manifest is not fetched again until it changes; S3 being unreachable is retried at
                 // the next poll.

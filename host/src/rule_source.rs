@@ -171,23 +171,63 @@ impl Fetch for Prefetched {
     }
 }
 
-/// Signature, hashes, compile, self-test: the checks every rule set passes before it runs. CPU-bound (Cranelift):
-/// run it off the invocation path.
-pub fn accept(
-    fetched: &FetchedManifest,
-    files: &dyn Fetch,
-    engine: &Engine,
-    limits: &Limits,
-    trust: &Trust,
-) -> Result<Accepted, SourceError> {
+/// The checks on the manifest's own bytes, before anything it names is fetched: its signature, then its parse.
+pub fn verify(fetched: &FetchedManifest, trust: &Trust) -> Result<Parsed, SourceError> {
     if let Some(key) = &trust.public_key {
         signing::verify(key, &fetched.bytes, fetched.signature.as_deref())?;
     }
-    let parsed = Manifest::parse(&fetched.bytes)?;
+    Ok(Manifest::parse(&fetched.bytes)?)
+}
+
+/// Hashes, compile, world, the whole set, self-test: the rest of the checks. CPU-bound (Cranelift): run it off the
+/// invocation path.
+pub fn build(
+    parsed: &Parsed,
+    files: &dyn Fetch,
+    engine: &Engine,
+    limits: &Limits,
+    etag: Option<String>,
+) -> Result<Accepted, SourceError> {
     let rules = parsed.load(engine, limits, files)?;
     let rules = self_test(rules, &parsed.manifest.tests)?;
     let version = rules.version().cloned().expect("a rule set from a manifest has a version");
-    Ok(Accepted { rules, version, etag: fetched.etag.clone() })
+    Ok(Accepted { rules, version, etag })
+}
+
+/// An S3 rule set that was not accepted, with its manifest's ETag when the manifest itself was fetched.
+pub struct Refused {
+    pub etag: Option<String>,
+    pub error: SourceError,
+}
+
+/// Fetches and checks the rule set at `s3://bucket/key`: `Ok(None)` when the manifest still has the ETag
+/// `if_none_match`. The cold start, `weft run --rules` and the reloader's background checks all come here.
+pub async fn load_s3(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    if_none_match: Option<&str>,
+    engine: &Engine,
+    limits: &Limits,
+    trust: &Trust,
+) -> Result<Option<Accepted>, Refused> {
+    let fetched = match fetch_manifest(s3, bucket, key, if_none_match).await {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => return Ok(None),
+        Err(error) => return Err(Refused { etag: None, error }),
+    };
+    let etag = fetched.etag.clone();
+    if etag.is_some() && etag.as_deref() == if_none_match {
+        return Ok(None);
+    }
+    let refused = |error| Refused { etag: etag.clone(), error };
+    let parsed = verify(&fetched, trust).map_err(refused)?;
+    let files = fetch_files(s3, bucket, key, &parsed).await.map_err(refused)?;
+    let (engine, limits, tag) = (engine.clone(), limits.clone(), etag.clone());
+    match tokio::task::spawn_blocking(move || build(&parsed, &files, &engine, &limits, tag)).await {
+        Ok(built) => built.map(Some).map_err(refused),
+        Err(join) => Err(refused(SourceError::Unreachable { location: "compile".into(), reason: join.to_string() })),
+    }
 }
 
 /// Runs the manifest's golden cases on the rule set about to be activated (warming its instances too).
@@ -221,18 +261,13 @@ pub async fn load(
                 reason: e.to_string(),
             })?;
             let signature = std::fs::read_to_string(signature_file(path)).ok();
-            let fetched = FetchedManifest { bytes, etag: None, signature };
-            accept(&fetched, &LocalFiles(path.parent().unwrap_or(Path::new("."))), engine, limits, trust)
+            let parsed = verify(&FetchedManifest { bytes, etag: None, signature }, trust)?;
+            build(&parsed, &LocalFiles(path.parent().unwrap_or(Path::new("."))), engine, limits, None)
         }
         RuleSource::S3 { bucket, key } => {
             let s3 = s3.expect("an S3 source comes with an S3 client");
-            let fetched = fetch_manifest(s3, bucket, key, None).await?.expect("an unconditional GET has a body");
-            let parsed = Manifest::parse(&fetched.bytes)?;
-            let files = fetch_files(s3, bucket, key, &parsed).await?;
-            let (engine, limits, trust) = (engine.clone(), limits.clone(), trust.clone());
-            tokio::task::spawn_blocking(move || accept(&fetched, &files, &engine, &limits, &trust))
-                .await
-                .map_err(|e| SourceError::Unreachable { location: "compile".into(), reason: e.to_string() })?
+            let accepted = load_s3(s3, bucket, key, None, engine, limits, trust).await.map_err(|r| r.error)?;
+            Ok(accepted.expect("an unconditional GET has a body"))
         }
     }
 }

@@ -367,7 +367,10 @@ impl Rule {
                 let fallback = fallback.expect("a rule set with on-error: default has the default rule");
                 let outcome = fallback.process(input);
                 let module = fallback.module().clone();
-                let default = Rule::fallback_disposition(&self.name, module, outcome, fallback.limits());
+                let default = match answered(&self.name, &module, outcome, fallback.limits()) {
+                    Ok(records) => written(&self.name, module, records, fallback.limits()),
+                    Err(ended) => ended,
+                };
                 self.finish_output(default, lineage)
             }
         }
@@ -395,19 +398,12 @@ impl Rule {
         for index in 0.. {
             let instance = &self.chain[index];
             let module = instance.module().clone();
-            let records = match outcome {
-                Err(error) => return self.failed(module, error.class(), error.to_string()),
-                Ok(wit::Outcome::Error(e)) => return self.failed(module, &e.code, e.message),
-                Ok(wit::Outcome::Drop(reason)) => {
-                    return Disposition::Dropped { reason, rule: Some(self.name.clone()), module: Some(module) };
-                }
-                Ok(wit::Outcome::Records(records)) => records,
+            let records = match answered(&self.name, &module, outcome, instance.limits()) {
+                Ok(records) => records,
+                Err(ended) => return ended,
             };
-            if let Err(invalid) = check_count(&records, instance.limits()) {
-                return self.failed(module, invalid.class(), invalid.to_string());
-            }
             if index + 1 == self.chain.len() {
-                let disposition = self.records(module, records);
+                let disposition = written(&self.name, module, records, instance.limits());
                 return self.finish_output(disposition, lineage);
             }
             // Only a chain pays for a copy of the event.
@@ -416,34 +412,6 @@ impl Rule {
             outcome = self.chain[index + 1].process(next);
         }
         unreachable!("the chain loop returns at its last module")
-    }
-
-    /// The default rule's answer for an event this rule failed on, under `on-error: default`.
-    fn fallback_disposition(
-        rule: &str,
-        module: ModuleId,
-        outcome: Result<wit::Outcome, CallError>,
-        limits: &Limits,
-    ) -> Disposition {
-        let failed = |class: &str, reason: String| {
-            Disposition::Failed(Failure { rule: rule.to_owned(), module: module.clone(), class: class.into(), reason })
-        };
-        match outcome {
-            Err(error) => failed(error.class(), error.to_string()),
-            Ok(wit::Outcome::Error(e)) => failed(&e.code, e.message),
-            Ok(wit::Outcome::Drop(reason)) => {
-                Disposition::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module) }
-            }
-            Ok(wit::Outcome::Records(records)) => match to_records(records, limits) {
-                Ok(records) if records.is_empty() => Disposition::Dropped {
-                    reason: NO_RECORDS.into(),
-                    rule: Some(rule.to_owned()),
-                    module: Some(module),
-                },
-                Ok(records) => Disposition::Records(records),
-                Err(invalid) => failed(invalid.class(), invalid.to_string()),
-            },
-        }
     }
 
     /// The rule's output applied to its records: stream, partition key, lineage.
@@ -471,24 +439,46 @@ impl Rule {
         Disposition::Records(records)
     }
 
-    fn records(&self, module: ModuleId, records: Vec<wit::OutputRecord>) -> Disposition {
-        if records.is_empty() {
-            return Disposition::Dropped {
-                reason: NO_RECORDS.into(),
-                rule: Some(self.name.clone()),
-                module: Some(module),
-            };
-        }
-        let limits = self.chain.last().expect("a rule has modules").limits();
-        match to_records(records, limits) {
-            Ok(records) => Disposition::Records(records),
-            Err(invalid) => self.failed(module, invalid.class(), invalid.to_string()),
-        }
-    }
-
     fn failed(&self, module: ModuleId, class: &str, reason: String) -> Disposition {
-        Disposition::Failed(Failure { rule: self.name.clone(), module, class: class.to_owned(), reason })
+        failure(&self.name, module, class, reason)
     }
+}
+
+/// A module's answer as far as a chain goes: the records to pass on, or the event's disposition when the chain ends
+/// here (a failure, an error, a drop, too many records).
+fn answered(
+    rule: &str,
+    module: &ModuleId,
+    outcome: Result<wit::Outcome, CallError>,
+    limits: &Limits,
+) -> Result<Vec<wit::OutputRecord>, Disposition> {
+    let records = match outcome {
+        Err(error) => return Err(failure(rule, module.clone(), error.class(), error.to_string())),
+        Ok(wit::Outcome::Error(e)) => return Err(failure(rule, module.clone(), &e.code, e.message)),
+        Ok(wit::Outcome::Drop(reason)) => {
+            return Err(Disposition::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module.clone()) });
+        }
+        Ok(wit::Outcome::Records(records)) => records,
+    };
+    match check_count(&records, limits) {
+        Ok(()) => Ok(records),
+        Err(invalid) => Err(failure(rule, module.clone(), invalid.class(), invalid.to_string())),
+    }
+}
+
+/// The records the last module of a chain answered, checked for Kinesis (none: a drop).
+fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputRecord>, limits: &Limits) -> Disposition {
+    if records.is_empty() {
+        return Disposition::Dropped { reason: NO_RECORDS.into(), rule: Some(rule.to_owned()), module: Some(module) };
+    }
+    match to_records(records, limits) {
+        Ok(records) => Disposition::Records(records),
+        Err(invalid) => failure(rule, module, invalid.class(), invalid.to_string()),
+    }
+}
+
+fn failure(rule: &str, module: ModuleId, class: &str, reason: String) -> Disposition {
+    Disposition::Failed(Failure { rule: rule.to_owned(), module, class: class.to_owned(), reason })
 }
 
 fn to_records(records: Vec<wit::OutputRecord>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {

@@ -53,6 +53,19 @@ impl Captured {
     }
 }
 
+/// A reloader of `s3://bucket/p/manifest.json`, polling every [`POLL`].
+fn reloader(s3: &aws_sdk_s3::Client, bucket: &str, trust: Trust) -> Reloader {
+    Reloader::new(
+        s3.clone(),
+        bucket.to_owned(),
+        "p/manifest.json".into(),
+        engine().clone(),
+        Limits::default(),
+        trust,
+        POLL,
+    )
+}
+
 fn handler(reloader: Reloader, judge: Option<Judge>, captured: &Captured) -> Handler {
     let delivery = Delivery {
         records: RecordPort::Lines(Box::new(captured.clone())),
@@ -123,15 +136,7 @@ async fn a_new_version_is_swapped_in_under_load_within_one_poll_interval_and_no_
     };
     assert!(publish("v1").starts_with("published v1@"));
 
-    let reloader = Reloader::new(
-        c.s3.clone(),
-        bucket.clone(),
-        "p/manifest.json".into(),
-        engine().clone(),
-        Limits::default(),
-        Trust::default(),
-        POLL,
-    );
+    let reloader = reloader(&c.s3, &bucket, Trust::default());
     let rules = reloader.load_now().await.unwrap();
     let captured = Captured::default();
     let handler = handler(reloader, Some(Judge::new(rules)), &captured);
@@ -195,15 +200,7 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let good = default_only("good");
     put(&direct.s3, &bucket, &good, &[], sign(&good)).await;
     let trust = Trust { public_key: Some(key.verifying_key()) };
-    let reloader = Reloader::new(
-        c.s3.clone(),
-        bucket.clone(),
-        "p/manifest.json".into(),
-        engine().clone(),
-        Limits::default(),
-        trust,
-        POLL,
-    );
+    let reloader = reloader(&c.s3, &bucket, trust);
     let rules = reloader.load_now().await.unwrap();
     let captured = Captured::default();
     let handler = handler(reloader, Some(Judge::new(rules)), &captured);
@@ -314,15 +311,7 @@ async fn a_cold_start_without_its_rule_set_fails_invocations_until_one_is_publis
     let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
     let bucket = unique("rules");
     create_bucket(&c, &bucket).await;
-    let reloader = Reloader::new(
-        c.s3.clone(),
-        bucket.clone(),
-        "p/manifest.json".into(),
-        engine().clone(),
-        Limits::default(),
-        Trust::default(),
-        POLL,
-    );
+    let reloader = reloader(&c.s3, &bucket, Trust::default());
     assert!(reloader.load_now().await.is_err());
     let captured = Captured::default();
     let handler = handler(reloader, None, &captured);

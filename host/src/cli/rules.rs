@@ -9,7 +9,7 @@ use weft::aws::Clients;
 use weft::componentize::{WASM_TARGET, cargo_build_wasm};
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
 use weft::golden::{Case, check};
-use weft::manifest::Manifest;
+use weft::manifest::{LocalFiles, Manifest};
 use weft::pipeline::Judge;
 use weft::rule_source::{RuleSource, Trust};
 use weft::rules::RuleSet;
@@ -204,9 +204,10 @@ fn test(path: &Path) -> anyhow::Result<ExitCode> {
             results.push((case.name.clone().unwrap_or(name), check(&mut judge, &case)));
         }
     } else {
-        let rules = Manifest::load_file(path, &engine, &limits)?;
-        let bytes = std::fs::read(path)?;
-        let cases = Manifest::parse(&bytes)?.manifest.tests;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let parsed = Manifest::parse(&bytes)?;
+        let rules = parsed.load(&engine, &limits, &LocalFiles(path.parent().unwrap_or(Path::new("."))))?;
+        let cases = parsed.manifest.tests;
         if cases.is_empty() {
             bail!("{} has no `tests`", path.display());
         }
