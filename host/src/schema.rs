@@ -19,7 +19,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         (
             "default-record.schema.json",
             render::<weft_rule_default::SharedFields>(
-                "The record weft's default rule writes to Kinesis for every conversation detail event.",
+                "The record weft's default rule writes to Kinesis for every conversation detail event: what the Java blueprint's code wrote, all thirteen keys on every topic, in its order. Identity: a record is identified by its event's envelope id (`_id`), the rule that made it and its index among that rule's records, the same on every retry and redrive under the same rule set; the default rule writes one record per event, so `_id` identifies it, and a rule set with `lineage` adds `_weft.rule`, `_weft.event` and `_weft.record` (the index) to every record. Deduplicate on it: a record can be written twice only when Kinesis took a call whose answer was lost.",
             ),
         ),
         ("run-output.schema.json", render::<Record>("One line of `weft run` output: a record and where it goes.")),

@@ -1,7 +1,7 @@
 //! weft's default rule: one record of shared fields per conversation detail event.
 //!
-//! The record is a drop-in for what Genesys' Java event-streaming blueprint wrote (same keys, same values, same
-//! order, `"duration": null` included), keyed by conversation id. Unlike the blueprint it takes all 16
+//! The record is a drop-in for what Genesys' Java event-streaming blueprint's code wrote (same thirteen keys, same
+//! values, same order, nulls included), keyed by conversation id. Unlike the blueprint it takes all 16
 //! conversation topics and any kind Genesys adds later, keeps events whose `conversationExternalContactIds` is
 //! empty or missing, never fails on a missing optional field, and drops (rather than fails on) events of other
 //! topic families.
@@ -19,9 +19,7 @@ pub fn shared_fields(event: Event) -> Result<Outcome, RuleError> {
     };
     let input: Input = event.parse()?;
     let body = input.detail.event_body.unwrap_or_default();
-    let is_acw = kind.as_str() == "acw";
     let record = SharedFields {
-        id: &event.id,
         version: input.detail.version,
         conversation_id: body.conversation_id.clone(),
         topic_name: event.topic_name.as_deref(),
@@ -30,28 +28,27 @@ pub fn shared_fields(event: Event) -> Result<Outcome, RuleError> {
         provider: body.provider,
         direction: body.direction,
         session_id: body.session_id,
-        duration: if kind.as_str() == "customer.end" { body.interacting_duration_ms } else { None },
         customer_id: body.participant_id,
-        wrapup_code: is_acw.then_some(body.wrapup_code),
-        external_contact_id: is_acw
-            .then(|| body.conversation_external_contact_ids.and_then(|ids| ids.into_iter().next())),
+        wrapup_code: if kind.as_str() == "acw" { body.wrapup_code } else { None },
+        duration: if kind.as_str() == "customer.end" { body.interacting_duration_ms } else { None },
+        external_contact_id: body.conversation_external_contact_ids.and_then(|ids| ids.into_iter().next()),
+        id: &event.id,
     };
     let key = record.conversation_id.as_deref().unwrap_or_else(|| event.partition_key()).to_owned();
     Ok(Record::json(key, &record)?.into())
 }
 
-/// The record the default rule writes, field for field what the Java blueprint wrote.
+/// The record the default rule writes: what the Java blueprint's code put on the stream, byte for byte.
 ///
-/// Every conversation detail topic contributes the same shared fields, taken from its `eventBody`; a field the
-/// topic does not carry is `null` (the `attributes` topic carries only `eventTime`, `conversationId` and
-/// `participantId`). `wrapupCode` and `externalContactId` appear only on `acw` records, as in the blueprint.
+/// The blueprint serialised a Lombok class with Jackson's defaults, so all thirteen keys are always written (nulls
+/// included) in its declaration order, except `_id`, which Jackson puts after the others because it is renamed. Its
+/// tests compared leniently against fixtures that leave keys out; consumers saw this. Every conversation detail
+/// topic contributes the same keys, taken from its `eventBody`; a field the topic does not carry is `null` (the
+/// `attributes` topic carries only `eventTime`, `conversationId` and `participantId`).
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SharedFields<'a> {
-    /// The EventBridge envelope `id`; redeliveries of one event share it, so consumers deduplicate on it.
-    #[serde(rename = "_id")]
-    pub id: &'a str,
     /// `detail.version`, the notification version (the string `"2"`).
     pub version: Option<Str<'a>>,
     /// `eventBody.conversationId`; also the record's partition key.
@@ -68,17 +65,20 @@ pub struct SharedFields<'a> {
     pub direction: Option<Str<'a>>,
     /// `eventBody.sessionId`.
     pub session_id: Option<Str<'a>>,
-    /// `eventBody.interactingDurationMs` on `customer.end`; `null` on every other topic (as the blueprint wrote it).
-    pub duration: Option<i64>,
     /// `eventBody.participantId`: the participant the event is about (the customer on customer.* topics, the agent
     /// on user.* and acw).
     pub customer_id: Option<Str<'a>>,
-    /// `eventBody.wrapupCode`, on `acw` only: a wrap-up code id, or a system code such as `ININ-WRAP-UP-TIMEOUT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wrapup_code: Option<Option<Str<'a>>>,
-    /// The first of `eventBody.conversationExternalContactIds`, on `acw` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_contact_id: Option<Option<Str<'a>>>,
+    /// `eventBody.wrapupCode` on `acw` (a wrap-up code id, or a system code such as `ININ-WRAP-UP-TIMEOUT`); `null`
+    /// on every other topic, the `wrapup` topic included, as the blueprint wrote it.
+    pub wrapup_code: Option<Str<'a>>,
+    /// `eventBody.interactingDurationMs` on `customer.end`; `null` on every other topic (as the blueprint wrote it).
+    pub duration: Option<i64>,
+    /// The first of `eventBody.conversationExternalContactIds`, on every topic; `null` when the list is missing or
+    /// empty (the blueprint dropped such events; weft keeps them). Joins a conversation to its external contact.
+    pub external_contact_id: Option<Str<'a>>,
+    /// The EventBridge envelope `id`; redeliveries of one event share it, so consumers deduplicate on it.
+    #[serde(rename = "_id")]
+    pub id: &'a str,
 }
 
 /// The part of the envelope the default rule reads, borrowed from the event where JSON escapes allow.
