@@ -1,5 +1,5 @@
-//! AWS clients, built once per container. The SDK's own retries are off: the sinks retry with their own
-//! backoff, bounded by the time the invocation has left. Endpoints follow `AWS_ENDPOINT_URL` (and its per-service
+//! AWS clients, built once per container. The SDK's own retries are off for the sinks, which retry with their
+//! own backoff bounded by the time the invocation has left; rule sets are read with the SDK's standard retry. Endpoints follow `AWS_ENDPOINT_URL` (and its per-service
 //! forms), which is how the tests reach a local AWS API server.
 
 use std::time::Duration;
@@ -35,6 +35,14 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(&config),
             s3: aws_sdk_s3::Client::new(&config),
         }
+    }
+
+    /// An S3 client for reading rule sets: with the SDK's standard retry (3 attempts, backoff, transient errors and
+    /// throttling told apart by the SDK). Rule sets load off the invocation path or at a cold start, where no
+    /// invocation deadline needs our own bounded loop; the dead-letter writes, which have one, keep retries off.
+    pub fn rules_s3(&self) -> aws_sdk_s3::Client {
+        let config = self.s3.config().to_builder().retry_config(RetryConfig::standard().with_max_attempts(3)).build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     pub fn kinesis_sink(&self, stream: &str) -> KinesisSink {

@@ -20,7 +20,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "WEFT_STREAM",
         required: true,
         default: None,
-        description: "Kinesis stream records are written to (name or ARN).",
+        description: "Kinesis stream records are written to: its name, or its ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME).",
     },
     Variable { name: "WEFT_DLQ_URL", required: true, default: None, description: "URL of the SQS dead-letter queue." },
     Variable {
@@ -52,6 +52,12 @@ pub const VARIABLES: &[Variable] = &[
         required: false,
         default: Some("fail"),
         description: "A cold start that cannot load the S3 rule set: `fail` its invocations (Lambda retries them) or run the embedded `default` rule until it loads.",
+    },
+    Variable {
+        name: "WEFT_RULES_ROLLBACK_AFTER",
+        required: false,
+        default: Some("10"),
+        description: "A new rule set version that fails this many of its first events in a row is rolled back to the version before it (0: never).",
     },
     Variable {
         name: "WEFT_TIME_PER_EVENT_MS",
@@ -105,6 +111,8 @@ pub struct Config {
     pub rules_public_key: Option<String>,
     /// A cold start that cannot load the rule set runs the default rule (else it fails its invocations).
     pub cold_start_default: bool,
+    /// A new version failing its first this many events in a row is rolled back (0: never).
+    pub rollback_after: u64,
     pub limits: Limits,
     pub batch: usize,
 }
@@ -144,8 +152,16 @@ impl Config {
             records_per_event: number("WEFT_RECORDS_PER_EVENT", 100, 1, 10_000)? as usize,
             ..Limits::default()
         };
+        let stream = required("WEFT_STREAM")?;
+        if !crate::record::valid_stream_name(&stream) && !valid_stream_arn(&stream) {
+            return Err(ConfigError::Malformed {
+                var: "WEFT_STREAM",
+                value: stream,
+                expected: "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)",
+            });
+        }
         Ok(Config {
-            stream: required("WEFT_STREAM")?,
+            stream,
             dlq_url,
             dlq_bucket: get("WEFT_DLQ_BUCKET"),
             rules: get("WEFT_RULES")
@@ -179,14 +195,26 @@ impl Config {
                     });
                 }
             },
+            rollback_after: number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
             limits,
             batch: number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
         })
     }
 }
 
+/// `arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME`, as PutRecords' `StreamARN` takes it.
+fn valid_stream_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "kinesis", region, account, resource]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("stream/").is_some_and(crate::record::valid_stream_name))
+}
+
 fn range_text(var: &str) -> &'static str {
     match var {
+        "WEFT_RULES_ROLLBACK_AFTER" => "a whole number of events from 0 to 1000000",
         "WEFT_TIME_PER_EVENT_MS" => "a whole number of milliseconds from 1 to 60000",
         "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
         "WEFT_RECORDS_PER_EVENT" => "a whole number from 1 to 10000",
@@ -250,6 +278,53 @@ mod tests {
             Err(ConfigError::Malformed { var: "WEFT_RULES_COLD_START", .. })
         ));
         assert!(with(("WEFT_RULES_PUBLIC_KEY", "")).unwrap().rules_public_key.is_none(), "empty is unset (Terraform)");
+    }
+
+    #[test]
+    fn the_stream_is_a_name_or_an_arn() {
+        let with = |stream: &str| config(&[("WEFT_STREAM", stream), BASE[1]]);
+        assert_eq!(with("genesys-events").unwrap().stream, "genesys-events");
+        let arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/genesys-events";
+        assert_eq!(with(arn).unwrap().stream, arn);
+        assert!(with("arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s").is_ok(), "other partitions");
+        for bad in [
+            "has spaces",
+            "arn:aws:kinesis:eu-west-1:123456789012:genesys-events",
+            "arn:aws:sqs:eu-west-1:123456789012:stream/s",
+            "arn:aws:kinesis:eu-west-1:1234:stream/s",
+            "arn:aws:kinesis:eu-west-1:123456789012:stream/bad name",
+        ] {
+            assert!(matches!(with(bad), Err(ConfigError::Malformed { var: "WEFT_STREAM", .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_documented_variable_is_read_in_each_of_its_forms() {
+        let set = config(&[
+            BASE[0],
+            BASE[1],
+            ("WEFT_DLQ_BUCKET", "dead-letters"),
+            ("WEFT_RULES", "rules/contact-centre.json"),
+            ("WEFT_RULES_POLL_SECONDS", "5"),
+            ("WEFT_RULES_COLD_START", "fail"),
+            ("WEFT_RULES_ROLLBACK_AFTER", "0"),
+            ("WEFT_TIME_PER_EVENT_MS", "60000"),
+            ("WEFT_MEMORY_MB", "2"),
+            ("WEFT_RECORDS_PER_EVENT", "10000"),
+            ("WEFT_BATCH", "10000"),
+        ])
+        .unwrap();
+        assert_eq!(set.rules, Some(crate::rule_source::RuleSource::File("rules/contact-centre.json".into())));
+        assert_eq!(set.rules_poll, Duration::from_secs(5));
+        assert_eq!((set.rollback_after, set.cold_start_default), (0, false));
+        assert_eq!(set.limits.time_per_event, Duration::from_secs(60));
+        assert_eq!((set.limits.memory_bytes, set.limits.records_per_event, set.batch), (2 << 20, 10_000, 10_000));
+        assert_eq!(config(&BASE).unwrap().rollback_after, 10, "the default");
+        let over = config(&[BASE[0], BASE[1], ("WEFT_RULES_ROLLBACK_AFTER", "-1")]).unwrap_err();
+        assert_eq!(
+            over.to_string(),
+            "environment variable WEFT_RULES_ROLLBACK_AFTER is `-1`: expected a whole number of events from 0 to 1000000"
+        );
     }
 
     #[test]

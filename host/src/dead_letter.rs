@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::ModuleId;
 use crate::input::Source;
-use crate::record::one_line;
+use crate::record::{RecordId, one_line};
 
 /// The dead-letter format version this build writes.
 pub const DEAD_LETTER_VERSION: u32 = 1;
@@ -104,6 +104,7 @@ mod tests {
                 source: Some(Source::Message { message_id: "m".into() }),
                 attempts: 1,
                 failed_at: now_rfc3339(),
+                written: Vec::new(),
                 event: OriginalEvent::from_text(text),
             };
             let json = serde_json::to_string(&letter).unwrap();
@@ -147,7 +148,23 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// When it failed, RFC 3339 UTC.
     pub failed_at: String,
+    /// The records of this event that Kinesis did take before the others failed (stage `sink` only). A redrive
+    /// writes only the event's other records, so none is written twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written: Vec<WrittenRecord>,
     pub event: OriginalEvent,
+}
+
+/// One record of a dead-lettered event that is in Kinesis already, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WrittenRecord {
+    /// The rule that made it and its index among that rule's records.
+    #[serde(flatten)]
+    pub id: RecordId,
+    pub stream: String,
+    pub shard_id: String,
+    pub sequence_number: String,
 }
 
 /// An event a rule filtered out. Not an error: counted and, on request, written out with its reason.
@@ -228,6 +245,7 @@ impl DeadLetter {
             source: None,
             attempts: 1,
             failed_at: now_rfc3339(),
+            written: Vec::new(),
             event,
         }
     }

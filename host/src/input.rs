@@ -2,8 +2,8 @@
 //! as Firehose writes them) — or any mix, pretty-printed or not.
 //!
 //! The splitter finds each top-level object by tracking braces and strings, without parsing, so that one broken
-//! event costs only itself: anything that is not an object becomes a [`Chunk::Broken`] with its position, and
-//! reading resumes at the next object. An unterminated object or string ends at the next line that starts with
+//! event costs only itself: anything that is not an object becomes a [`Chunk::Broken`] with its position (one per
+//! line at the most), and reading resumes at the next object or line. An unterminated object or string ends at the next line that starts with
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 use std::sync::Arc;
@@ -86,8 +86,10 @@ impl<'a> Iterator for Splitter<'a> {
         let source = Source::File { file: self.file.clone(), line: self.line, offset: self.pos };
         let start = self.pos;
         if self.data[start] != b'{' {
-            // Not an object: everything up to the next `{` is one broken chunk.
-            let end = self.data[start..].iter().position(|&b| b == b'{').map_or(self.data.len(), |i| start + i);
+            // Not an object: up to the next `{` or the end of the line, whichever comes first, is one broken chunk
+            // (each line of a JSON-lines file is its own item: `null` then `"a string"` are two dead letters).
+            let end =
+                self.data[start..].iter().position(|&b| b == b'{' || b == b'\n').map_or(self.data.len(), |i| start + i);
             self.advance_to(end);
             let text = String::from_utf8_lossy(&self.data[start..end]).trim_end().to_owned();
             let reason =
@@ -226,6 +228,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(&all[2], Chunk::Object { text: "{\"b\":2}", source } if source.line() == Some(3)));
+    }
+
+    #[test]
+    fn each_line_that_is_not_an_object_is_its_own_broken_chunk() {
+        let all = chunks("null\n\"a string\"\n{\"a\":1}\n[1,\n2] {\"b\":2}");
+        let broken: Vec<(&str, Option<usize>)> = all
+            .iter()
+            .filter_map(|c| match c {
+                Chunk::Broken { text, source, .. } => Some((text.as_str(), source.line())),
+                Chunk::Object { .. } => None,
+            })
+            .collect();
+        assert_eq!(broken, [("null", Some(1)), ("\"a string\"", Some(2)), ("[1,", Some(4)), ("2]", Some(5))]);
+        assert_eq!(all.len(), 6, "and both objects");
     }
 
     #[test]

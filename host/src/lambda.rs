@@ -8,7 +8,7 @@
 //!
 //! Everything expensive (clients, engine, compiled rules) is built once per container, before the first poll.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -20,7 +20,7 @@ use crate::pipeline::{DEFAULT_BATCH, Fate, Judge, Summary};
 use crate::reload::Reloader;
 use crate::rule_source::{RuleSource, Trust};
 use crate::rules::RuleSet;
-use crate::sink::{Delivery, LetterPort, RecordPort, SinkError};
+use crate::sink::{Budget, Delivery, LetterPort, RecordPort, SinkError};
 
 /// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +29,6 @@ pub enum InvocationError {
     Undelivered(String),
     #[error(transparent)]
     Sink(#[from] SinkError),
-    #[error("the rule engine was poisoned by an earlier panic")]
-    Poisoned,
     #[error("no rule set is loaded: {0}")]
     NoRuleSet(String),
     #[error("encoding the answer: {0}")]
@@ -43,16 +41,12 @@ impl From<InvocationError> for Diagnostic {
         let error_type = match error {
             InvocationError::Undelivered(_) => "Undelivered",
             InvocationError::Sink(_) => "SinkError",
-            InvocationError::Poisoned => "Poisoned",
             InvocationError::NoRuleSet(_) => "NoRuleSet",
             InvocationError::Answer(_) => "AnswerEncoding",
         };
         Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
     }
 }
-
-/// Time kept back from the invocation's deadline for answering Lambda.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub struct Handler {
     /// `None` only after a cold start that could not load its rule set and may not run the default rule.
@@ -61,40 +55,65 @@ pub struct Handler {
     /// Watches the S3 rule set, when there is one.
     reloader: Option<Reloader>,
     batch: usize,
+    /// A new rule set that fails this many first events in a row is rolled back (0: never).
+    rollback_after: u64,
 }
 
 impl Handler {
     pub fn new(judge: Judge, delivery: Delivery) -> Handler {
-        Handler::hot_swapping(Some(judge), delivery, None, DEFAULT_BATCH)
+        Handler::hot_swapping(Some(judge), delivery, None, DEFAULT_BATCH, 0)
     }
 
-    /// A handler whose rule set `reloader` keeps current (`judge`: `None` until a first version loads).
-    pub fn hot_swapping(judge: Option<Judge>, delivery: Delivery, reloader: Option<Reloader>, batch: usize) -> Handler {
-        Handler { judge: Mutex::new(judge), delivery: tokio::sync::Mutex::new(delivery), reloader, batch }
+    /// A handler whose rule set `reloader` keeps current (`judge`: `None` until a first version loads), rolling a
+    /// new version back when it fails its first `rollback_after` events.
+    pub fn hot_swapping(
+        judge: Option<Judge>,
+        delivery: Delivery,
+        reloader: Option<Reloader>,
+        batch: usize,
+        rollback_after: u64,
+    ) -> Handler {
+        let judge = judge.map(|j| j.with_batch_size(batch).with_rollback_after(rollback_after));
+        Handler {
+            judge: Mutex::new(judge),
+            delivery: tokio::sync::Mutex::new(delivery),
+            reloader,
+            batch,
+            rollback_after,
+        }
     }
 
     pub fn reloader(&self) -> Option<&Reloader> {
         self.reloader.as_ref()
     }
 
+    /// The judge. Panics in the rules are caught inside the judge, so the lock is never poisoned; were it ever,
+    /// the judge is still whole (it is only ever replaced whole), so the lock is taken back rather than failing
+    /// every later invocation.
+    fn judge(&self) -> MutexGuard<'_, Option<Judge>> {
+        self.judge.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Before a batch: start a background check when one is due, and swap in a version that is ready; with no
     /// rule set yet, try to load one now or fail the invocation (so that Lambda retries it).
     async fn refresh_rules(&self) -> Result<(), InvocationError> {
         let Some(reloader) = &self.reloader else { return Ok(()) };
-        let loaded = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.is_some();
-        if !loaded {
+        if self.judge().is_none() {
             let rules = reloader.load_now().await.map_err(|e| InvocationError::NoRuleSet(e.to_string()))?;
-            *self.judge.lock().map_err(|_| InvocationError::Poisoned)? =
-                Some(Judge::new(rules).with_batch_size(self.batch));
+            *self.judge() = Some(self.new_judge(rules));
             return Ok(());
         }
         reloader.poll();
         if let Some(rules) = reloader.take_ready()
-            && let Some(judge) = self.judge.lock().map_err(|_| InvocationError::Poisoned)?.as_mut()
+            && let Some(judge) = self.judge().as_mut()
         {
             judge.replace_rules(rules);
         }
         Ok(())
+    }
+
+    fn new_judge(&self, rules: RuleSet) -> Judge {
+        Judge::new(rules).with_batch_size(self.batch).with_rollback_after(self.rollback_after)
     }
 
     /// Handles one invocation's payload.
@@ -157,22 +176,40 @@ impl Handler {
         Ok(response)
     }
 
+    /// Rules, then delivery, within the invocation's one budget.
     async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, InvocationError> {
+        let budget = Budget::until(deadline);
         self.refresh_rules().await?;
         let judged = {
-            let mut judge = self.judge.lock().map_err(|_| InvocationError::Poisoned)?;
+            let mut judge = self.judge();
             let judge = judge.as_mut().ok_or_else(|| InvocationError::NoRuleSet("not loaded".into()))?;
-            judge.judge(chunks)
+            let judged = judge.judge_until(chunks, Some(budget.records_until()));
+            if let (Some(rollback), Some(reloader)) = (judge.take_rollback(), &self.reloader) {
+                reloader.rolled_back(&rollback);
+            }
+            judged
         };
-        Ok(self.delivery.lock().await.deliver(judged, deadline).await?)
+        Ok(self.delivery.lock().await.deliver(judged, budget).await?)
+    }
+
+    /// The active rule set's version and the last-known-good one kept in memory (`None`: the embedded default).
+    pub fn versions(&self) -> (Option<String>, Option<Option<String>>) {
+        let judge = self.judge();
+        let judge = judge.as_ref();
+        (judge.and_then(|j| j.rules().version().map(|v| v.0.clone())), judge.and_then(|j| j.previous_version()))
     }
 }
 
-/// The instant `deadline_ms` (epoch milliseconds, from the runtime) falls on, less the margin.
+/// The instant `deadline_ms` (epoch milliseconds, from the runtime) falls on: Lambda's own deadline. The
+/// [`Budget`] keeps the margins. A value no epoch of this century can have (under 10^12, before September 2001) is
+/// read as milliseconds from now: that is what cargo lambda's runtime API emulator sends (its timeout, 600000).
 pub fn deadline_instant(deadline_ms: u64) -> Instant {
+    const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+    if deadline_ms < PLAUSIBLE_EPOCH_MS {
+        return Instant::now() + Duration::from_millis(deadline_ms);
+    }
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 /// Serves invocations until the runtime stops the process.
@@ -182,6 +219,12 @@ pub async fn serve(handler: Handler) -> Result<(), Error> {
         let handler = handler.clone();
         async move {
             let deadline = deadline_instant(event.context.deadline);
+            tracing::debug!(
+                request_id = %event.context.request_id,
+                deadline_ms = event.context.deadline,
+                left_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+                "invocation"
+            );
             handler.handle(&event.payload, &event.context.request_id, deadline).await
         }
     }))
@@ -219,7 +262,7 @@ pub async fn from_config(config: &crate::config::Config) -> Result<Handler, Init
         }
         Some(RuleSource::S3 { bucket, key }) => {
             let reloader = Reloader::new(
-                clients.s3.clone(),
+                clients.rules_s3(),
                 bucket.clone(),
                 key.clone(),
                 engine.clone(),
@@ -246,5 +289,21 @@ pub async fn from_config(config: &crate::config::Config) -> Result<Handler, Init
         letters: LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
         dropped: None,
     };
-    Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch))
+    Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch, config.rollback_after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_is_an_epoch_or_the_emulators_duration() {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let left = |at: Instant| at.saturating_duration_since(Instant::now());
+        let epoch = left(deadline_instant(now_ms + 30_000));
+        assert!(epoch > Duration::from_secs(29) && epoch <= Duration::from_secs(30), "{epoch:?}");
+        assert_eq!(left(deadline_instant(now_ms - 5_000)), Duration::ZERO, "a deadline already past");
+        let emulated = left(deadline_instant(600_000));
+        assert!(emulated > Duration::from_secs(599) && emulated <= Duration::from_secs(600), "{emulated:?}");
+    }
 }

@@ -109,8 +109,10 @@ pub struct LimitsSpec {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct QuarantineSpec {
+    /// 0 to 1000000.
     #[serde(default = "default_after")]
     pub after: u32,
+    /// 0 to 86400.
     #[serde(default = "default_cool_down")]
     pub cool_down_seconds: u64,
 }
@@ -118,6 +120,26 @@ pub struct QuarantineSpec {
 impl Default for QuarantineSpec {
     fn default() -> QuarantineSpec {
         QuarantineSpec { after: default_after(), cool_down_seconds: default_cool_down() }
+    }
+}
+
+/// The longest quarantine: a day. Longer is indistinguishable from "off" for an operator and, near `u64::MAX`
+/// seconds, overflows the clock.
+pub const MAX_COOL_DOWN_SECONDS: u64 = 86_400;
+
+impl QuarantineSpec {
+    /// The quarantine, or the field that is out of range and why.
+    fn checked(&self) -> Result<Quarantine, (&'static str, String)> {
+        if self.after > 1_000_000 {
+            return Err(("after", format!("{} is outside 0 to 1000000", self.after)));
+        }
+        if self.cool_down_seconds > MAX_COOL_DOWN_SECONDS {
+            return Err((
+                "coolDownSeconds",
+                format!("{} is outside 0 to {MAX_COOL_DOWN_SECONDS}", self.cool_down_seconds),
+            ));
+        }
+        Ok(Quarantine { after: self.after, cool_down: std::time::Duration::from_secs(self.cool_down_seconds) })
     }
 }
 
@@ -359,10 +381,10 @@ impl Parsed {
                 OnErrorSpec::Skip => OnError::Skip,
                 OnErrorSpec::Default => OnError::Default,
             };
-            let quarantine = Quarantine {
-                after: spec.quarantine.after,
-                cool_down: std::time::Duration::from_secs(spec.quarantine.cool_down_seconds),
-            };
+            let quarantine = spec
+                .quarantine
+                .checked()
+                .map_err(|(field, problem)| invalid(at(&format!(".quarantine.{field}")), Problem::BadLimit(problem)))?;
             let handling = Handling { output, on_error, quarantine };
             rules.push(Rule::new(spec.name.clone(), matcher, chain, handling, &tables, &rule_limits));
         }

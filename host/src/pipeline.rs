@@ -6,14 +6,17 @@
 //!
 //! [`Summary`] counts fates, after delivery, so a record Kinesis refused is never counted as written.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
 use serde::Serialize;
 use weft_sdk::Event;
 
-use crate::dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally};
+use crate::dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally, WrittenRecord};
 use crate::envelope;
 use crate::input::{Chunk, Source};
 use crate::record::Record;
-use crate::rules::{Disposition, RuleSet};
+use crate::rules::{Disposition, Failure, RuleSet};
 
 /// Events handed to the rules in one call (see `RuleSet::process_batch`).
 pub const DEFAULT_BATCH: usize = 64;
@@ -36,6 +39,8 @@ pub struct Judged {
     /// The rule set version that judged it, when it came from a manifest.
     pub rule_set: Option<String>,
     pub verdict: Verdict,
+    /// Records of this event in Kinesis from an earlier delivery (a redriven dead letter's `written`).
+    pub written: Vec<WrittenRecord>,
 }
 
 impl Judged {
@@ -46,6 +51,7 @@ impl Judged {
             rule_set: self.rule_set.clone(),
             source: Some(self.source.clone()),
             attempts,
+            written: self.written.clone(),
             ..DeadLetter::new(Stage::Sink, class, reason, OriginalEvent::from_text(&self.text))
         }
     }
@@ -133,21 +139,94 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// The error class of events whose rules panicked in the host (a bug in weft, not in a module).
+pub const HOST_PANIC: &str = "host-panic";
+
 /// Runs chunks of input through a rule set.
 pub struct Judge {
     rules: RuleSet,
     batch_size: usize,
+    /// The rule set the current one replaced: last-known-good, rolled back to when the current one fails its
+    /// first `rollback_after` events in a row (0: never).
+    previous: Option<RuleSet>,
+    rollback_after: u64,
+    /// True until the current rule set passes its first event.
+    on_probation: bool,
+    rolled_back: Option<Rollback>,
+}
+
+/// An automatic rollback: the version that failed, and the one restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub failed_events: u64,
 }
 
 impl Judge {
     pub fn new(rules: RuleSet) -> Judge {
-        Judge { rules, batch_size: DEFAULT_BATCH }
+        Judge {
+            rules,
+            batch_size: DEFAULT_BATCH,
+            previous: None,
+            rollback_after: 0,
+            on_probation: false,
+            rolled_back: None,
+        }
+    }
+
+    /// Roll back to the previous rule set when a new one fails its first `after` events in a row (0: never).
+    pub fn with_rollback_after(mut self, after: u64) -> Self {
+        self.rollback_after = after;
+        self
     }
 
     /// Puts `rules` in place of the rule set in use, between two calls of [`Judge::judge`]: every event is judged
-    /// entirely by one rule set. Returns the one replaced.
-    pub fn replace_rules(&mut self, rules: RuleSet) -> RuleSet {
-        std::mem::replace(&mut self.rules, rules)
+    /// entirely by one rule set. The one replaced is kept as last-known-good.
+    pub fn replace_rules(&mut self, mut rules: RuleSet) {
+        rules.reset_track();
+        self.previous = Some(std::mem::replace(&mut self.rules, rules));
+        self.on_probation = self.rollback_after > 0;
+    }
+
+    /// The last-known-good rule set's version, when one is kept (`Some(None)`: an unversioned one, the default).
+    pub fn previous_version(&self) -> Option<Option<String>> {
+        self.previous.as_ref().map(|rules| rules.version().map(|v| v.0.clone()))
+    }
+
+    /// The rollback the last [`Judge::judge`] made, if any (taken once).
+    pub fn take_rollback(&mut self) -> Option<Rollback> {
+        self.rolled_back.take()
+    }
+
+    /// After judging: a rule set on probation that failed its first `rollback_after` events gives way to the
+    /// previous one; one that passed an event is trusted from then on.
+    fn check_probation(&mut self) {
+        if !self.on_probation {
+            return;
+        }
+        let track = self.rules.track();
+        if track.passed > 0 {
+            self.on_probation = false;
+        } else if track.failed_in_a_row >= self.rollback_after
+            && let Some(previous) = self.previous.take()
+        {
+            let failed = std::mem::replace(&mut self.rules, previous);
+            let rollback = Rollback {
+                from: failed.version().map(|v| v.0.clone()),
+                to: self.rules.version().map(|v| v.0.clone()),
+                failed_events: track.failed_in_a_row,
+            };
+            tracing::error!(
+                metric = "RuleSetRolledBack",
+                from = rollback.from.as_deref().unwrap_or("builtin:default"),
+                to = rollback.to.as_deref().unwrap_or("builtin:default"),
+                failed_events = rollback.failed_events,
+                "rule set rolled back: it failed its first events in a row; the last-known-good version is active again"
+            );
+            self.on_probation = false;
+            self.rolled_back = Some(rollback);
+        }
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -166,6 +245,24 @@ impl Judge {
 
     /// A verdict for every chunk, in order.
     pub fn judge<'a>(&mut self, chunks: impl IntoIterator<Item = Chunk<'a>>) -> Vec<Judged> {
+        self.judge_until(chunks, None)
+    }
+
+    /// A verdict for every chunk, in order, with no module call running past `cutoff`: events the rules have no
+    /// time left for are dead-lettered (stage `rule`, class `deadline`).
+    pub fn judge_until<'a>(
+        &mut self,
+        chunks: impl IntoIterator<Item = Chunk<'a>>,
+        cutoff: Option<Instant>,
+    ) -> Vec<Judged> {
+        self.rules.set_cutoff(cutoff);
+        let judged = self.judge_chunks(chunks);
+        self.rules.set_cutoff(None);
+        self.check_probation();
+        judged
+    }
+
+    fn judge_chunks<'a>(&mut self, chunks: impl IntoIterator<Item = Chunk<'a>>) -> Vec<Judged> {
         let mut judged = Vec::new();
         // Parsed events wait here for their rule call; `places` has each one's index in `judged` and source.
         let mut pending: Vec<Event> = Vec::with_capacity(self.batch_size);
@@ -174,7 +271,7 @@ impl Judge {
             match chunk {
                 Chunk::Broken { text, source, reason } => {
                     let verdict = parse_failure("invalid-json", reason, &source, OriginalEvent::Text(text.clone()));
-                    judged.push(Judged { event_id: None, source, text, rule_set: None, verdict });
+                    judged.push(Judged { event_id: None, source, text, rule_set: None, verdict, written: Vec::new() });
                 }
                 Chunk::Object { text, source } => match envelope::parse(text) {
                     Ok(event) => {
@@ -184,6 +281,7 @@ impl Judge {
                             text: String::new(),
                             rule_set: None,
                             verdict: Verdict::Records(Vec::new()),
+                            written: Vec::new(),
                         });
                         pending.push(event);
                         places.push((judged.len() - 1, source));
@@ -194,7 +292,14 @@ impl Judge {
                     Err(e) => {
                         let reason = format!("{source}: {}", e.reason);
                         let verdict = parse_failure(e.class, reason, &source, OriginalEvent::from_text(text));
-                        judged.push(Judged { event_id: None, source, text: text.to_owned(), rule_set: None, verdict });
+                        judged.push(Judged {
+                            event_id: None,
+                            source,
+                            text: text.to_owned(),
+                            rule_set: None,
+                            verdict,
+                            written: Vec::new(),
+                        });
                     }
                 },
             }
@@ -207,12 +312,53 @@ impl Judge {
         if pending.is_empty() {
             return;
         }
-        let dispositions = self.rules.process_batch(pending);
+        let dispositions = self.guarded(pending);
         let version = self.rules.version().map(|v| v.0.clone());
         for ((event, (index, source)), disposition) in pending.drain(..).zip(places.drain(..)).zip(dispositions) {
             judged[index] = settle(event, source, disposition, version.clone());
         }
     }
+}
+
+impl Judge {
+    /// The rules' dispositions for `events`, surviving a panic in the host: the panicking batch is retried event by
+    /// event on fresh instances, and an event that panics alone is dead-lettered (class `host-panic`). Nothing
+    /// unwinds past here, so no lock a caller holds is poisoned.
+    fn guarded(&mut self, events: &[Event]) -> Vec<Disposition> {
+        let rules = &mut self.rules;
+        if let Ok(dispositions) = catch_unwind(AssertUnwindSafe(|| process(rules, events))) {
+            return dispositions;
+        }
+        rules.reset();
+        events
+            .iter()
+            .map(|event| {
+                catch_unwind(AssertUnwindSafe(|| process(rules, std::slice::from_ref(event))))
+                    .map(|mut one| one.pop().expect("one disposition per event"))
+                    .unwrap_or_else(|panic| {
+                        rules.reset();
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        tracing::error!(event = %event.id, "the host panicked while the rules ran on an event");
+                        Disposition::Failed(Failure {
+                            rule: "weft".into(),
+                            module: crate::engine::ModuleId { name: "weft".into(), sha256: String::new() },
+                            class: HOST_PANIC.into(),
+                            reason: format!("the host panicked on this event (a bug in weft): {message}"),
+                        })
+                    })
+            })
+            .collect()
+    }
+}
+
+fn process(rules: &mut RuleSet, events: &[Event]) -> Vec<Disposition> {
+    #[cfg(test)]
+    tests::panic_if_asked(events);
+    rules.process_batch(events)
 }
 
 fn settle(event: Event, source: Source, disposition: Disposition, rule_set: Option<String>) -> Judged {
@@ -241,7 +387,7 @@ fn settle(event: Event, source: Source, disposition: Disposition, rule_set: Opti
             }))
         }
     };
-    Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict }
+    Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict, written: Vec::new() }
 }
 
 fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {
@@ -249,4 +395,52 @@ fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEv
         source: Some(source.clone()),
         ..DeadLetter::new(Stage::Parse, class, reason, event)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::engine::{Engine, Limits};
+
+    thread_local! {
+        /// An event id whose processing panics, to prove the host survives a panic in the rules.
+        static PANIC_ON: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn panic_if_asked(events: &[Event]) {
+        if let Some(id) = PANIC_ON.get()
+            && events.iter().any(|e| e.id == id)
+        {
+            panic!("injected panic");
+        }
+    }
+
+    fn event(id: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","detail-type":"v2.detail.events.conversation.{{id}}.customer.start","detail":{{"topicName":"v2.detail.events.conversation.c1.customer.start","eventBody":{{"conversationId":"c1"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_panic_in_the_rules_dead_letters_only_its_event_and_the_judge_goes_on() {
+        let engine = Engine::new().unwrap();
+        let mut judge = Judge::new(RuleSet::embedded_default(&engine, Limits::default()).unwrap());
+        PANIC_ON.set(Some("boom"));
+        let input = [event("a"), event("boom"), event("b")].join("\n");
+        let judged = judge.judge(crate::input::split(input.as_bytes(), "t".into()));
+        let outcomes: Vec<String> = judged
+            .iter()
+            .map(|j| match &j.verdict {
+                Verdict::Records(r) => format!("{} records", r.len()),
+                Verdict::Dropped(d) => d.reason.clone(),
+                Verdict::DeadLetter(d) => format!("{:?} {}", d.stage, d.error_class),
+            })
+            .collect();
+        assert_eq!(outcomes, ["1 records", "Rule host-panic", "1 records"]);
+        PANIC_ON.set(None);
+        let again = judge.judge(crate::input::split(event("boom").as_bytes(), "t".into()));
+        assert!(matches!(&again[0].verdict, Verdict::Records(r) if r.len() == 1), "the next call works");
+    }
 }

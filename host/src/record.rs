@@ -18,6 +18,18 @@ pub struct Record {
     /// The target stream, when a rule names one other than its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
+    /// Which record of its event this is. Not part of the record's data: dead letters name the records of an
+    /// event that were written, so that a redrive writes only the others.
+    #[serde(skip)]
+    pub id: RecordId,
+}
+
+/// A record's place among its event's records: the rule that made it and its index among that rule's records.
+/// With the event's id (`_id`) it is the same on every retry and redrive of the event under the same rule set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct RecordId {
+    pub rule: String,
+    pub index: usize,
 }
 
 /// Why a record a module produced cannot go to Kinesis.
@@ -66,10 +78,7 @@ impl Record {
         if chars > 256 {
             return Err(InvalidRecord::LongKey { index, chars });
         }
-        let bytes = partition_key.len() + data.len();
-        if bytes > limits.record_bytes {
-            return Err(InvalidRecord::TooLarge { index, bytes, limit: limits.record_bytes });
-        }
+        check_size(index, &partition_key, &data, limits)?;
         if let Some(name) = &stream
             && !valid_stream_name(name)
         {
@@ -85,8 +94,21 @@ impl Record {
         } else {
             data
         };
-        Ok(Record { partition_key, data, stream })
+        Ok(Record { partition_key, data, stream, id: RecordId { rule: String::new(), index } })
     }
+
+    /// Checks the size again, as Kinesis counts it (partition key plus data), after the record was changed.
+    pub fn check_size(&self, limits: &Limits) -> Result<(), InvalidRecord> {
+        check_size(self.id.index, &self.partition_key, self.data.get(), limits)
+    }
+}
+
+fn check_size(index: usize, partition_key: &str, data: &str, limits: &Limits) -> Result<(), InvalidRecord> {
+    let bytes = partition_key.len() + data.len();
+    if bytes > limits.record_bytes {
+        return Err(InvalidRecord::TooLarge { index, bytes, limit: limits.record_bytes });
+    }
+    Ok(())
 }
 
 /// Kinesis stream names: 1 to 128 of `[a-zA-Z0-9_.-]`.

@@ -6,7 +6,10 @@
 //! hashes, compile and self-test on a blocking thread — runs while events keep flowing on the active version. A
 //! refused version is reported (log line with `metric`, counted by a CloudWatch metric filter) with its reason, and
 //! not tried again until the manifest's ETag changes; the active version stays, and the one it replaced is kept as
-//! last-known-good.
+//! last-known-good (in memory, by the judge, which rolls back to it when the new version fails its first events).
+//!
+//! Whenever the status changes it is written beside the manifest, to `PREFIX/status/FUNCTION.json`, so that
+//! `weft rules status` shows operators what the deployment runs, what it refused and what it rolled back.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +19,7 @@ use crate::rule_source::{self, Accepted, Refused, SourceError, Trust};
 use crate::rules::RuleSet;
 
 /// What the reloader knows, for status and tests.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// The version events are processed with.
@@ -25,12 +28,24 @@ pub struct Status {
     pub last_known_good: Option<String>,
     /// The last version refused, and why.
     pub refused: Option<Refusal>,
+    /// The last automatic rollback: a version that passed its checks but failed its first live events.
+    pub rolled_back: Option<RolledBack>,
     /// Checks started, and swaps made.
     pub checks: u64,
     pub swaps: u64,
+    /// When this status was last changed (RFC 3339).
+    pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub failed_events: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Refusal {
     pub etag: Option<String>,
@@ -83,6 +98,7 @@ impl Reloader {
         tracing::info!(version = %accepted.version, "rule set loaded");
         state.seen_etag = accepted.etag.clone();
         state.status.active = Some(accepted.version.0.clone());
+        self.publish_status(&mut state);
         Ok(accepted.rules)
     }
 
@@ -113,7 +129,45 @@ impl Reloader {
         tracing::info!(version = %accepted.version, previous = ?previous, "rule set activated");
         state.status.last_known_good = previous;
         state.status.swaps += 1;
+        self.publish_status(&mut state);
         Some(accepted.rules)
+    }
+
+    /// The judge rolled back from the active version: it stays refused (its ETag is the one last seen, so it is
+    /// not loaded again until the manifest changes).
+    pub fn rolled_back(&self, rollback: &crate::pipeline::Rollback) {
+        let mut state = self.lock();
+        state.status.active = rollback.to.clone();
+        state.status.last_known_good = None;
+        state.status.rolled_back = Some(RolledBack {
+            from: rollback.from.clone(),
+            to: rollback.to.clone(),
+            failed_events: rollback.failed_events,
+        });
+        self.publish_status(&mut state);
+    }
+
+    /// Where the status is written: `PREFIX/status/FUNCTION.json` beside `PREFIX/manifest.json`.
+    pub fn status_key(manifest_key: &str) -> String {
+        let prefix = manifest_key.rsplit_once('/').map_or("", |(prefix, _)| prefix);
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "weft".into());
+        let function: String =
+            function.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' }).collect();
+        if prefix.is_empty() { format!("status/{function}.json") } else { format!("{prefix}/status/{function}.json") }
+    }
+
+    /// Writes the status to S3 in the background (never on the invocation path); a failure is logged only.
+    fn publish_status(&self, state: &mut State) {
+        state.status.updated_at = crate::dead_letter::now_rfc3339();
+        let body = serde_json::to_vec_pretty(&state.status).expect("status serialises");
+        let (s3, bucket, key) = (self.s3.clone(), self.bucket.clone(), Reloader::status_key(&self.key));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            let put = s3.put_object().bucket(&bucket).key(&key).content_type("application/json").body(body.into());
+            if let Err(e) = put.send().await {
+                tracing::warn!(key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "rule set status not written");
+            }
+        });
     }
 
     pub fn status(&self) -> Status {
@@ -151,6 +205,7 @@ impl Reloader {
                 }
                 tracing::error!(metric = "RuleSetRefused", etag = ?etag, reason = %reason, "rule set refused; keeping the active version");
                 state.status.refused = Some(Refusal { etag, reason });
+                self.publish_status(&mut state);
             }
         }
     }

@@ -14,9 +14,11 @@ use serde_json::Value;
 use weft_sdk::Event;
 
 use crate::embedded::{self, DEFAULT_RULE};
-use crate::engine::{CallError, Engine, Limits, LoadError, ModuleId, RuleInstance, RuleModule, Tables, wit, wit_event};
+use crate::engine::{
+    CallError, Engine, Limits, LoadError, ModuleId, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event,
+};
 use crate::matching::{Matcher, Path};
-use crate::record::{InvalidRecord, Record};
+use crate::record::{InvalidRecord, Record, RecordId};
 use crate::tables::TableSet;
 
 /// What became of one event.
@@ -153,7 +155,9 @@ impl Rule {
         }
         self.health.failures_in_a_row += 1;
         if self.quarantine.after > 0 && self.health.failures_in_a_row >= self.quarantine.after {
-            self.health.quarantined_until = Some(Instant::now() + self.quarantine.cool_down);
+            // Checked: a clock near its end must not panic the host (the manifest bounds the cool-down anyway).
+            let now = Instant::now();
+            self.health.quarantined_until = Some(now.checked_add(self.quarantine.cool_down).unwrap_or(now));
             tracing::warn!(
                 metric = "RuleQuarantined",
                 rule = %self.name,
@@ -193,11 +197,44 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     version: Option<RuleSetVersion>,
     /// The `"_weft":{...}` member appended to every record, per rule, when the rule set asks for lineage.
-    lineage: Option<Vec<String>>,
+    lineage: Option<Vec<Lineage>>,
     /// The default rule, for rules that fall back to it.
     fallback: Option<RuleInstance>,
     /// True when some rule's predicates read the envelope as a JSON tree.
     needs_tree: bool,
+    /// How the rule set has done on live events since it was loaded: for automatic rollback.
+    track: Track,
+}
+
+/// Events since load that no rule failed on, and events in a row that some rule failed on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Track {
+    pub passed: u64,
+    pub failed_in_a_row: u64,
+}
+
+/// A rule's lineage member, less the event id and record index that differ from record to record.
+struct Lineage {
+    head: String,
+    tail: String,
+}
+
+impl Lineage {
+    fn new(version: &RuleSetVersion, rule: &str, tables: &BTreeMap<String, String>) -> Lineage {
+        fn json(value: &(impl serde::Serialize + ?Sized)) -> String {
+            serde_json::to_string(value).expect("lineage members serialise")
+        }
+        Lineage {
+            head: format!("\"_weft\":{{\"ruleSet\":{},\"rule\":{},", json(&version.0), json(rule)),
+            tail: format!(",\"tables\":{}}}", json(tables)),
+        }
+    }
+
+    /// `"_weft":{"ruleSet":…,"rule":…,"event":…,"record":N,"tables":{…}}`.
+    fn member(&self, event_id: &str, index: usize) -> String {
+        let event = serde_json::to_string(event_id).expect("strings serialise");
+        format!("{}\"event\":{event},\"record\":{index}{}", self.head, self.tail)
+    }
 }
 
 impl RuleSet {
@@ -231,7 +268,14 @@ impl RuleSet {
             quarantine: Quarantine { after: 0, cool_down: Duration::ZERO },
             health: Health::default(),
         };
-        RuleSet { rules: vec![rule], version: None, lineage: None, fallback: None, needs_tree: false }
+        RuleSet {
+            rules: vec![rule],
+            version: None,
+            lineage: None,
+            fallback: None,
+            needs_tree: false,
+            track: Track::default(),
+        }
     }
 
     /// A rule set from a manifest. `lineage`: the tables' versions to stamp on records, when asked for.
@@ -248,22 +292,44 @@ impl RuleSet {
         } else {
             None
         };
-        let lineage = lineage.map(|tables| {
-            rules
-                .iter()
-                .map(|rule| {
-                    let stamp = serde_json::json!({"ruleSet": version.0, "rule": rule.name, "tables": tables});
-                    format!("\"_weft\":{stamp}")
-                })
-                .collect()
-        });
+        let lineage =
+            lineage.map(|tables| rules.iter().map(|rule| Lineage::new(&version, &rule.name, &tables)).collect());
         let needs_tree = rules.iter().any(|r| r.matcher.needs_tree());
-        Ok(RuleSet { rules, version: Some(version), lineage, fallback, needs_tree })
+        Ok(RuleSet { rules, version: Some(version), lineage, fallback, needs_tree, track: Track::default() })
     }
 
     /// The manifest's version; `None` for the embedded default or a single module.
     pub fn version(&self) -> Option<&RuleSetVersion> {
         self.version.as_ref()
+    }
+
+    /// No module call runs past `cutoff` (the invocation's time for rules); events it leaves no time for fail
+    /// with class `deadline`, which is not held against the rule (no quarantine, no on-error policy).
+    pub fn set_cutoff(&mut self, cutoff: Option<Instant>) {
+        for instance in self.instances_mut() {
+            instance.set_cutoff(cutoff);
+        }
+    }
+
+    /// Throws every live instance away: after a panic in the host their state is unknown.
+    pub fn reset(&mut self) {
+        for instance in self.instances_mut() {
+            instance.reset();
+        }
+    }
+
+    fn instances_mut(&mut self) -> impl Iterator<Item = &mut RuleInstance> {
+        self.rules.iter_mut().flat_map(|rule| rule.chain.iter_mut()).chain(self.fallback.as_mut())
+    }
+
+    /// How the rule set has done on live events since it was loaded (or since [`RuleSet::reset_track`]).
+    pub fn track(&self) -> Track {
+        self.track
+    }
+
+    /// Starts the track again: a rule set goes live after its self-test, whose events are not live ones.
+    pub fn reset_track(&mut self) {
+        self.track = Track::default();
     }
 
     /// Runs a batch of events through the rules; one disposition per event, in order.
@@ -278,6 +344,9 @@ impl RuleSet {
             vec![None; events.len()]
         };
         let mut results: Vec<Vec<Disposition>> = (0..events.len()).map(|_| Vec::new()).collect();
+        // Per event: whether some rule failed on it (before its policy), or its time ran out.
+        let mut failed = vec![false; events.len()];
+        let mut out_of_time = vec![false; events.len()];
         for (r, rule) in self.rules.iter_mut().enumerate() {
             let selected: Vec<usize> = (0..events.len())
                 .filter(|&i| rule.matcher.matches(inputs[i].kind.as_deref(), trees[i].as_ref()))
@@ -285,9 +354,10 @@ impl RuleSet {
             if selected.is_empty() {
                 continue;
             }
-            let lineage = self.lineage.as_ref().map(|l| l[r].as_str());
+            let lineage = self.lineage.as_ref().map(|l| &l[r]);
             if rule.quarantined() {
                 for &i in &selected {
+                    failed[i] = true;
                     let failure = rule.quarantined_failure();
                     results[i].push(rule.apply_policy(failure, &inputs[i], lineage, self.fallback.as_mut()));
                 }
@@ -300,8 +370,26 @@ impl RuleSet {
             };
             for (&i, outcome) in selected.iter().zip(outcomes) {
                 let disposition = rule.finish_chain(&inputs[i], outcome, lineage);
-                rule.record_health(matches!(disposition, Disposition::Failed(_)));
+                match &disposition {
+                    // Time running out is the invocation's, not the rule's: it neither fails nor clears the rule.
+                    Disposition::Failed(f) if f.class == OUT_OF_TIME => out_of_time[i] = true,
+                    other => {
+                        let fails = matches!(other, Disposition::Failed(_));
+                        failed[i] |= fails;
+                        rule.record_health(fails);
+                    }
+                }
                 results[i].push(rule.apply_policy(disposition, &inputs[i], lineage, self.fallback.as_mut()));
+            }
+        }
+        for (failed, out_of_time) in failed.into_iter().zip(out_of_time) {
+            match (failed, out_of_time) {
+                (true, _) => self.track.failed_in_a_row += 1,
+                (false, false) => {
+                    self.track.passed += 1;
+                    self.track.failed_in_a_row = 0;
+                }
+                (false, true) => {}
             }
         }
         results.into_iter().map(combine).collect()
@@ -352,10 +440,14 @@ impl Rule {
         &self,
         disposition: Disposition,
         input: &wit::Event,
-        lineage: Option<&str>,
+        lineage: Option<&Lineage>,
         fallback: Option<&mut RuleInstance>,
     ) -> Disposition {
         let Disposition::Failed(failure) = &disposition else { return disposition };
+        if failure.class == OUT_OF_TIME {
+            // Not the rule's failure: the event is dead-lettered whatever the policy, to be redriven.
+            return disposition;
+        }
         match self.on_error {
             OnError::DeadLetter => disposition,
             OnError::Skip => Disposition::Dropped {
@@ -371,7 +463,7 @@ impl Rule {
                     Ok(records) => written(&self.name, module, records, fallback.limits()),
                     Err(ended) => ended,
                 };
-                self.finish_output(default, lineage)
+                self.finish_output(default, &input.id, lineage, fallback.limits())
             }
         }
     }
@@ -391,7 +483,7 @@ impl Rule {
         &mut self,
         input: &wit::Event,
         first: Result<wit::Outcome, CallError>,
-        lineage: Option<&str>,
+        lineage: Option<&Lineage>,
     ) -> Disposition {
         let mut outcome = first;
         let mut chained: Option<wit::Event> = None;
@@ -404,7 +496,7 @@ impl Rule {
             };
             if index + 1 == self.chain.len() {
                 let disposition = written(&self.name, module, records, instance.limits());
-                return self.finish_output(disposition, lineage);
+                return self.finish_output(disposition, &input.id, lineage, instance.limits());
             }
             // Only a chain pays for a copy of the event.
             let next = chained.get_or_insert_with(|| input.clone());
@@ -414,26 +506,35 @@ impl Rule {
         unreachable!("the chain loop returns at its last module")
     }
 
-    /// The rule's output applied to its records: stream, partition key, lineage.
-    fn finish_output(&self, disposition: Disposition, lineage: Option<&str>) -> Disposition {
+    /// The rule's output applied to its records: stream, partition key, lineage, identity; then each record's size
+    /// checked again, since the key and the lineage count towards Kinesis' limit.
+    fn finish_output(
+        &self,
+        disposition: Disposition,
+        event_id: &str,
+        lineage: Option<&Lineage>,
+        limits: &Limits,
+    ) -> Disposition {
         let Disposition::Records(mut records) = disposition else { return disposition };
+        let module = || self.chain.last().expect("a rule has modules").module().clone();
         for (index, record) in records.iter_mut().enumerate() {
+            record.id = RecordId { rule: self.name.clone(), index };
             if record.stream.is_none() {
                 record.stream.clone_from(&self.output.stream);
             }
             if let Some(path) = &self.output.partition_key {
                 match partition_key(path, &record.data) {
                     Ok(key) => record.partition_key = key,
-                    Err(reason) => {
-                        let module = self.chain.last().expect("a rule has modules").module().clone();
-                        return self.failed(module, "partition-key", format!("record {index}: {reason}"));
-                    }
+                    Err(reason) => return self.failed(module(), "partition-key", format!("record {index}: {reason}")),
                 }
             }
-            if let Some(stamp) = lineage
-                && let Some(stamped) = stamp_record(record.data.get(), stamp)
+            if let Some(lineage) = lineage
+                && let Some(stamped) = stamp_record(record.data.get(), &lineage.member(event_id, index))
             {
                 record.data = stamped;
+            }
+            if let Err(invalid) = record.check_size(limits) {
+                return self.failed(module(), invalid.class(), invalid.to_string());
             }
         }
         Disposition::Records(records)

@@ -305,7 +305,10 @@ async fn persistent_throttling_ends_in_dead_letters_within_the_deadline() {
     let letters = drain_queue(&s.c, &s.dlq).await;
     assert_eq!(letters.len(), 20);
     for (body, stage, class) in &letters {
-        assert_eq!((stage.as_str(), class.as_str()), ("sink", "kinesis-throttled"));
+        // Out of attempts (`kinesis-throttled`) or, more often in 3 s, out of time (`deadline`): either way the
+        // reason names the throttling.
+        assert_eq!(stage, "sink");
+        assert!(["kinesis-throttled", "deadline"].contains(&class.as_str()), "{class}");
         let letter: DeadLetter = serde_json::from_str(body).unwrap();
         assert!(letter.attempts >= 2, "{}", letter.attempts);
         assert!(letter.reason.contains("ProvisionedThroughputExceeded"), "{}", letter.reason);
@@ -332,7 +335,11 @@ async fn kinesis_unreachable_dead_letters_everything() {
     assert!(failed.is_empty());
     let letters = drain_queue(&s.c, &s.dlq).await;
     assert_eq!(letters.len(), 12);
-    assert!(letters.iter().all(|(_, stage, class)| stage == "sink" && class == "kinesis-unavailable"), "{letters:?}");
+    // Out of attempts (`kinesis-unavailable`) or, in 2 s, out of time (`deadline`); the reason says why.
+    for (body, stage, class) in &letters {
+        assert!(stage == "sink" && ["kinesis-unavailable", "deadline"].contains(&class.as_str()), "{stage} {class}");
+        assert!(body.contains("Connection refused"), "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,4 +425,292 @@ async fn a_batch_of_1000_events_takes_two_putrecords_calls() {
     assert!(failed.is_empty());
     assert_eq!(proxy.calls(), 2);
     assert_eq!(read_stream(&s.c, &s.stream).await.len(), 1000);
+}
+
+/// Conservation over one invocation's answer and what reached AWS: every event is written, dead-lettered or
+/// reported back as failed, and no event is written twice.
+async fn assert_conserved(s: &Setup, events_in: usize, failed: &[String]) -> (Vec<String>, usize) {
+    let mut ids = ids_in_stream(&read_stream(&s.c, &s.stream).await);
+    ids.sort();
+    let distinct = ids.iter().collect::<HashSet<_>>().len();
+    assert_eq!(distinct, ids.len(), "no record written twice: {ids:?}");
+    let letters = queue_depth(&s.c, &s.dlq).await;
+    assert_eq!(ids.len() + letters + failed.len(), events_in, "written + dead-lettered + failed = in");
+    (ids, letters)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_that_never_answers_costs_dead_letters_before_the_deadline_not_the_invocation() {
+    let s = setup("kinesis-silent").await;
+    let held = Faults { delay: Some(("PutRecords", Duration::from_secs(600))), ..Faults::default() };
+    let proxy = Proxy::start(&upstream(), held).await;
+    let h = handler(default_rules(), &proxy.url, &aws::endpoint(), &s.stream, &s.dlq, None).await;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(3);
+    let answer = h.handle(&raw(&sqs_batch(&events(20))), "req-1", deadline).await.unwrap();
+    let returned = Instant::now();
+    println!(
+        "Kinesis never answers: returned {:?} after the start, {:?} before the 3 s deadline",
+        returned - started,
+        deadline - returned
+    );
+    assert!(returned < deadline, "the invocation returned before its deadline");
+    assert_eq!(answer["batchItemFailures"], json!([]), "every event was dead-lettered in the reserve");
+    let (written, _) = assert_conserved(&s, 20, &[]).await;
+    assert!(written.is_empty(), "the held call was never forwarded");
+    let letters = drain_queue(&s.c, &s.dlq).await;
+    assert_eq!(letters.len(), 20);
+    for (body, stage, class) in &letters {
+        assert_eq!((stage.as_str(), class.as_str()), ("sink", "deadline"));
+        let letter: DeadLetter = serde_json::from_str(body).unwrap();
+        assert!(letter.reason.contains("PutRecords did not answer"), "{}", letter.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_that_never_answers_fails_only_what_needed_it_and_the_retry_writes_nothing_twice() {
+    let s = setup("sqs-silent").await;
+    let held = Faults { delay: Some(("SendMessageBatch", Duration::from_secs(600))), ..Faults::default() };
+    let proxy = Proxy::start(&upstream(), held).await;
+    let h = handler(default_rules(), &aws::endpoint(), &proxy.url, &s.stream, &s.dlq, None).await;
+    let mut bodies = events(6);
+    bodies.insert(2, "{\"not\": \"an envelope\"}".into());
+    bodies.insert(5, "[1, 2]".into());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let answer = h.handle(&raw(&sqs_batch(&bodies)), "req-1", deadline).await.unwrap();
+    assert!(Instant::now() < deadline, "the invocation returned before its deadline");
+    let failed: Vec<String> = answer["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["m2", "m5"], "only the events that needed the dead-letter queue come back");
+    let mut expected: Vec<String> = events(6).iter().map(|e| id_of(e)).collect();
+    expected.sort();
+    assert_eq!(assert_conserved(&s, 8, &failed).await, (expected, 0));
+    // Lambda retries the failed part; SQS answers now.
+    let retry: Vec<String> = failed.iter().map(|m| bodies[m[1..].parse::<usize>().unwrap()].clone()).collect();
+    let direct = handler(default_rules(), &aws::endpoint(), &aws::endpoint(), &s.stream, &s.dlq, None).await;
+    assert!(run_batch(&direct, &retry, Duration::from_secs(10)).await.is_empty());
+    let (written, letters) = assert_conserved(&s, 8, &[]).await;
+    assert_eq!((written.len(), letters), (6, 2));
+}
+
+fn id_of(event: &str) -> String {
+    serde_json::from_str::<Value>(event).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_partial_failures_and_throttling_are_retried_and_sender_faults_come_back() {
+    let s = setup("sqs-partial").await;
+    let not_envelopes: Vec<String> = (0..12).map(|i| format!("{{\"not-an-envelope\": {i}}}")).collect();
+    // Not the sender's fault (SQS's own), and throttled calls: retried until every letter is on the queue once.
+    let flaky = Faults { sqs_partial: Some((1, vec![1, 3], false)), sqs_throttles: 2, ..Faults::default() };
+    let proxy = Proxy::start(&upstream(), flaky).await;
+    let h = handler(default_rules(), &aws::endpoint(), &proxy.url, &s.stream, &s.dlq, None).await;
+    assert!(run_batch(&h, &not_envelopes, Duration::from_secs(20)).await.is_empty());
+    assert!(proxy.sqs_calls() >= 4, "two batches, two throttled calls and a retry: {}", proxy.sqs_calls());
+    let letters = drain_queue(&s.c, &s.dlq).await;
+    let sources: HashSet<String> = letters
+        .iter()
+        .map(|(body, ..)| serde_json::to_string(&serde_json::from_str::<DeadLetter>(body).unwrap().event).unwrap())
+        .collect();
+    assert_eq!((letters.len(), sources.len()), (12, 12), "each dead letter once");
+    // The sender's fault: retrying cannot help, so the event comes back to Lambda (and is not lost).
+    let faulty = Faults { sqs_partial: Some((1, vec![0], true)), ..Faults::default() };
+    let proxy = Proxy::start(&upstream(), faulty).await;
+    let h = handler(default_rules(), &aws::endpoint(), &proxy.url, &s.stream, &s.dlq, None).await;
+    assert_eq!(run_batch(&h, &not_envelopes[..3], Duration::from_secs(20)).await, ["m0"]);
+    assert_eq!(queue_depth(&s.c, &s.dlq).await, 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_refused_whole_as_invalid_is_split_until_only_the_offending_event_is_dead_lettered() {
+    let s = setup("invalid-call").await;
+    let proxy = Proxy::start(&upstream(), Faults { invalid_key: Some("poison".into()), ..Faults::default() }).await;
+    let h = handler(default_rules(), &proxy.url, &aws::endpoint(), &s.stream, &s.dlq, None).await;
+    let bodies: Vec<String> = (0..40)
+        .map(|i| {
+            let conversation = if i == 17 { "poison".to_owned() } else { format!("conv-{i}") };
+            common::event(&format!("ev-{i:02}"), "customer.start", json!({"conversationId": conversation}))
+        })
+        .collect();
+    assert!(run_batch(&h, &bodies, Duration::from_secs(20)).await.is_empty());
+    let (written, letters) = assert_conserved(&s, 40, &[]).await;
+    assert_eq!((written.len(), letters), (39, 1));
+    assert!(!written.contains(&"ev-17".to_owned()));
+    let letter = &drain_queue(&s.c, &s.dlq).await[0];
+    assert_eq!(letter.2, "kinesis-rejected");
+    assert!(letter.0.contains("ev-17") && letter.0.contains("ValidationException"), "{}", letter.0);
+    // Halving 40 down to the one entry: a call per half on the way, not one call per record.
+    assert!((3..=16).contains(&proxy.calls()), "{} PutRecords calls", proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_may_be_named_by_its_arn() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let (stream, queue) = (unique("by-arn"), unique("by-arn-dlq"));
+    create_stream(&c, &stream, 1).await;
+    let dlq = create_queue(&c, &queue).await;
+    let summary = c.kinesis.describe_stream_summary().stream_name(&stream).send().await.unwrap();
+    let arn = summary.stream_description_summary().unwrap().stream_arn().to_owned();
+    assert!(arn.starts_with("arn:aws:kinesis:"), "{arn}");
+    let out = weft(&["run", "--stream", &arn, "--dlq", &dlq, "samples/events"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("29 events in: 27 written as 27 records"), "{stderr}");
+    assert_eq!(parsed(&read_stream(&c, &stream).await), parsed(&golden()));
+    let tail = weft(&["tail", "--stream", &arn, "--limit", "2"]);
+    assert_eq!(String::from_utf8(tail.stdout).unwrap().lines().count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_codes_and_ids_are_bounded_before_aws_and_kept_whole_in_the_dead_letter() {
+    let s = setup("hostile-strings").await;
+    let bucket = unique("weft-dead-letters");
+    create_bucket(&s.c, &bucket).await;
+    // S3 fails twice first: the oversize dead letter's PutObject is retried like the queue's calls.
+    let s3 = Proxy::start(&upstream(), Faults { server_errors: 2, ..Faults::default() }).await;
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &s3.url).await;
+    let delivery = Delivery {
+        records: RecordPort::Kinesis(c.kinesis_sink(&s.stream)),
+        letters: LetterPort::Queue(c.dead_letter_queue(&s.dlq, Some(&bucket))),
+        dropped: None,
+    };
+    let h = Handler::new(Judge::new(common::hostile_rules(Limits::default())), delivery);
+    let long_id = "../".repeat(667); // 2,001 characters, slashes and dots included
+    let bodies = vec![
+        common::event(&long_id, "acw", json!({"attack": "hostile-code"})),
+        common::event("fine", "acw", json!({"attack": "none"})),
+    ];
+    assert!(run_batch(&h, &bodies, Duration::from_secs(20)).await.is_empty());
+    let letters = drain_queue(&s.c, &s.dlq).await;
+    assert_eq!(letters.len(), 1);
+    let (body, stage, class) = &letters[0];
+    assert_eq!(stage, "rule");
+    assert_eq!(class.len(), 64, "the attribute is clipped");
+    assert!(class.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)), "{class:?}");
+    assert!(body.len() < 16 * 1024, "the pointer message is bounded: {} bytes", body.len());
+    let DeadLetterMessage::Stored(stored) = serde_json::from_str(body).unwrap() else { panic!("a pointer") };
+    let name = stored.stored_in.key.rsplit('/').next().unwrap();
+    assert_eq!(name.len(), "0123456789abcdef0123456789abcdef-01234567.json".len(), "{}", stored.stored_in.key);
+    assert!(!stored.stored_in.key.contains(".."), "{}", stored.stored_in.key);
+    let object = s.c.s3.get_object().bucket(&bucket).key(&stored.stored_in.key).send().await.unwrap();
+    let letter: DeadLetter = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(letter.error_class.len(), 1 << 20, "the full code, kept in the dead letter");
+    assert_eq!(letter.event_id.as_deref(), Some(long_id.as_str()));
+    assert_eq!(read_stream(&s.c, &s.stream).await.len(), 1, "the next event is written");
+}
+
+/// A rule set in a fresh directory (modules copied beside it, as `weft rules publish` would lay them out).
+fn rule_set_dir(manifest: &Value, modules: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for module in modules {
+        std::fs::copy(common::repo().join("rules/dist").join(module), dir.path().join(module)).unwrap();
+    }
+    std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+    dir
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    weft::engine::ModuleId::new("", &std::fs::read(path).unwrap()).sha256
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_runs_the_deployed_rule_set_so_redacted_events_stay_redacted() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let (stream, queue) = (unique("redrive-rules"), unique("redrive-rules-dlq"));
+    let dlq = create_queue(&c, &queue).await;
+    let sha = sha256_of(&common::repo().join("rules/dist/redact-pii.wasm"));
+    let manifest = json!({"name": "redacting", "rules": [{"name": "callers", "modules": [
+        {"module": "redact-pii.wasm", "sha256": sha, "params": {"key": "a-redrive-test-key-0123"}}]}]});
+    let dir = rule_set_dir(&manifest, &["redact-pii.wasm"]);
+    let rules = dir.path().join("manifest.json");
+    let events = common::repo().join("samples/events/voice-inbound-call.jsonl");
+    // The stream is missing: every event is dead-lettered at the sink, under the redacting rule set.
+    let out = weft(&[
+        "run",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--stream",
+        &stream,
+        "--dlq",
+        &dlq,
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let letters = drain_queue(&c, &dlq).await;
+    assert_eq!(letters.len(), 13);
+    let letter: DeadLetter = serde_json::from_str(&letters[0].0).unwrap();
+    assert!(letter.rule_set.as_deref().is_some_and(|v| v.starts_with("redacting@")), "{:?}", letter.rule_set);
+    assert!(letters.iter().any(|(body, ..)| body.contains("tel:+")), "dead letters keep the event whole");
+    create_stream(&c, &stream, 1).await;
+
+    // Redrive as an operator would, with the deployment's WEFT_RULES in the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["redrive", "--dlq", &dlq, "--stream", &stream])
+        .env("WEFT_RULES", &rules)
+        .envs(aws::env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("rules redacting@"), "{stderr}");
+    let written = read_stream(&c, &stream).await;
+    assert_eq!(written.len(), 13);
+    assert!(written.iter().all(|(_, data)| !data.contains("tel:+")), "no number in clear after redrive");
+    assert!(written.iter().any(|(_, data)| data.contains("\"ani\":\"hmac-sha256:")));
+    assert_eq!(queue_depth(&c, &dlq).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_written_event_names_its_written_records_and_redrive_writes_only_the_others() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let (main, other, queue) = (unique("fan-main"), unique("fan-other"), unique("fan-dlq"));
+    create_stream(&c, &main, 1).await;
+    let dlq = create_queue(&c, &queue).await;
+    let manifest = json!({"name": "fan-out", "rules": [
+        {"name": "shared", "modules": [{"module": "builtin:default"}]},
+        {"name": "copy", "modules": [{"module": "builtin:default"}], "output": {"stream": other}}]});
+    let dir = rule_set_dir(&manifest, &[]);
+    let rules = dir.path().join("manifest.json");
+    let events = common::repo().join("samples/events/voice-inbound-call.jsonl");
+    // `other` does not exist yet: each event's first record lands, its second does not.
+    let out =
+        weft(&["run", "--rules", rules.to_str().unwrap(), "--stream", &main, "--dlq", &dlq, events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read_stream(&c, &main).await.len(), 13);
+    let letters = drain_queue(&c, &dlq).await;
+    assert_eq!(letters.len(), 13);
+    for (body, stage, _) in &letters {
+        assert_eq!(stage, "sink");
+        let letter: DeadLetter = serde_json::from_str(body).unwrap();
+        assert_eq!(letter.written.len(), 1, "{body}");
+        let written = &letter.written[0];
+        assert_eq!((written.id.rule.as_str(), written.id.index, written.stream.as_str()), ("shared", 0, main.as_str()));
+        assert!(!written.shard_id.is_empty() && !written.sequence_number.is_empty());
+    }
+    create_stream(&c, &other, 1).await;
+    let out = weft(&["redrive", "--dlq", &dlq, "--stream", &main, "--rules", rules.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("13 dead letters: 13 were written (13 records)"), "{stderr}");
+    let main_ids = ids_in_stream(&read_stream(&c, &main).await);
+    assert_eq!((main_ids.len(), main_ids.iter().collect::<HashSet<_>>().len()), (13, 13), "nothing twice");
+    assert_eq!(read_stream(&c, &other).await.len(), 13);
+    assert_eq!(queue_depth(&c, &dlq).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_dead_letters_go_out_in_one_invocation() {
+    let s = setup("thousand-letters").await;
+    let h = handler(default_rules(), &aws::endpoint(), &aws::endpoint(), &s.stream, &s.dlq, None).await;
+    let bodies: Vec<String> = (0..1000).map(|i| format!("{{\"not-an-envelope\": {i}}}")).collect();
+    let started = Instant::now();
+    let failed = run_batch(&h, &bodies, Duration::from_secs(30)).await;
+    // What the reserve is measured by (printed, not asserted: the time depends on the machine).
+    println!("1,000 dead letters (rules and SQS): {:?}", started.elapsed());
+    assert!(failed.is_empty());
+    assert_eq!(queue_depth(&s.c, &s.dlq).await, 1000);
 }

@@ -72,8 +72,11 @@ fn handler(reloader: Reloader, judge: Option<Judge>, captured: &Captured) -> Han
         letters: LetterPort::Lines(None),
         dropped: None,
     };
-    Handler::hot_swapping(judge, delivery, Some(reloader), 64)
+    Handler::hot_swapping(judge, delivery, Some(reloader), 64, ROLLBACK_AFTER)
 }
+
+/// A new version failing this many first events in a row is rolled back.
+const ROLLBACK_AFTER: u64 = 3;
 
 async fn handle(handler: &Handler, id: &str) -> Result<Value, String> {
     let text = event(id, "customer.start", json!({"conversationId": format!("c-{id}")}));
@@ -322,4 +325,137 @@ async fn a_cold_start_without_its_rule_set_fails_invocations_until_one_is_publis
     put(&c.s3, &bucket, &manifest, &[], None).await;
     handle(&handler, "later").await.unwrap();
     assert_eq!(captured.stamps(), [("later".to_owned(), version_of(&manifest))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_that_passes_its_self_test_but_fails_live_events_is_rolled_back_to_the_last_good_one() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&c, &bucket).await;
+    let good = default_only("good");
+    put(&c.s3, &bucket, &good, &[], None).await;
+    let reloader = reloader(&c.s3, &bucket, Trust::default());
+    let rules = reloader.load_now().await.unwrap();
+    let captured = Captured::default();
+    let handler = handler(reloader, Some(Judge::new(rules)), &captured);
+    handle(&handler, "before").await.unwrap();
+
+    // The hostile module fails every event that does not say otherwise; its self-test event says otherwise.
+    let hostile = hostile_wasm().to_vec();
+    let sha = ModuleId::new("", &hostile).sha256;
+    let test_event: Value = serde_json::from_str(&event("t", "acw", json!({"attack": "none"}))).unwrap();
+    let bad = json!({"name": "bad", "lineage": true,
+        "rules": [{"name": "m", "modules": [{"module": "modules/h.wasm", "sha256": sha, "params": {"attack": "error"}}]}],
+        "tests": [{"name": "passes", "event": test_event, "expect": {"records": [{"data": {"ok": "t"}}]}}]});
+    put(&c.s3, &bucket, &bad, &[("modules/h.wasm", hostile)], None).await;
+
+    let (good_version, bad_version) = (version_of(&good), version_of(&bad));
+    let (mut dead, mut n) = (0, 0);
+    let started = Instant::now();
+    let status = loop {
+        n += 1;
+        let answer = handle(&handler, &format!("live{n}")).await.unwrap();
+        dead += answer["deadLettered"].as_u64().unwrap();
+        let status = handler.reloader().unwrap().status();
+        if status.rolled_back.is_some() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never rolled back: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        dead, ROLLBACK_AFTER,
+        "its first events failed (dead-lettered, to be redriven), then it was rolled back"
+    );
+    let rolled = status.rolled_back.unwrap();
+    assert_eq!(
+        (rolled.from.as_deref(), rolled.to.as_deref()),
+        (Some(bad_version.as_str()), Some(good_version.as_str()))
+    );
+    assert_eq!(status.active.as_deref(), Some(good_version.as_str()));
+    assert_eq!(handler.versions().0.as_deref(), Some(good_version.as_str()), "the judge runs the good one again");
+    // And stays on it: the bad manifest is not loaded again (it would take a new publish).
+    tokio::time::sleep(POLL + Duration::from_millis(200)).await;
+    for i in 0..3 {
+        let answer = handle(&handler, &format!("after{i}")).await.unwrap();
+        assert_eq!(answer["eventsWritten"], 1, "{answer}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let (id, version) = captured.stamps().pop().unwrap();
+    assert_eq!((id.as_str(), version.as_str()), ("after2", good_version.as_str()));
+}
+
+fn weft_rules(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_weft")).arg("rules").args(args).envs(aws::env()).output().unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_what_each_deployment_runs_and_rolls_back_with_the_cli() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&c, &bucket).await;
+    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    let (v1, v2) = (default_only("v1"), default_only("v2"));
+    put(&c.s3, &bucket, &v1, &[], None).await;
+    let reloader = reloader(&c.s3, &bucket, Trust::default());
+    let rules = reloader.load_now().await.unwrap();
+    let captured = Captured::default();
+    let handler = handler(reloader, Some(Judge::new(rules)), &captured);
+    put(&c.s3, &bucket, &v2, &[], None).await;
+    let (v1_version, v2_version) = (version_of(&v1), version_of(&v2));
+    let until_active = async |version: &str| {
+        let started = Instant::now();
+        let mut n = 0;
+        while handler.reloader().unwrap().status().active.as_deref() != Some(version) {
+            assert!(started.elapsed() < Duration::from_secs(20), "{version} never became active");
+            n += 1;
+            handle(&handler, &format!("{version}-{n}")).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    until_active(&v2_version).await;
+
+    let location = format!("s3://{bucket}/p/manifest.json");
+    let started = Instant::now();
+    let status: Value = loop {
+        let (ok, stdout, stderr) = weft_rules(&["status", &location]);
+        assert!(ok, "{stderr}");
+        let status: Value = serde_json::from_str(&stdout).unwrap();
+        // The deployment's report is written in the background.
+        if status["deployments"]["weft"]["active"] == v2_version.as_str() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["published"]["version"], v2_version.as_str());
+    assert_eq!(status["earlier"][0]["version"], v1_version.as_str());
+    assert_eq!(status["deployments"]["weft"]["lastKnownGood"], v1_version.as_str());
+
+    let (ok, stdout, stderr) = weft_rules(&["rollback", &location]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with(&format!("rolled back {location} to {v1_version}")), "{stdout}");
+    until_active(&v1_version).await;
+    let (id, version) = captured.stamps().pop().unwrap();
+    assert!(id.starts_with(&v1_version) && version == v1_version, "{id}: {version}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_set_reads_are_retried_when_s3_fails_for_a_moment() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("rules");
+    create_bucket(&c, &bucket).await;
+    let manifest = default_only("retried");
+    put(&c.s3, &bucket, &manifest, &[], None).await;
+    // Two 500s: the first GET and its first retry fail, the third attempt loads.
+    let proxy =
+        Proxy::start(aws::endpoint().trim_start_matches("http://"), Faults { server_errors: 2, ..Faults::default() })
+            .await;
+    let flaky = clients(&aws::endpoint(), &aws::endpoint(), &proxy.url).await;
+    let reloader = reloader(&flaky.rules_s3(), &bucket, Trust::default());
+    reloader.load_now().await.unwrap();
+    assert_eq!(reloader.status().active, Some(version_of(&manifest)));
 }

@@ -77,6 +77,8 @@ fn a_chain_of_three_fans_out_to_its_own_stream_with_lineage_and_every_event_is_a
     assert_eq!((&system["queueName"], &system["wrapupName"]), (&Value::Null, &json!("Wrap-up timed out")));
     let lineage = &known["_weft"];
     assert_eq!(lineage["rule"], "wrap-ups");
+    // The record's identity: the event, the rule, the record's index among the rule's records.
+    assert_eq!((&lineage["event"], &lineage["record"]), (&known["_id"], &json!(0)));
     assert!(lineage["ruleSet"].as_str().unwrap().starts_with("contact-centre@"));
     let tables = std::fs::read(repo().join("rules/tables/queues.json")).unwrap();
     assert_eq!(lineage["tables"]["queues"], ModuleId::new("", &tables).sha256);
@@ -205,6 +207,11 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
             json!({"tables": {"q": {"file": "hostile.wasm"}}, "rules": [{"name": "a", "modules": [default]}]}),
             "rule set manifest: tables.q: hostile.wasm: not a JSON object of keys to values",
         ),
+        // 1e19 seconds once overflowed the clock and panicked the host while it held the rules' lock.
+        (
+            json!({"rules": [{"name": "a", "modules": [default], "quarantine": {"coolDownSeconds": 10_000_000_000_000_000_000u64}}]}),
+            "rule set manifest: rules[0] (\"a\").quarantine.coolDownSeconds: 10000000000000000000 is outside 0 to 86400",
+        ),
     ];
     for (manifest, expected) in &cases {
         let error = load(manifest).err().unwrap_or_else(|| panic!("{manifest} loaded"));
@@ -245,4 +252,19 @@ fn a_module_that_is_not_a_rule_is_refused_at_load() {
     let error =
         Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).err().unwrap().to_string();
     assert!(error.contains("not a WebAssembly file"), "{error}");
+}
+
+#[test]
+fn records_are_checked_for_size_after_the_lineage_is_added() {
+    let manifest = |lineage: bool| json!({"lineage": lineage, "rules": [{"name": "sized", "modules": [{"module": "hostile.wasm", "sha256": hostile_sha()}]}]});
+    // Partition key (`c-big`, the topic's conversation id) plus data: 10 bytes under Kinesis' 1 MiB.
+    let size = weft::engine::KINESIS_MAX_RECORD_BYTES - "c-big".len() - 10;
+    let input = event("big", "acw", json!({"attack": "record-of-size", "size": size}));
+    let (out, _) = run_with(load(&manifest(false)).unwrap(), &input, 1);
+    assert_eq!(out.records.len(), 1, "it fits as the module made it");
+    let (out, summary) = run_with(load(&manifest(true)).unwrap(), &input, 1);
+    assert_eq!((summary.events_written, summary.dead_lettered), (0, 1), "with its lineage it would not");
+    let letter = &out.dead_letters[0];
+    assert_eq!(letter.error_class, "record-too-large");
+    assert!(letter.reason.contains("over the limit of 1048576 bytes per record"), "{}", letter.reason);
 }

@@ -105,7 +105,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 while chunks.peek().is_some() {
                     let slice: Vec<Chunk> = chunks.by_ref().take(1000).collect();
                     let judged = judge.judge(slice);
-                    let far = Instant::now() + Duration::from_secs(60);
+                    let far = weft::sink::Budget::from_now(Duration::from_secs(60));
                     summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));
                 }
                 black_box(summary);

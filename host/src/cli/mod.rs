@@ -7,6 +7,7 @@ mod bench;
 mod env;
 mod lambda;
 mod redrive;
+mod rollout;
 mod rules;
 mod run;
 mod schemas;
@@ -90,4 +91,25 @@ fn init_logging(default: &str) {
 /// A runtime for the AWS calls of a command.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// A rule set from a path or S3, through the Lambda's own loading and checks (`weft run --rules`, `weft redrive`).
+async fn load_rules(
+    location: &str,
+    public_key: Option<&str>,
+    engine: &weft::engine::Engine,
+) -> anyhow::Result<weft::rules::RuleSet> {
+    use anyhow::Context;
+    use weft::rule_source::{RuleSource, Trust};
+    let source = RuleSource::parse(location)?;
+    let trust = Trust { public_key: public_key.map(weft::signing::public_key).transpose()? };
+    let s3 = match source {
+        RuleSource::S3 { .. } => Some(weft::aws::Clients::load().await.rules_s3()),
+        RuleSource::File(_) => None,
+    };
+    let limits = weft::engine::Limits::default();
+    let accepted = weft::rule_source::load(&source, s3.as_ref(), engine, &limits, &trust)
+        .await
+        .with_context(|| format!("rule set {source} refused"))?;
+    Ok(accepted.rules)
 }

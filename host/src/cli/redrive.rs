@@ -1,24 +1,31 @@
-//! `weft redrive`: dead letters back through the current rules, once their cause is fixed.
+//! `weft redrive`: dead letters back through the deployed rules, once their cause is fixed.
 //!
-//! Each message is deleted only after its event is settled for good: its records are written, or the current
-//! rules drop it. An event that fails again stays on the queue untouched (it reappears when its visibility
+//! The rules are the deployment's: `--rules` (a manifest path or `s3://…`, checked with `--public-key`), by default
+//! `WEFT_RULES` and `WEFT_RULES_PUBLIC_KEY` exactly as the Lambda reads them; the embedded default rule only when
+//! neither is set. A dead letter that names records of its event already in Kinesis (`written`) gets only its
+//! other records written, so a redrive never writes a record twice.
+//!
+//! Each message is deleted only after its event is settled for good: its records are written, the current rules
+//! drop it, or it failed again and its new dead letter (the new reason, and every record of it written so far) is
+//! on the queue in its place. An event that fails again stays on the queue untouched (it reappears when its visibility
 //! timeout ends), so a redrive can never lose one. `--dry-run` writes nothing and deletes nothing: it prints the
 //! records that would be written and what would become of each message.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 use weft::aws::Clients;
-use weft::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent};
+use weft::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent, WrittenRecord};
 use weft::engine::{Engine, Limits};
 use weft::input::{Chunk, Source};
-use weft::pipeline::{Fate, Judge, Summary};
+use weft::pipeline::{Fate, Judge, Judged, Summary, Verdict};
 use weft::rules::RuleSet;
-use weft::sink::{Delivery, LetterPort, RecordPort};
+use weft::sink::{Budget, Delivery, LetterPort, RecordPort};
 
 #[derive(clap::Args)]
 pub struct RedriveArgs {
@@ -34,6 +41,13 @@ pub struct RedriveArgs {
     /// Stop after this many messages.
     #[arg(long, value_name = "N")]
     max: Option<usize>,
+    /// The rule set to run, as the Lambda loads it: a manifest path or s3://BUCKET/PREFIX/manifest.json
+    /// (default: WEFT_RULES; with neither, the embedded default rule).
+    #[arg(long, value_name = "MANIFEST", env = "WEFT_RULES")]
+    rules: Option<String>,
+    /// Refuse a rule set not signed by this ed25519 public key (hex; default: WEFT_RULES_PUBLIC_KEY).
+    #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
+    public_key: Option<String>,
 }
 
 /// How long a received message stays hidden from other readers while it is redriven.
@@ -47,13 +61,22 @@ pub fn redrive(args: RedriveArgs) -> anyhow::Result<ExitCode> {
 async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let clients = Clients::load().await;
     let engine = Engine::new()?;
-    let mut judge = Judge::new(RuleSet::embedded_default(&engine, Limits::default())?);
+    let rules = match &args.rules {
+        Some(location) => super::load_rules(location, args.public_key.as_deref(), &engine).await?,
+        None => RuleSet::embedded_default(&engine, Limits::default())?,
+    };
+    eprintln!("weft redrive: rules {}", rules.version().map_or("builtin:default (embedded)".into(), |v| v.0.clone()));
+    let mut judge = Judge::new(rules);
     let records = match (&args.stream, args.dry_run) {
         (Some(stream), false) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
         _ => RecordPort::Lines(Box::new(std::io::stdout())),
     };
-    // A dead letter that fails again stays where it is: nothing new is sent to the queue.
-    let mut delivery = Delivery { records, letters: LetterPort::Lines(None), dropped: None };
+    // An event that fails again gets a new dead letter, which replaces its message (a dry run sends nothing).
+    let letters = match args.dry_run {
+        true => LetterPort::Lines(None),
+        false => LetterPort::Queue(clients.dead_letter_queue(&args.dlq, None)),
+    };
+    let mut delivery = Delivery { records, letters, dropped: None };
     let backlog = queue_length(&clients, &args.dlq).await;
     let progress = ProgressBar::new(backlog);
     progress.set_style(
@@ -63,6 +86,7 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
 
     let mut summary = Summary::default();
     let mut seen = HashSet::new();
+    let mut events = HashSet::new();
     let mut dry_run_handles = Vec::new();
     let mut empty_polls = 0;
     while empty_polls < 2 && args.max.is_none_or(|max| seen.len() < max) {
@@ -76,21 +100,31 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
             .send()
             .await
             .with_context(|| format!("receiving from {}", args.dlq))?;
-        let messages = received.messages.unwrap_or_default();
-        let messages: Vec<_> =
-            messages.into_iter().filter(|m| seen.insert(m.message_id.clone().unwrap_or_default())).collect();
-        if messages.is_empty() {
+        let received = received.messages.unwrap_or_default();
+        let received: Vec<_> =
+            received.into_iter().filter(|m| seen.insert(m.message_id.clone().unwrap_or_default())).collect();
+        if received.is_empty() {
             empty_polls += 1;
             continue;
         }
         empty_polls = 0;
-        let mut texts = Vec::with_capacity(messages.len());
-        for message in &messages {
+        let mut messages = Vec::with_capacity(received.len());
+        let mut texts = Vec::with_capacity(received.len());
+        let mut already = Vec::with_capacity(received.len());
+        for message in received {
             let letter = open(&clients, message.body.as_deref().unwrap_or("")).await?;
-            texts.push(match letter.event {
+            let text = match letter.event {
                 OriginalEvent::Json(raw) => raw.get().to_owned(),
                 OriginalEvent::Text(text) => text,
-            });
+            };
+            // An event that failed again in this run has a new dead letter on the queue: it is not run twice in
+            // one redrive (it stays hidden until its visibility timeout ends, for the next redrive).
+            if !events.insert(Sha256::digest(text.as_bytes())) {
+                continue;
+            }
+            already.push(letter.written);
+            texts.push(text);
+            messages.push(message);
         }
         let chunks: Vec<Chunk> = texts
             .iter()
@@ -100,8 +134,11 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
                 source: Source::Message { message_id: m.message_id.clone().unwrap_or_default() },
             })
             .collect();
-        let judged = judge.judge(chunks);
-        let fates = delivery.deliver(judged, Instant::now() + Duration::from_secs(VISIBILITY as u64 - 5)).await?;
+        let mut judged = judge.judge(chunks);
+        for (item, written) in judged.iter_mut().zip(already) {
+            skip_written(item, written);
+        }
+        let fates = delivery.deliver(judged, Budget::from_now(Duration::from_secs(VISIBILITY as u64 - 5))).await?;
         summary.count(&fates);
         for (message, fate) in messages.iter().zip(&fates) {
             let handle = message.receipt_handle.clone().unwrap_or_default();
@@ -109,7 +146,7 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
             if args.dry_run {
                 eprintln!("{id}: would be {}", describe(fate));
                 dry_run_handles.push(handle);
-            } else if matches!(fate, Fate::Written { .. } | Fate::Dropped { .. }) {
+            } else if !matches!(fate, Fate::Failed { .. }) {
                 clients
                     .sqs
                     .delete_message()
@@ -120,6 +157,11 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("deleting message {id}"))?;
             } else {
                 progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
+            }
+            if let Fate::DeadLettered { class } = fate
+                && !args.dry_run
+            {
+                progress.suspend(|| eprintln!("{id}: still failing ({class}); its new dead letter replaces it"));
             }
         }
         progress.inc(messages.len() as u64);
@@ -149,6 +191,17 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         if args.dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
     );
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Leaves out of `item`'s records those its dead letter says are in Kinesis already (same rule, same index), and
+/// carries them over to the new dead letter should the event fail again.
+fn skip_written(item: &mut Judged, written: Vec<WrittenRecord>) {
+    match &mut item.verdict {
+        Verdict::Records(records) => records.retain(|record| !written.iter().any(|w| w.id == record.id)),
+        Verdict::DeadLetter(letter) => letter.written.extend(written.iter().cloned()),
+        Verdict::Dropped(_) => {}
+    }
+    item.written = written;
 }
 
 /// The dead letter in a message body, fetched from S3 when the message only points at it.

@@ -34,8 +34,12 @@ enum RulesCommand {
     Publish(PublishArgs),
     /// Make an ed25519 key pair for signing rule sets (FILE: private key; FILE.pub: public key).
     Keygen(KeygenArgs),
-    /// Show the rule set version published at an S3 location.
-    Status(StatusArgs),
+    /// Show what is published at an S3 location, its earlier versions, and what each deployment runs, refused
+    /// and rolled back.
+    Status(super::rollout::StatusArgs),
+    /// Put the previous version of an S3 rule set back (or the S3 object version given); the Lambda picks it up
+    /// within one poll interval.
+    Rollback(super::rollout::RollbackArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,12 +60,6 @@ struct PublishArgs {
 struct KeygenArgs {
     /// Where to write the private key (hex; keep it secret). The public key goes to FILE.pub.
     file: PathBuf,
-}
-
-#[derive(clap::Args)]
-struct StatusArgs {
-    /// s3://BUCKET/PREFIX/manifest.json
-    location: String,
 }
 
 #[derive(clap::Args)]
@@ -97,7 +95,8 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
         RulesCommand::Test(args) => test(&args.path),
         RulesCommand::Publish(args) => super::runtime()?.block_on(publish(args)),
         RulesCommand::Keygen(args) => keygen(args),
-        RulesCommand::Status(args) => super::runtime()?.block_on(status(args)),
+        RulesCommand::Status(args) => super::runtime()?.block_on(super::rollout::status(args)),
+        RulesCommand::Rollback(args) => super::runtime()?.block_on(super::rollout::rollback(args)),
     }
 }
 
@@ -358,24 +357,5 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&public_file, format!("{public}\n"))?;
     println!("private key: {} (keep it secret)", args.file.display());
     println!("public key:  {public}  (set WEFT_RULES_PUBLIC_KEY to it)");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let RuleSource::S3 { bucket, key } = RuleSource::parse(&args.location)? else {
-        bail!("`{}` is not an s3:// location", args.location);
-    };
-    let clients = Clients::load().await;
-    let fetched = weft::rule_source::fetch_manifest(&clients.s3, &bucket, &key, None).await?.context("no manifest")?;
-    let parsed = Manifest::parse(&fetched.bytes)?;
-    let status = serde_json::json!({
-        "location": args.location,
-        "version": RuleSetVersion::new(parsed.manifest.name.as_deref(), &parsed.sha256).0,
-        "etag": fetched.etag,
-        "signed": fetched.signature.is_some(),
-        "rules": parsed.manifest.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-        "tests": parsed.manifest.tests.len(),
-    });
-    println!("{}", serde_json::to_string_pretty(&status)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,9 +13,8 @@ use weft::aws::Clients;
 use weft::engine::{Engine, Limits, RuleModule};
 use weft::input::{self, Chunk};
 use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
-use weft::rule_source::{RuleSource, Trust};
 use weft::rules::RuleSet;
-use weft::sink::{Delivery, LetterPort, Lines, RecordPort};
+use weft::sink::{Budget, Delivery, LetterPort, Lines, RecordPort};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -61,7 +60,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::new()?;
     let runtime = super::runtime()?;
     let rules = match (&args.rules, &args.module) {
-        (Some(location), _) => runtime.block_on(load_rules(location, args.public_key.as_deref(), &engine))?,
+        (Some(location), _) => runtime.block_on(super::load_rules(location, args.public_key.as_deref(), &engine))?,
         (None, Some(path)) => {
             let params = args.params.as_deref().unwrap_or("null");
             serde_json::from_str::<serde_json::Value>(params).context("--params is not JSON")?;
@@ -90,13 +89,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             progress.inc(slice.iter().map(chunk_len).sum::<usize>() as u64);
             waiting.extend(judge.judge(slice));
             if waiting.len() >= SLICE {
-                let fates = runtime
-                    .block_on(delivery.deliver(std::mem::take(&mut waiting), Instant::now() + SLICE_DEADLINE))?;
+                let fates =
+                    runtime.block_on(delivery.deliver(std::mem::take(&mut waiting), Budget::from_now(SLICE_TIME)))?;
                 summary.count(&fates);
             }
         }
     }
-    let fates = runtime.block_on(delivery.deliver(waiting, Instant::now() + SLICE_DEADLINE))?;
+    let fates = runtime.block_on(delivery.deliver(waiting, Budget::from_now(SLICE_TIME)))?;
     summary.count(&fates);
     delivery.flush()?;
     progress.finish_and_clear();
@@ -107,25 +106,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// A rule set from a path or S3, through the Lambda's own loading and checks.
-async fn load_rules(location: &str, public_key: Option<&str>, engine: &Engine) -> anyhow::Result<RuleSet> {
-    let source = RuleSource::parse(location)?;
-    let trust = Trust { public_key: public_key.map(weft::signing::public_key).transpose()? };
-    let clients = match source {
-        RuleSource::S3 { .. } => Some(Clients::load().await),
-        RuleSource::File(_) => None,
-    };
-    let accepted =
-        weft::rule_source::load(&source, clients.as_ref().map(|c| &c.s3), engine, &Limits::default(), &trust)
-            .await
-            .with_context(|| format!("rule set {source} refused"))?;
-    Ok(accepted.rules)
-}
-
 /// Events judged and delivered together: a multiple of 500, so PutRecords calls go out full.
 const SLICE: usize = 1000;
-/// How long delivering one slice may take, retries included.
-const SLICE_DEADLINE: Duration = Duration::from_secs(60);
+/// How long delivering one slice may take, retries and dead letters included.
+const SLICE_TIME: Duration = Duration::from_secs(60);
 
 /// Records to stdout or Kinesis, dead letters to a file or SQS, drops to a file: as the flags say.
 async fn delivery(args: &RunArgs) -> anyhow::Result<Delivery> {

@@ -60,12 +60,14 @@ async fn tail_async(args: TailArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let kinesis = Clients::load().await.kinesis;
+    // An ARN names a stream of the account and region the credentials are for; its name is what the reads take.
+    let stream = args.stream.rsplit_once(":stream/").map_or(args.stream.as_str(), |(_, name)| name);
     let mut shards = Vec::new();
     let mut next_token = None;
     loop {
         let request = match &next_token {
             Some(token) => kinesis.list_shards().next_token(token),
-            None => kinesis.list_shards().stream_name(&args.stream),
+            None => kinesis.list_shards().stream_name(stream),
         };
         let page = request.send().await.with_context(|| format!("listing the shards of {}", args.stream))?;
         shards.extend(page.shards().iter().map(|s| s.shard_id().to_owned()));
@@ -78,7 +80,7 @@ async fn tail_async(args: TailArgs) -> anyhow::Result<ExitCode> {
     for shard in shards {
         let iterator = kinesis
             .get_shard_iterator()
-            .stream_name(&args.stream)
+            .stream_name(stream)
             .shard_id(&shard)
             .shard_iterator_type(kind.clone())
             .set_timestamp(timestamp)

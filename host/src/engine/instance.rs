@@ -4,7 +4,7 @@
 //! its memory may be half-written (wasmtime refuses to enter it again), so the next call gets a fresh one.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
@@ -29,6 +29,9 @@ pub enum CallError {
     Instantiate { message: String },
     #[error("module answered {answered} outcomes for a batch of {expected}")]
     BatchMismatch { expected: usize, answered: usize },
+    /// Not the module's fault: the invocation's time for rules ran out before or during the call.
+    #[error("the invocation's time for rules ran out")]
+    OutOfTime,
 }
 
 impl CallError {
@@ -42,9 +45,13 @@ impl CallError {
             CallError::Lookups { .. } => "lookup-limit",
             CallError::Instantiate { .. } => "instantiate",
             CallError::BatchMismatch { .. } => "invalid-output",
+            CallError::OutOfTime => OUT_OF_TIME,
         }
     }
 }
+
+/// The class of events the rules had no time left for (not a module failure: no quarantine, no on-error policy).
+pub const OUT_OF_TIME: &str = "deadline";
 
 struct Live {
     store: Store<HostState>,
@@ -60,12 +67,14 @@ pub struct RuleInstance {
     live: Option<Live>,
     /// Instances created so far (1 + the number of traps survived): for tests and metrics.
     instantiations: u64,
+    /// When the invocation's time for rules ends: no call runs past it (`None`: no such bound, as in `weft run`).
+    cutoff: Option<Instant>,
 }
 
 impl RuleInstance {
     /// Prepares an instance; the wasm instance itself is created on first use.
     pub fn new(module: RuleModule, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> RuleInstance {
-        RuleInstance { module, params, tables, limits, live: None, instantiations: 0 }
+        RuleInstance { module, params, tables, limits, live: None, instantiations: 0, cutoff: None }
     }
 
     pub fn module(&self) -> &ModuleId {
@@ -78,6 +87,16 @@ impl RuleInstance {
 
     pub fn instantiations(&self) -> u64 {
         self.instantiations
+    }
+
+    /// Bounds every later call by `cutoff` as well as by the per-event limit.
+    pub fn set_cutoff(&mut self, cutoff: Option<Instant>) {
+        self.cutoff = cutoff;
+    }
+
+    /// Throws the live instance away (after a host panic its state is unknown); the next call makes a new one.
+    pub fn reset(&mut self) {
+        self.live = None;
     }
 
     /// Runs one event.
@@ -101,6 +120,16 @@ impl RuleInstance {
         events: usize,
         f: impl FnOnce(&Rule, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
+        let mut limit = self.limits.time_per_event * events.max(1) as u32;
+        // The invocation's cutoff, when it comes first, bounds the call; an interrupt is then not the module's fault.
+        let left = self.cutoff.map(|cutoff| cutoff.saturating_duration_since(Instant::now()));
+        let by_cutoff = left.is_some_and(|left| left < limit);
+        if by_cutoff {
+            limit = left.expect("checked");
+            if limit.is_zero() {
+                return Err(CallError::OutOfTime);
+            }
+        }
         let live = match self.live.as_mut() {
             Some(live) => live,
             None => {
@@ -109,7 +138,6 @@ impl RuleInstance {
             }
         };
         live.store.data_mut().begin_call(event_id, events);
-        let limit = self.limits.time_per_event * events.max(1) as u32;
         if self.module.engine.deadline() {
             // +1: the current tick may end at any moment.
             live.store.set_epoch_deadline(limit.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
@@ -124,7 +152,10 @@ impl RuleInstance {
             Err(error) => {
                 // After a trap the instance must not be entered again.
                 let live = self.live.take().expect("instance is live during a call");
-                Err(classify(error, live.store.data(), limit))
+                match classify(error, live.store.data(), limit) {
+                    CallError::Deadline { .. } if by_cutoff => Err(CallError::OutOfTime),
+                    other => Err(other),
+                }
             }
         }
     }

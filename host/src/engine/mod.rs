@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use host_api::{HostState, Tables};
-pub use instance::{CallError, RuleInstance};
+pub use instance::{CallError, OUT_OF_TIME, RuleInstance};
 pub use limits::{KINESIS_MAX_RECORD_BYTES, Limits};
 pub use module::{LoadError, ModuleId, RuleModule};
 

@@ -2,20 +2,34 @@
 //! attributes so operators can filter. A dead letter over SQS's 256 KiB is kept whole in S3 and the message
 //! carries its summary and location (`DeadLetterMessage::Stored`); without a bucket configured it cannot be kept,
 //! and the event is reported as failed (so Lambda retries it and its on-failure destination catches it).
+//!
+//! What reaches AWS from a module or an event is bounded first: attributes are clipped to a safe alphabet and
+//! length, S3 keys are derived from a hash of the event id, and a stored summary's reason is clipped; the full
+//! text stays in the dead letter itself. Batches are sent 8 at a time; every attempt (SQS and S3) is bounded by
+//! the time left for dead letters and retried with the same backoff as Kinesis.
 
 use std::time::Instant;
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
 
-use super::retry::Backoff;
+use super::budget::left;
+use super::retry::{Backoff, GiveUp};
 use crate::dead_letter::{DeadLetter, DeadLetterMessage, StoredDeadLetter, StoredObject};
 
 /// SQS' limit on one message, and on one SendMessageBatch call.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_BATCH_ENTRIES: usize = 10;
-/// Room kept for the message attributes, which count towards the limit.
+/// Room kept for the message attributes, which count towards the limit (two names and two clipped values).
 const ATTRIBUTE_ALLOWANCE: usize = 1024;
+/// The longest message attribute value weft sends; longer values are clipped (the dead letter keeps them whole).
+pub const MAX_ATTRIBUTE_CHARS: usize = 64;
+/// The longest reason in a stored dead letter's summary (the stored dead letter has the whole reason).
+pub const MAX_SUMMARY_REASON_BYTES: usize = 4096;
+/// SendMessageBatch calls in flight at once.
+const CONCURRENT_BATCHES: usize = 8;
 
 pub struct DeadLetterQueue {
     sqs: aws_sdk_sqs::Client,
@@ -24,6 +38,8 @@ pub struct DeadLetterQueue {
     overflow: Option<(aws_sdk_s3::Client, String)>,
     backoff: Backoff,
 }
+
+type Sent = Result<(), String>;
 
 impl DeadLetterQueue {
     pub fn new(
@@ -35,35 +51,45 @@ impl DeadLetterQueue {
         DeadLetterQueue { sqs, url, overflow, backoff }
     }
 
-    /// Sends `letters`; one result per letter (`Err` says why it could not be kept).
-    pub async fn send(&self, letters: &[&DeadLetter], deadline: Instant) -> Vec<Result<(), String>> {
-        let mut results: Vec<Result<(), String>> = vec![Ok(()); letters.len()];
-        let mut bodies: Vec<(usize, String)> = Vec::with_capacity(letters.len());
-        for (index, letter) in letters.iter().enumerate() {
-            match self.body(letter).await {
-                Ok(body) => bodies.push((index, body)),
-                Err(reason) => results[index] = Err(reason),
-            }
-        }
-        let mut batch: Vec<(usize, String)> = Vec::new();
+    /// Sends `letters` before `until`; one result per letter (`Err` says why it could not be kept).
+    pub async fn send(&self, letters: &[&DeadLetter], until: Instant) -> Vec<Sent> {
+        let mut results: Vec<Sent> = vec![Ok(()); letters.len()];
+        let mut batches: Vec<Vec<(usize, String)>> = Vec::new();
         let mut bytes = 0;
-        for (index, body) in bodies {
-            if batch.len() == MAX_BATCH_ENTRIES || bytes + body.len() + ATTRIBUTE_ALLOWANCE > MAX_MESSAGE_BYTES {
-                self.send_batch(letters, std::mem::take(&mut batch), deadline, &mut results).await;
-                bytes = 0;
+        for (index, letter) in letters.iter().enumerate() {
+            let body = match self.body(letter, until).await {
+                Ok(body) => body,
+                Err(reason) => {
+                    results[index] = Err(reason);
+                    continue;
+                }
+            };
+            let size = body.len() + ATTRIBUTE_ALLOWANCE;
+            match batches.last_mut() {
+                Some(batch) if batch.len() < MAX_BATCH_ENTRIES && bytes + size <= MAX_MESSAGE_BYTES => {
+                    bytes += size;
+                    batch.push((index, body));
+                }
+                _ => {
+                    bytes = size;
+                    batches.push(vec![(index, body)]);
+                }
             }
-            bytes += body.len() + ATTRIBUTE_ALLOWANCE;
-            batch.push((index, body));
         }
-        if !batch.is_empty() {
-            self.send_batch(letters, batch, deadline, &mut results).await;
+        let sent: Vec<Vec<(usize, Sent)>> = futures::stream::iter(batches)
+            .map(|batch| self.send_batch(letters, batch, until))
+            .buffer_unordered(CONCURRENT_BATCHES)
+            .collect()
+            .await;
+        for (index, result) in sent.into_iter().flatten() {
+            results[index] = result;
         }
         results
     }
 
     /// The message body: the dead letter, or its stored summary when it is too large for a message.
-    async fn body(&self, letter: &DeadLetter) -> Result<String, String> {
-        let json = serde_json::to_string(letter).expect("dead letters serialise");
+    async fn body(&self, letter: &DeadLetter, until: Instant) -> Result<String, String> {
+        let json = sqs_safe(serde_json::to_string(letter).expect("dead letters serialise"));
         if json.len() + ATTRIBUTE_ALLOWANCE <= MAX_MESSAGE_BYTES {
             return Ok(json);
         }
@@ -74,43 +100,82 @@ impl DeadLetterQueue {
             ));
         };
         let day = &letter.failed_at[..10.min(letter.failed_at.len())];
-        let name = letter.event_id.clone().unwrap_or_else(|| format!("{:016x}", fastrand::u64(..)));
-        let key = format!("dead-letters/{day}/{name}-{:08x}.json", fastrand::u32(..));
+        let key =
+            format!("dead-letters/{day}/{}-{:08x}.json", object_name(letter.event_id.as_deref()), fastrand::u32(..));
         let bytes = json.len();
-        s3.put_object()
-            .bucket(bucket)
-            .key(&key)
-            .content_type("application/json")
-            .body(json.into_bytes().into())
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "storing an oversize dead letter in s3://{bucket}/{key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
+        self.put_object(s3, bucket, &key, json.into_bytes(), until).await?;
         let summary = DeadLetterMessage::Stored(StoredDeadLetter {
             schema_version: letter.schema_version,
             stage: letter.stage,
-            error_class: letter.error_class.clone(),
-            reason: letter.reason.clone(),
-            event_id: letter.event_id.clone(),
+            error_class: attribute_text(&letter.error_class),
+            reason: clip(&letter.reason, MAX_SUMMARY_REASON_BYTES),
+            event_id: letter.event_id.as_deref().map(|id| clip(id, MAX_SUMMARY_REASON_BYTES)),
             stored_in: StoredObject { bucket: bucket.clone(), key, bytes },
         });
-        Ok(serde_json::to_string(&summary).expect("summaries serialise"))
+        Ok(sqs_safe(serde_json::to_string(&summary).expect("summaries serialise")))
+    }
+
+    /// PutObject with the same bounded backoff as the queue.
+    async fn put_object(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        until: Instant,
+    ) -> Result<(), String> {
+        let mut attempt = 0;
+        loop {
+            let Some(time) = left(until) else {
+                return Err(format!("no time left to store an oversize dead letter in s3://{bucket}/{key}"));
+            };
+            attempt += 1;
+            let request = s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/json")
+                .body(body.clone().into())
+                .send();
+            let reason = match tokio::time::timeout(time, request).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(error)) => {
+                    let status = error.raw_response().map(|r| r.status().as_u16());
+                    let reason = format!(
+                        "storing an oversize dead letter in s3://{bucket}/{key}: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&error)
+                    );
+                    let retryable = status.is_none_or(|s| s >= 500 || s == 429)
+                        || error.code().is_some_and(|c| c.contains("SlowDown") || c.contains("Throttl"));
+                    if !retryable {
+                        return Err(reason);
+                    }
+                    reason
+                }
+                Err(_) => format!("storing an oversize dead letter in s3://{bucket}/{key}: no answer in {time:?}"),
+            };
+            match self.backoff.next(attempt, until) {
+                Ok(delay) => tokio::time::sleep(delay).await,
+                Err(_) => return Err(format!("{reason} (gave up after {attempt} attempts)")),
+            }
+        }
     }
 
     async fn send_batch(
         &self,
         letters: &[&DeadLetter],
         batch: Vec<(usize, String)>,
-        deadline: Instant,
-        results: &mut [Result<(), String>],
-    ) {
+        until: Instant,
+    ) -> Vec<(usize, Sent)> {
+        let mut done = Vec::with_capacity(batch.len());
         let mut pending = batch;
         let mut attempt = 0;
         loop {
+            let Some(time) = left(until) else {
+                let reason = "no time left to send the dead letter".to_owned();
+                done.extend(pending.iter().map(|(index, _)| (*index, Err(reason.clone()))));
+                return done;
+            };
             attempt += 1;
             let entries: Vec<SendMessageBatchRequestEntry> = pending
                 .iter()
@@ -125,58 +190,60 @@ impl DeadLetterQueue {
                         .expect("id and body are set")
                 })
                 .collect();
-            let (retry, reason) =
-                match self.sqs.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
-                    Ok(output) => {
-                        let mut retry = Vec::new();
-                        let mut reason = String::new();
-                        for failed in output.failed() {
-                            let Some(position) = pending.iter().position(|(index, _)| index.to_string() == failed.id())
-                            else {
-                                continue;
-                            };
-                            let why = format!(
-                                "SendMessageBatch entry failed: {}: {}",
-                                failed.code(),
-                                failed.message().unwrap_or("")
-                            );
-                            if failed.sender_fault() {
-                                results[pending[position].0] = Err(why);
-                            } else {
-                                retry.push(pending[position].clone());
-                                reason = why;
-                            }
+            let request = self.sqs.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send();
+            let (retry, reason) = match tokio::time::timeout(time, request).await {
+                Err(_) => (pending.clone(), format!("SendMessageBatch did not answer within the {time:?} left")),
+                Ok(Ok(output)) => {
+                    let mut retry = Vec::new();
+                    let mut reason = String::new();
+                    let failed: Vec<_> = output.failed().iter().map(|f| (f.id().to_owned(), f)).collect();
+                    for entry in &pending {
+                        let Some((_, failed)) = failed.iter().find(|(id, _)| *id == entry.0.to_string()) else {
+                            done.push((entry.0, Ok(())));
+                            continue;
+                        };
+                        let why = format!(
+                            "SendMessageBatch entry failed: {}: {}",
+                            failed.code(),
+                            failed.message().unwrap_or("")
+                        );
+                        if failed.sender_fault() {
+                            done.push((entry.0, Err(why)));
+                        } else {
+                            retry.push(entry.clone());
+                            reason = why;
                         }
-                        (retry, reason)
                     }
-                    Err(error) => {
-                        let status = error.raw_response().map(|r| r.status().as_u16());
-                        let reason =
-                            format!("SendMessageBatch failed: {}", aws_sdk_sqs::error::DisplayErrorContext(&error));
-                        let retryable = status.is_none_or(|s| s >= 500 || s == 429)
-                            || error.code().is_some_and(|c| c.contains("Throttl"));
-                        if !retryable {
-                            for (index, _) in &pending {
-                                results[*index] = Err(reason.clone());
-                            }
-                            return;
-                        }
-                        (pending.clone(), reason)
+                    (retry, reason)
+                }
+                Ok(Err(error)) => {
+                    let status = error.raw_response().map(|r| r.status().as_u16());
+                    let reason =
+                        format!("SendMessageBatch failed: {}", aws_sdk_sqs::error::DisplayErrorContext(&error));
+                    let retryable = status.is_none_or(|s| s >= 500 || s == 429)
+                        || error.code().is_some_and(|c| c.contains("Throttl"));
+                    if !retryable {
+                        done.extend(pending.iter().map(|(index, _)| (*index, Err(reason.clone()))));
+                        return done;
                     }
-                };
+                    (pending.clone(), reason)
+                }
+            };
             if retry.is_empty() {
-                return;
+                return done;
             }
-            match self.backoff.next(attempt, deadline) {
-                Some(delay) => {
+            match self.backoff.next(attempt, until) {
+                Ok(delay) => {
                     tokio::time::sleep(delay).await;
                     pending = retry;
                 }
-                None => {
-                    for (index, _) in retry {
-                        results[index] = Err(format!("{reason} (gave up after {attempt} attempts)"));
-                    }
-                    return;
+                Err(why) => {
+                    let reason = match why {
+                        GiveUp::Attempts => format!("{reason} (gave up after {attempt} attempts)"),
+                        GiveUp::Time => format!("no time left after {attempt} attempts; last: {reason}"),
+                    };
+                    done.extend(retry.iter().map(|(index, _)| (*index, Err(reason.clone()))));
+                    return done;
                 }
             }
         }
@@ -184,5 +251,75 @@ impl DeadLetterQueue {
 }
 
 fn attribute(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("type is set")
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(attribute_text(value))
+        .build()
+        .expect("type is set")
+}
+
+/// A message attribute's value: at most [`MAX_ATTRIBUTE_CHARS`] of `a-z A-Z 0-9 . _ : -`, anything else as `_`.
+/// SQS refuses some characters outright and counts attributes against the message size; an error class is a
+/// module's choice, so it is clipped here (the dead letter keeps it whole).
+pub fn attribute_text(value: &str) -> String {
+    let text: String = value
+        .chars()
+        .take(MAX_ATTRIBUTE_CHARS)
+        .map(|c| if c.is_ascii_alphanumeric() || "._:-".contains(c) { c } else { '_' })
+        .collect();
+    if text.is_empty() { "_".into() } else { text }
+}
+
+/// The name of an oversize dead letter's object: a hash of the event id, never the id itself (an event chooses
+/// its id: length, slashes and `..` are its to pick).
+pub fn object_name(event_id: Option<&str>) -> String {
+    match event_id {
+        Some(id) => Sha256::digest(id.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect(),
+        None => format!("no-id-{:016x}", fastrand::u64(..)),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary, marked when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+/// A message body SQS accepts: JSON already escapes control characters; the two non-characters SQS refuses
+/// (U+FFFE, U+FFFF) are escaped as well, which keeps the JSON's meaning.
+fn sqs_safe(json: String) -> String {
+    if json.contains(['\u{fffe}', '\u{ffff}']) {
+        json.replace('\u{fffe}', "\\ufffe").replace('\u{ffff}', "\\uffff")
+    } else {
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_keys_and_summaries_are_bounded() {
+        let hostile = format!("\u{1b}[2J{}\u{0}", "x".repeat(1 << 20));
+        let text = attribute_text(&hostile);
+        assert_eq!(text.len(), MAX_ATTRIBUTE_CHARS);
+        assert!(text.starts_with("__2Jxxx"), "{text}");
+        assert_eq!(attribute_text(""), "_");
+        assert_eq!(attribute_text("kinesis-throttled"), "kinesis-throttled");
+        let name = object_name(Some(&"../".repeat(700)));
+        assert_eq!(name.len(), 32);
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(name, object_name(Some(&"../".repeat(700))), "the same event, the same name");
+        let clipped = clip(&"é".repeat(5000), 4096);
+        assert!(clipped.len() < 4200 && clipped.ends_with("(10000 bytes in all)"), "{}", clipped.len());
+        assert_eq!(sqs_safe("\"a\u{ffff}\"".into()), "\"a\\uffff\"");
+        assert_eq!(serde_json::from_str::<String>(&sqs_safe("\"a\u{ffff}\"".into())).unwrap(), "a\u{ffff}");
+    }
 }

@@ -1,10 +1,15 @@
 //! Records to Kinesis with PutRecords: batches of at most 500 records and 5 MiB; after each call only the
-//! entries that failed with a retryable code are sent again, with backoff, until the deadline.
+//! entries that failed with a retryable code are sent again, with backoff, until the phase's time runs out.
+//!
+//! Each attempt is bounded by the time left (an answer that comes later is not waited for), and so is each sleep
+//! between attempts; what is left when the time runs out fails with class `deadline`. A call Kinesis rejects
+//! whole as invalid is split in halves until the entry it objects to is alone, so one bad record costs only its
+//! own event.
 //!
 //! Ordering: within a partition key, records that succeed on their first attempt keep their order. A retried
 //! record can land after a later record of its key (Kinesis gives no order across a partial failure). Genesys
 //! itself delivers out of order and at least once, so consumers order a conversation by `timestamp` (eventTime)
-//! and deduplicate on `_id` (the envelope id), which a redelivered or redriven event keeps.
+//! and deduplicate on the record's identity (see the README's guarantees).
 
 use std::time::Instant;
 
@@ -12,24 +17,39 @@ use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::retry::Backoff;
+use super::budget::left;
+use super::retry::{Backoff, GiveUp};
 use crate::record::Record;
 
 /// Kinesis' PutRecords limits.
 pub const MAX_RECORDS_PER_CALL: usize = 500;
 pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
 
+/// The error class of records whose time ran out before Kinesis took them.
+pub const DEADLINE: &str = "deadline";
+
 /// Why a record did not reach Kinesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutFailure {
-    /// `kinesis-throttled`, `kinesis-unavailable`, `kinesis-rejected`.
+    /// `kinesis-throttled`, `kinesis-unavailable`, `kinesis-rejected`, `deadline`.
     pub class: &'static str,
     pub reason: String,
     pub attempts: u32,
 }
 
+/// Where Kinesis put a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    pub stream: String,
+    pub shard_id: String,
+    pub sequence_number: String,
+}
+
+pub type PutResult = Result<Landed, PutFailure>;
+
 pub struct KinesisSink {
     client: aws_sdk_kinesis::Client,
+    /// The configured stream: a name, or an ARN (`arn:aws:kinesis:…:stream/NAME`).
     stream: String,
     backoff: Backoff,
     /// PutRecords calls made, for reports (calls per 1,000 events).
@@ -45,9 +65,9 @@ impl KinesisSink {
         &self.stream
     }
 
-    /// Writes `records`; one result per record, in order.
-    pub async fn put(&mut self, records: &[&Record], deadline: Instant) -> Vec<Result<(), PutFailure>> {
-        let mut results: Vec<Result<(), PutFailure>> = vec![Ok(()); records.len()];
+    /// Writes `records` before `until`; one result per record, in order.
+    pub async fn put(&mut self, records: &[&Record], until: Instant) -> Vec<PutResult> {
+        let mut results: Vec<Option<PutResult>> = vec![None; records.len()];
         // Group by target stream, keeping each stream's records in order.
         let mut streams: Vec<(String, Vec<usize>)> = Vec::new();
         for (index, record) in records.iter().enumerate() {
@@ -59,25 +79,31 @@ impl KinesisSink {
         }
         for (stream, indices) in streams {
             for batch in batches(records, &indices) {
-                for (index, result) in self.put_batch(&stream, records, batch, deadline).await {
-                    results[index] = result;
+                for (index, result) in self.put_batch(&stream, records, batch, until).await {
+                    results[index] = Some(result);
                 }
             }
         }
-        results
+        results.into_iter().map(|r| r.expect("every record has a result")).collect()
     }
 
+    /// One PutRecords batch with its retries; a call rejected whole as invalid is split in two.
     async fn put_batch(
         &mut self,
         stream: &str,
         records: &[&Record],
         batch: Vec<usize>,
-        deadline: Instant,
-    ) -> Vec<(usize, Result<(), PutFailure>)> {
+        until: Instant,
+    ) -> Vec<(usize, PutResult)> {
         let mut done = Vec::with_capacity(batch.len());
         let mut pending = batch;
         let mut attempt = 0;
         loop {
+            let Some(time) = left(until) else {
+                let reason = "the invocation's time for records ran out before PutRecords was attempted".to_owned();
+                done.extend(give_up(&pending, (DEADLINE, reason), attempt));
+                return done;
+            };
             attempt += 1;
             let entries: Vec<PutRecordsRequestEntry> = pending
                 .iter()
@@ -90,14 +116,31 @@ impl KinesisSink {
                 })
                 .collect();
             self.calls += 1;
-            let sent = self.client.put_records().stream_name(stream).set_records(Some(entries)).send().await;
+            let request = self.client.put_records().set_records(Some(entries));
+            let request = if is_arn(stream) { request.stream_arn(stream) } else { request.stream_name(stream) };
+            let sent = match tokio::time::timeout(time, request.send()).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    // Kinesis may yet take this call: the one ambiguous case (see the README's guarantees).
+                    let reason = format!("PutRecords did not answer within the {time:?} left for records");
+                    done.extend(give_up(&pending, (DEADLINE, reason), attempt));
+                    return done;
+                }
+            };
             let (retry, failure) = match sent {
                 Ok(output) => {
                     let mut retry = Vec::new();
                     let mut last = None;
                     for (&index, entry) in pending.iter().zip(output.records()) {
                         match entry.error_code() {
-                            None => done.push((index, Ok(()))),
+                            None => done.push((
+                                index,
+                                Ok(Landed {
+                                    stream: stream.to_owned(),
+                                    shard_id: entry.shard_id().unwrap_or_default().to_owned(),
+                                    sequence_number: entry.sequence_number().unwrap_or_default().to_owned(),
+                                }),
+                            )),
                             Some(code) => {
                                 let reason =
                                     format!("PutRecords entry failed: {code}: {}", entry.error_message().unwrap_or(""));
@@ -133,9 +176,16 @@ impl KinesisSink {
                                 | "KMSThrottlingException"
                                 | "InternalFailure"
                         );
+                    if !retryable && invalid_request(&code) && pending.len() > 1 {
+                        // Some entry is invalid (Kinesis does not say which): halve until it is alone.
+                        let second = pending.split_off(pending.len() / 2);
+                        for half in [pending, second] {
+                            done.extend(Box::pin(self.put_batch(stream, records, half, until)).await);
+                        }
+                        return done;
+                    }
                     if !retryable {
-                        let failure = PutFailure { class: "kinesis-rejected", reason, attempts: attempt };
-                        done.extend(pending.iter().map(|&i| (i, Err(failure.clone()))));
+                        done.extend(give_up(&pending, ("kinesis-rejected", reason), attempt));
                         return done;
                     }
                     (pending.clone(), failure_class(&code, reason))
@@ -144,8 +194,8 @@ impl KinesisSink {
             if retry.is_empty() {
                 return done;
             }
-            match self.backoff.next(attempt, deadline) {
-                Some(delay) => {
+            match self.backoff.next(attempt, until) {
+                Ok(delay) => {
                     tracing::debug!(
                         stream,
                         attempt,
@@ -156,19 +206,39 @@ impl KinesisSink {
                     tokio::time::sleep(delay).await;
                     pending = retry;
                 }
-                None => {
+                Err(why) => {
                     let (class, reason) = failure;
-                    let failure = PutFailure {
-                        class,
-                        reason: format!("{reason} (gave up after {attempt} attempts)"),
-                        attempts: attempt,
+                    let (class, reason) = match why {
+                        GiveUp::Attempts => (class, format!("{reason} (gave up after {attempt} attempts)")),
+                        GiveUp::Time => (
+                            DEADLINE,
+                            format!(
+                                "the invocation's time for records ran out after {attempt} attempts; last: {reason}"
+                            ),
+                        ),
                     };
-                    done.extend(retry.into_iter().map(|i| (i, Err(failure.clone()))));
+                    done.extend(give_up(&retry, (class, reason), attempt));
                     return done;
                 }
             }
         }
     }
+}
+
+/// The same failure for each of `indices`.
+fn give_up(indices: &[usize], (class, reason): (&'static str, String), attempts: u32) -> Vec<(usize, PutResult)> {
+    let failure = PutFailure { class, reason, attempts };
+    indices.iter().map(|&i| (i, Err(failure.clone()))).collect()
+}
+
+/// Stream ARNs go in PutRecords' `StreamARN`, names in `StreamName`.
+pub fn is_arn(stream: &str) -> bool {
+    stream.starts_with("arn:")
+}
+
+/// Codes with which Kinesis refuses a whole call because of what is in it (not because of the stream).
+fn invalid_request(code: &str) -> bool {
+    matches!(code, "ValidationException" | "InvalidArgumentException" | "SerializationException")
 }
 
 fn failure_class(code: &str, reason: String) -> (&'static str, String) {

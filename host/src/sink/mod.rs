@@ -5,16 +5,18 @@
 //! An event whose records Kinesis would not take (after retries) becomes a dead letter (stage `sink`); an event
 //! whose dead letter the queue would not take is `Failed`, which the Lambda reports back so the event returns.
 
+pub mod budget;
 pub mod dead_letters;
 pub mod kinesis;
 pub mod retry;
 
 use std::io::Write;
-use std::time::Instant;
+
+pub use budget::Budget;
 
 use serde::Serialize;
 
-use crate::dead_letter::DeadLetter;
+use crate::dead_letter::{DeadLetter, WrittenRecord};
 use crate::pipeline::{Fate, Judged, Verdict};
 use dead_letters::DeadLetterQueue;
 use kinesis::KinesisSink;
@@ -52,9 +54,9 @@ impl Delivery {
         Delivery { records: RecordPort::Lines(records), letters: LetterPort::Lines(dead_letters), dropped }
     }
 
-    /// Delivers every verdict before `deadline`; one fate per event, in order. `Err` only when a local writer
-    /// fails (the run cannot go on).
-    pub async fn deliver(&mut self, mut judged: Vec<Judged>, deadline: Instant) -> Result<Vec<Fate>, SinkError> {
+    /// Delivers every verdict within `budget`; one fate per event, in order. `Err` only when a local writer fails
+    /// (the run cannot go on).
+    pub async fn deliver(&mut self, mut judged: Vec<Judged>, budget: Budget) -> Result<Vec<Fate>, SinkError> {
         let mut fates: Vec<Option<Fate>> = vec![None; judged.len()];
 
         // Records first: an event whose records do not all land becomes a dead letter.
@@ -74,16 +76,38 @@ impl Delivery {
                 }
             }
             RecordPort::Kinesis(kinesis) => {
-                let results = kinesis.put(&records, deadline).await;
-                for (owner, result) in owners.iter().zip(results) {
-                    if let Err(failure) = result
+                let results = kinesis.put(&records, budget.records_until()).await;
+                // Per event whose records did not all land: the first failure, and the records that did land.
+                let mut failed: Vec<(usize, kinesis::PutFailure, Vec<WrittenRecord>)> = Vec::new();
+                let mut landed: Vec<(usize, WrittenRecord)> = Vec::new();
+                for ((owner, record), result) in owners.iter().zip(&records).zip(results) {
+                    match result {
+                        Ok(place) => landed.push((
+                            *owner,
+                            WrittenRecord {
+                                id: record.id.clone(),
+                                stream: place.stream,
+                                shard_id: place.shard_id,
+                                sequence_number: place.sequence_number,
+                            },
+                        )),
                         // Owners come in event order: one dead letter per event, however many of its records failed.
-                        && sink_letters.last().is_none_or(|(index, _)| index != owner)
-                    {
-                        let reason = format!("{} to stream {}: {}", failure.class, kinesis.stream(), failure.reason);
-                        sink_letters
-                            .push((*owner, judged[*owner].sink_failure(failure.class, reason, failure.attempts)));
+                        Err(failure) if failed.last().is_none_or(|(index, ..)| index != owner) => {
+                            failed.push((*owner, failure, Vec::new()))
+                        }
+                        Err(_) => {}
                     }
+                }
+                for (owner, written) in landed {
+                    if let Ok(at) = failed.binary_search_by_key(&owner, |(index, ..)| *index) {
+                        failed[at].2.push(written);
+                    }
+                }
+                for (owner, failure, written) in failed {
+                    let reason = format!("{} to stream {}: {}", failure.class, kinesis.stream(), failure.reason);
+                    let mut letter = judged[owner].sink_failure(failure.class, reason, failure.attempts);
+                    letter.written.extend(written);
+                    sink_letters.push((owner, letter));
                 }
             }
         }
@@ -111,7 +135,7 @@ impl Delivery {
             }
             LetterPort::Queue(queue) => {
                 let refs: Vec<&DeadLetter> = letters.iter().map(|(_, letter)| *letter).collect();
-                for ((index, letter), result) in letters.iter().zip(queue.send(&refs, deadline).await) {
+                for ((index, letter), result) in letters.iter().zip(queue.send(&refs, budget.letters_until()).await) {
                     fates[*index] = Some(match result {
                         Ok(()) => Fate::DeadLettered { class: letter.error_class.clone() },
                         Err(reason) => {

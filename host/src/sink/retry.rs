@@ -1,4 +1,4 @@
-//! Exponential backoff with full jitter, bounded by attempts and by the time the invocation has left.
+//! Exponential backoff with full jitter, bounded by attempts and by the time the phase has left.
 
 use std::time::{Duration, Instant};
 
@@ -18,17 +18,25 @@ impl Default for Backoff {
     }
 }
 
+/// Why no further attempt is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// Every attempt was made.
+    Attempts,
+    /// The phase's time ran out (or would, during the wait): what is left is the deadline's.
+    Time,
+}
+
 impl Backoff {
-    /// How long to wait before attempt `attempt + 1` (after `attempt` attempts), or `None` when no attempt is
-    /// left or waiting would end past `deadline`.
-    pub fn next(&self, attempt: u32, deadline: Instant) -> Option<Duration> {
+    /// How long to wait before attempt `attempt + 1` (after `attempt` attempts), or why not to.
+    pub fn next(&self, attempt: u32, until: Instant) -> Result<Duration, GiveUp> {
         if attempt >= self.max_attempts {
-            return None;
+            return Err(GiveUp::Attempts);
         }
         let ceiling = self.base.saturating_mul(1 << attempt.min(20)).min(self.cap);
         // Full jitter (AWS's recommendation): anywhere in [0, ceiling), so retrying writers spread out.
         let delay = ceiling.mul_f64(fastrand::f64());
-        (Instant::now() + delay < deadline).then_some(delay)
+        if Instant::now() + delay < until { Ok(delay) } else { Err(GiveUp::Time) }
     }
 }
 
@@ -46,7 +54,7 @@ mod tests {
                 assert!(backoff.next(attempt, far).unwrap() < ceiling);
             }
         }
-        assert_eq!(backoff.next(4, far), None, "attempts exhausted");
-        assert_eq!(backoff.next(1, Instant::now()), None, "no time left");
+        assert_eq!(backoff.next(4, far), Err(GiveUp::Attempts));
+        assert_eq!(backoff.next(1, Instant::now()), Err(GiveUp::Time));
     }
 }

@@ -1,11 +1,14 @@
 //! A fault-injecting HTTP proxy between the AWS SDK and the local AWS API server, for the faults that server
-//! never produces: partial PutRecords failures, throttling, 5xx answers, connection resets.
+//! never produces: partial PutRecords and SendMessageBatch failures, throttling, 5xx answers, connection resets,
+//! calls refused whole as invalid, and answers that come too late.
 //!
 //! A partial failure is real, not cosmetic: the failing entries are taken out of the request before it is
 //! forwarded, so the server never stores them, and failure entries are put back into its answer at their
-//! positions — exactly what a client sees when Kinesis refuses some records of a call.
+//! positions — exactly what a client sees when Kinesis or SQS refuses some entries of a call. A delayed request
+//! is held before it is forwarded, and dropped if the client gives up first: the server never sees it.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +29,18 @@ pub struct Faults {
     pub reset_paths: Vec<String>,
     /// PutRecords calls seen.
     pub put_records_calls: u32,
+    /// Requests for this operation (the end of `x-amz-target`, e.g. `PutRecords`, `SendMessageBatch`) are held
+    /// this long before they are forwarded.
+    pub delay: Option<(&'static str, Duration)>,
+    /// PutRecords calls with an entry of this partition key are refused whole (ValidationException), as Kinesis
+    /// refuses a call with an invalid entry.
+    pub invalid_key: Option<String>,
+    /// For this many SendMessageBatch calls, the entries at these positions fail, with `SenderFault` as given.
+    pub sqs_partial: Option<(u32, Vec<usize>, bool)>,
+    /// This many SendMessageBatch calls are throttled.
+    pub sqs_throttles: u32,
+    /// SendMessageBatch calls seen.
+    pub send_message_batch_calls: u32,
 }
 
 pub struct Proxy {
@@ -50,6 +65,10 @@ impl Proxy {
 
     pub fn calls(&self) -> u32 {
         self.faults.lock().unwrap().put_records_calls
+    }
+
+    pub fn sqs_calls(&self) -> u32 {
+        self.faults.lock().unwrap().send_message_batch_calls
     }
 }
 
@@ -165,7 +184,25 @@ async fn forward(upstream: &str, request: &Message) -> Option<Message> {
 async fn serve(mut client: TcpStream, upstream: String, faults: Arc<Mutex<Faults>>) {
     let mut buffer = Vec::new();
     while let Some(mut request) = read_message(&mut client, &mut buffer, false).await {
-        let put_records = request.header("x-amz-target").is_some_and(|t| t.ends_with(".PutRecords"));
+        let target = request.header("x-amz-target").unwrap_or("").to_owned();
+        let put_records = target.ends_with(".PutRecords");
+        let send_batch = target.ends_with(".SendMessageBatch");
+        let delay = faults.lock().unwrap().delay.filter(|(op, _)| target.ends_with(&format!(".{op}")));
+        if let Some((_, delay)) = delay {
+            let mut probe = [0u8; 1];
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                // The client gave up (closed the connection): nothing is forwarded.
+                _ = client.read(&mut probe) => return,
+            }
+        }
+        if send_batch && let Some(answer) = sqs_fault(&faults, &mut request, &upstream).await {
+            let Some(answer) = answer else { return };
+            if client.write_all(&answer.to_bytes("keep-alive")).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let (reset, server_error, throttle, partial) = {
             let mut f = faults.lock().unwrap();
             if put_records {
@@ -189,7 +226,17 @@ async fn serve(mut client: TcpStream, upstream: String, faults: Arc<Mutex<Faults
         if reset {
             return; // dropping the connection mid-request
         }
-        let answer = if server_error {
+        let invalid = put_records
+            && faults.lock().unwrap().invalid_key.as_ref().is_some_and(|key| {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+                body["Records"].as_array().into_iter().flatten().any(|e| e["PartitionKey"] == key.as_str())
+            });
+        let answer = if invalid {
+            Some(response(
+                "400 Bad Request",
+                json!({"__type": "ValidationException", "message": "1 validation error detected (injected)"}),
+            ))
+        } else if server_error {
             Some(response("500 Internal Server Error", json!({"__type": "InternalFailure", "message": "injected"})))
         } else if throttle {
             Some(response(
@@ -223,4 +270,52 @@ async fn serve(mut client: TcpStream, upstream: String, faults: Arc<Mutex<Faults
             return;
         }
     }
+}
+
+/// SendMessageBatch faults: `None` when none applies (forward as usual); `Some(None)` when the connection is lost.
+async fn sqs_fault(faults: &Mutex<Faults>, request: &mut Message, upstream: &str) -> Option<Option<Message>> {
+    let (throttle, partial) = {
+        let mut f = faults.lock().unwrap();
+        f.send_message_batch_calls += 1;
+        let throttle = f.sqs_throttles > 0;
+        f.sqs_throttles = f.sqs_throttles.saturating_sub(1);
+        let partial = match &mut f.sqs_partial {
+            Some((left, positions, sender_fault)) if !throttle && *left > 0 => {
+                *left -= 1;
+                Some((positions.clone(), *sender_fault))
+            }
+            _ => None,
+        };
+        (throttle, partial)
+    };
+    if throttle {
+        return Some(Some(response(
+            "400 Bad Request",
+            json!({"__type": "com.amazonaws.sqs#RequestThrottled", "message": "Rate exceeded (injected)"}),
+        )));
+    }
+    let (positions, sender_fault) = partial?;
+    let mut body: Value = serde_json::from_slice(&request.body).unwrap();
+    let entries = body["Entries"].as_array().unwrap().clone();
+    let failed: Vec<Value> = positions
+        .iter()
+        .filter_map(|&p| entries.get(p))
+        .map(|e| json!({"Id": e["Id"], "SenderFault": sender_fault, "Code": if sender_fault { "InvalidParameterValue" } else { "InternalError" }, "Message": "injected partial failure"}))
+        .collect();
+    let kept: Vec<Value> =
+        entries.iter().enumerate().filter(|(i, _)| !positions.contains(i)).map(|(_, e)| e.clone()).collect();
+    let mut answer = if kept.is_empty() {
+        response("200 OK", json!({"Successful": []}))
+    } else {
+        body["Entries"] = Value::Array(kept);
+        request.body = body.to_string().into_bytes();
+        match forward(upstream, request).await {
+            Some(answer) => answer,
+            None => return Some(None),
+        }
+    };
+    let mut result: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|_| json!({}));
+    result["Failed"] = Value::Array(failed);
+    answer.body = result.to_string().into_bytes();
+    Some(Some(answer))
 }

@@ -1,12 +1,15 @@
-//! Misbehaves as the event's `detail.eventBody.attack` says, to prove weft contains what a customer module can
-//! do wrong. Anything else gets one well-formed record, so the tests can show the next event still works.
+//! Misbehaves as the event's `detail.eventBody.attack` says (or, when the event says nothing, as the module's
+//! `attack` parameter says), to prove weft contains what a customer module can do wrong. Anything else gets one
+//! well-formed record, so the tests can show the next event still works.
 
 use weft_sdk::{Event, Level, Outcome, Record, RuleError};
 
 #[weft_sdk::rule]
 pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
     let envelope: serde_json::Value = serde_json::from_str(&event.envelope)?;
-    let attack = envelope["detail"]["eventBody"]["attack"].as_str().unwrap_or("none").to_owned();
+    let body = &envelope["detail"]["eventBody"];
+    let params: serde_json::Value = weft_sdk::params()?;
+    let attack = body["attack"].as_str().or(params["attack"].as_str()).unwrap_or("none").to_owned();
     match attack.as_str() {
         "loop" => loop {
             std::hint::black_box(&attack);
@@ -38,6 +41,14 @@ pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
             Ok(Record::json(event.partition_key(), &"flooded")?.into())
         }
         "error" => Err(RuleError::new("on-purpose", "the event asked for an error")),
+        // A 1 MiB error code of terminal escapes and control characters.
+        "hostile-code" => Err(RuleError::new("\u{1b}[2J\u{7}\r\n\u{0}".repeat(1 << 17), "a hostile code")),
+        // One record whose data (an object, `{"pad":"xx…"}`) is exactly `size` bytes.
+        "record-of-size" => {
+            let size = body["size"].as_u64().unwrap_or(10) as usize;
+            let data = format!("{{\"pad\":\"{}\"}}", "x".repeat(size.saturating_sub(10)));
+            Ok(Outcome::Records(vec![Record { partition_key: event.partition_key().into(), data, stream: None }]))
+        }
         "lookup-flood" => {
             for i in 0..10_000_000u32 {
                 std::hint::black_box(weft_sdk::lookup("anything", &i.to_string()));

@@ -48,6 +48,13 @@ data "aws_iam_policy_document" "weft" {
   }
 
   statement {
+    sid = "ReportRuleSetStatus"
+    # What the function runs, refused and rolled back, for `weft rules status` (never read back by the function).
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.rules.arn}/${var.rules_prefix == "" ? "" : "${var.rules_prefix}/"}status/*"]
+  }
+
+  statement {
     sid       = "UseTheKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.weft.arn]

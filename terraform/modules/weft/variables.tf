@@ -185,6 +185,17 @@ variable "rules_cold_start" {
   }
 }
 
+variable "rules_rollback_after" {
+  description = "A new rule set version that fails this many of its first events in a row is rolled back to the one before it (0: never)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.rules_rollback_after >= 0 && var.rules_rollback_after <= 1000000 && floor(var.rules_rollback_after) == var.rules_rollback_after
+    error_message = "rules_rollback_after must be a whole number from 0 to 1000000."
+  }
+}
+
 variable "time_per_event_ms" {
   description = "Time a rule module may spend on one event."
   type        = number

@@ -1,0 +1,151 @@
+//! `weft rules status` and `weft rules rollback`: what an S3 rule set location holds, what the deployments run,
+//! and putting an earlier version back.
+//!
+//! The rules bucket is versioned (the Terraform module turns versioning on), so "the previous version" is the
+//! manifest object's previous S3 version. A rollback copies it over the current one with its metadata, signature
+//! included; each Lambda container picks it up at its next poll, through the same checks as any new version.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use aws_sdk_s3::types::MetadataDirective;
+use weft::aws::Clients;
+use weft::manifest::Manifest;
+use weft::reload::{Reloader, Status};
+use weft::rule_source::RuleSource;
+use weft::rules::RuleSetVersion;
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// s3://BUCKET/PREFIX/manifest.json
+    location: String,
+}
+
+#[derive(clap::Args)]
+pub struct RollbackArgs {
+    /// s3://BUCKET/PREFIX/manifest.json
+    location: String,
+    /// The S3 version id of the manifest to put back (default: the one before the current version).
+    #[arg(long, value_name = "VERSION_ID")]
+    to: Option<String>,
+}
+
+fn s3_location(location: &str) -> anyhow::Result<(String, String)> {
+    match RuleSource::parse(location)? {
+        RuleSource::S3 { bucket, key } => Ok((bucket, key)),
+        RuleSource::File(_) => bail!("`{location}` is not an s3:// location"),
+    }
+}
+
+/// One stored version of the manifest.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Published {
+    /// `label@sha12`, as dead letters and lineage name it.
+    version: String,
+    s3_version_id: Option<String>,
+    last_modified: Option<String>,
+    signed: bool,
+}
+
+/// The manifest's stored versions, newest first (just the current one when the bucket keeps no versions).
+async fn published(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Vec<Published>> {
+    let listed = s3.list_object_versions().bucket(bucket).prefix(key).send().await;
+    let mut ids: Vec<(Option<String>, Option<String>)> = match listed {
+        Ok(listed) => listed
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key))
+            .map(|v| (v.version_id().map(str::to_owned), v.last_modified().map(|t| t.to_string())))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if ids.is_empty() {
+        ids.push((None, None));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, last_modified) in ids.into_iter().take(5) {
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(id.clone().filter(|id| id != "null"))
+            .send()
+            .await
+            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+        let signed = object.metadata().is_some_and(|m| m.contains_key(weft::signing::SIGNATURE_METADATA));
+        let bytes = object.body.collect().await?.into_bytes();
+        let version = match Manifest::parse(&bytes) {
+            Ok(parsed) => RuleSetVersion::new(parsed.manifest.name.as_deref(), &parsed.sha256).0,
+            Err(e) => format!("(not a manifest: {e})"),
+        };
+        out.push(Published { version, s3_version_id: id, last_modified, signed });
+    }
+    Ok(out)
+}
+
+/// What each deployment reported (`PREFIX/status/*.json`), by function.
+async fn deployments(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(String, Status)> {
+    let status_key = Reloader::status_key(key);
+    let prefix = &status_key[..status_key.rfind('/').map_or(0, |i| i + 1)];
+    let Ok(listed) = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await else { return Vec::new() };
+    let mut out = Vec::new();
+    for object in listed.contents() {
+        let Some(name) = object.key() else { continue };
+        let Ok(got) = s3.get_object().bucket(bucket).key(name).send().await else { continue };
+        let Ok(bytes) = got.body.collect().await else { continue };
+        if let Ok(status) = serde_json::from_slice::<Status>(&bytes.into_bytes()) {
+            let function = name.rsplit('/').next().unwrap_or(name).trim_end_matches(".json").to_owned();
+            out.push((function, status));
+        }
+    }
+    out
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let (bucket, key) = s3_location(&args.location)?;
+    let s3 = Clients::load().await.rules_s3();
+    let published = published(&s3, &bucket, &key).await?;
+    let deployments: serde_json::Map<String, serde_json::Value> = deployments(&s3, &bucket, &key)
+        .await
+        .into_iter()
+        .map(|(function, status)| (function, serde_json::to_value(status).expect("status serialises")))
+        .collect();
+    let status = serde_json::json!({
+        "location": args.location,
+        "published": published.first(),
+        "earlier": &published[1.min(published.len())..],
+        "deployments": deployments,
+    });
+    println!("{}", serde_json::to_string_pretty(&status)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let (bucket, key) = s3_location(&args.location)?;
+    let s3 = Clients::load().await.rules_s3();
+    let published = published(&s3, &bucket, &key).await?;
+    let target = match &args.to {
+        Some(id) => published.iter().find(|p| p.s3_version_id.as_deref() == Some(id.as_str())),
+        None => published.get(1),
+    };
+    let Some(target) = target else {
+        bail!(
+            "no earlier version of s3://{bucket}/{key} to roll back to (is versioning on for the bucket? `weft rules status` lists the versions)"
+        );
+    };
+    let id = target.s3_version_id.as_deref().context("that version has no S3 version id")?;
+    s3.copy_object()
+        .bucket(&bucket)
+        .key(&key)
+        .copy_source(format!("{bucket}/{key}?versionId={id}"))
+        .metadata_directive(MetadataDirective::Copy)
+        .send()
+        .await
+        .with_context(|| format!("copying version {id} of s3://{bucket}/{key} over the current one"))?;
+    println!(
+        "rolled back s3://{bucket}/{key} to {} (S3 version {id}); deployments load it at their next poll",
+        target.version
+    );
+    Ok(ExitCode::SUCCESS)
+}
