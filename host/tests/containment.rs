@@ -220,3 +220,30 @@ fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
     assert_eq!(classes(&mut rules, "none", 2), ["records", "records"], "after the cool-down the module runs again");
     assert_eq!(rules.rules()[0].health(), (0, false));
 }
+
+#[test]
+fn the_invocations_time_bounds_the_rules_and_is_not_held_against_the_rule() {
+    use weft::dead_letter::Stage;
+    use weft::pipeline::{Judge, Verdict};
+    // A module allowed 30 s per event, in an invocation with 300 ms left for rules: the call is cut at the
+    // invocation's budget, and the events it leaves no time for are dead-lettered `deadline` (to be redriven),
+    // whatever the rule's on-error policy, and not counted against the rule.
+    let limits = Limits { time_per_event: Duration::from_secs(30), ..Limits::default() };
+    let mut judge = Judge::new(hostile_rules(limits)).with_batch_size(64);
+    let input = [attack("slow", "loop"), attack("next", "none"), attack("last", "none")].join("\n");
+    let cutoff = Instant::now() + Duration::from_millis(300);
+    let judged = judge.judge_until(weft::input::split(input.as_bytes(), "t".into()), Some(cutoff));
+    let outcomes: Vec<(Stage, &str)> = judged
+        .iter()
+        .map(|j| match &j.verdict {
+            Verdict::DeadLetter(d) => (d.stage, d.error_class.as_str()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(outcomes, [(Stage::Rule, "deadline"); 3]);
+    assert_eq!(judge.rules().rules()[0].health(), (0, false), "not the rule's failure");
+    // With time, the same judge (and module) runs the good events.
+    let good = [attack("next", "none"), attack("last", "none")].join("\n");
+    let judged = judge.judge(weft::input::split(good.as_bytes(), "t".into()));
+    assert!(judged.iter().all(|j| matches!(&j.verdict, Verdict::Records(r) if r.len() == 1)));
+}
