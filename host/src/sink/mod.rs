@@ -77,30 +77,27 @@ impl Delivery {
             }
             RecordPort::Kinesis(kinesis) => {
                 let results = kinesis.put(&records, budget.records_until()).await;
-                // Per event whose records did not all land: the first failure, and the records that did land.
+                // Per event whose records did not all land: its first failure (owners come in event order, so one
+                // dead letter per event however many of its records failed), then the records of it that landed.
+                // Only those events' landed records are kept: when every record lands, nothing is copied.
                 let mut failed: Vec<(usize, kinesis::PutFailure, Vec<WrittenRecord>)> = Vec::new();
-                let mut landed: Vec<(usize, WrittenRecord)> = Vec::new();
-                for ((owner, record), result) in owners.iter().zip(&records).zip(results) {
-                    match result {
-                        Ok(place) => landed.push((
-                            *owner,
-                            WrittenRecord {
-                                id: record.id.clone(),
-                                stream: place.stream,
-                                shard_id: place.shard_id,
-                                sequence_number: place.sequence_number,
-                            },
-                        )),
-                        // Owners come in event order: one dead letter per event, however many of its records failed.
-                        Err(failure) if failed.last().is_none_or(|(index, ..)| index != owner) => {
-                            failed.push((*owner, failure, Vec::new()))
-                        }
-                        Err(_) => {}
+                for (owner, result) in owners.iter().zip(&results) {
+                    if let Err(failure) = result
+                        && failed.last().is_none_or(|(index, ..)| index != owner)
+                    {
+                        failed.push((*owner, failure.clone(), Vec::new()));
                     }
                 }
-                for (owner, written) in landed {
-                    if let Ok(at) = failed.binary_search_by_key(&owner, |(index, ..)| *index) {
-                        failed[at].2.push(written);
+                for ((owner, record), result) in owners.iter().zip(&records).zip(results) {
+                    if let Ok(place) = result
+                        && let Ok(at) = failed.binary_search_by_key(owner, |(index, ..)| *index)
+                    {
+                        failed[at].2.push(WrittenRecord {
+                            id: record.id.clone(),
+                            stream: place.stream,
+                            shard_id: place.shard_id,
+                            sequence_number: place.sequence_number,
+                        });
                     }
                 }
                 for (owner, failure, written) in failed {
