@@ -2,7 +2,7 @@
 //! precompiled for the target with the engine settings the host uses, so a cold start deserializes it (tens of
 //! microseconds) instead of compiling it (tens of milliseconds).
 
-#[path = "src/componentize.rs"]
+#[path = "src/engine/componentize.rs"]
 mod componentize;
 #[path = "src/engine/config.rs"]
 mod config;
@@ -55,7 +55,7 @@ fn build() -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
     println!("cargo:rerun-if-changed=src/engine/config.rs");
-    println!("cargo:rerun-if-changed=src/componentize.rs");
+    println!("cargo:rerun-if-changed=src/engine/componentize.rs");
 
     // A target directory of its own: the outer cargo holds the lock on the workspace's.
     let target_dir = workspace.join("target").join("rules");

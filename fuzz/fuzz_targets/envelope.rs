@@ -7,7 +7,7 @@ use weft::input::{Chunk, split};
 fuzz_target!(|data: &[u8]| {
     for chunk in split(data, "fuzz".into()) {
         if let Chunk::Object { text, .. } = chunk {
-            if let Ok(event) = weft::envelope::parse(text) {
+            if let Ok(event) = weft::input::envelope::parse(text) {
                 assert!(!event.id.is_empty() || text.contains("\"id\""));
             }
         }

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use weft::engine::{Engine, Limits};
-use weft::manifest::Manifest;
-use weft::rule_source::Prefetched;
+use weft::rules::manifest::Manifest;
+use weft::rollout::source::Prefetched;
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use weft::engine::Limits;
-use weft::record::Record;
+use weft::verdict::record::Record;
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

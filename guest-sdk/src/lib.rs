@@ -25,6 +25,7 @@ mod text;
 mod topic;
 mod topics;
 
+#[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod __private;
 pub mod testing;
@@ -41,7 +42,7 @@ pub use weft_sdk_macro::rule;
 // Lets the `#[weft_sdk::rule]` expansion name this crate from its own tests.
 extern crate self as weft_sdk;
 
-/// The README's example rule, compiled and run natively here so the README cannot drift from the API.
+/// The example rule of docs/writing-rules.md, compiled and run natively here so the page cannot drift from the API.
 #[cfg(test)]
 mod readme_example {
     use crate::{Event, MediaType, Outcome, Record, RuleError};

@@ -7,9 +7,15 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use crate::sink::dead_letters::DeadLetterQueue;
-use crate::sink::kinesis::KinesisSink;
-use crate::sink::retry::Backoff;
+use crate::delivery::dead_letters::DeadLetterQueue;
+use crate::delivery::kinesis::KinesisSink;
+use crate::delivery::retry::Backoff;
+
+/// The HTTPS client of every AWS call: hyper on rustls with ring, the one TLS stack weft compiles.
+pub fn http_client() -> aws_sdk_kinesis::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
 
 pub struct Clients {
     pub kinesis: aws_sdk_kinesis::Client,
@@ -20,6 +26,7 @@ pub struct Clients {
 impl Clients {
     pub async fn load() -> Clients {
         let config = aws_config::from_env()
+            .http_client(http_client())
             .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()

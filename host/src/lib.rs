@@ -1,33 +1,36 @@
 //! weft: Genesys Cloud conversation events in, Amazon Kinesis records out, decided by WebAssembly rules.
 //!
-//! The data path, top to bottom:
-//! - [`input`]: bytes → chunks, one per event (JSON, JSON lines, `}{`), each with where it came from;
-//! - [`envelope`]: chunk → [`weft_sdk::Event`], the envelope checked and its topic classified;
-//! - [`rules`]: the rule set runs the event through its modules ([`engine`]) → a [`rules::Disposition`];
-//! - [`record`], [`dead_letter`]: records for Kinesis, drops and dead letters for everything else;
-//! - [`pipeline`]: all of the above, with the counts that prove every event ends in exactly one place;
-//! - [`sink`]: delivery — records to Kinesis, dead letters to SQS (or both to local files for `weft run`).
+//! The folders are the stages an event goes through, top to bottom; each uses only the ones above it:
+//! - [`input`]: bytes → chunks, one per event (JSON, JSON lines, `}{`), each with where it came from; a chunk's
+//!   envelope checked and its topic classified ([`input::envelope`]);
+//! - [`engine`]: wasmtime — compiling, instantiating and calling rule modules within their limits;
+//! - [`verdict`]: what can become of an event — its [`verdict::Verdict`] (records, dropped, dead letter) and,
+//!   after delivery, its [`verdict::Fate`];
+//! - [`rules`]: a rule set (manifest, matching, tables, chains, on-error policy, quarantine) runs an event
+//!   through its modules → a verdict;
+//! - [`judge`]: input chunks → envelopes → rules → one verdict per event, surviving panics, rolling back a rule
+//!   set that fails from its first events;
+//! - [`delivery`]: records to Kinesis, dead letters to SQS (or S3 beside them), within the invocation's budget →
+//!   one fate per event;
+//! - [`rollout`]: rule sets into a running system — sources, signature and self-test, hot swap.
 //!
-//! Around it: [`lambda`] (the handler), [`config`] (its environment), [`aws`] (clients).
+//! The two front doors sit on top: [`lambda`] (the handler and its configuration) and the `weft` CLI (`cli/`,
+//! in the binary). [`aws`] builds the SDK clients both use; [`schema`] writes `schemas/` from these types.
+
+pub mod input;
+
+pub mod engine;
+
+pub mod verdict;
+
+pub mod rules;
+
+pub mod judge;
+
+pub mod delivery;
+
+pub mod rollout;
 
 pub mod aws;
-pub mod componentize;
-pub mod config;
-pub mod dead_letter;
-pub mod embedded;
-pub mod engine;
-pub mod envelope;
-pub mod golden;
-pub mod input;
 pub mod lambda;
-pub mod manifest;
-pub mod matching;
-pub mod pipeline;
-pub mod record;
-pub mod reload;
-pub mod rule_source;
-pub mod rules;
 pub mod schema;
-pub mod signing;
-pub mod sink;
-pub mod tables;

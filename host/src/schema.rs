@@ -4,8 +4,8 @@
 use schemars::{JsonSchema, schema_for};
 use weft_sdk::{ConversationEvent, Envelope};
 
-use crate::dead_letter::{DeadLetter, DeadLetterMessage, Dropped};
-use crate::record::Record;
+use crate::verdict::dead_letter::{DeadLetter, DeadLetterMessage, Dropped};
+use crate::verdict::record::Record;
 
 /// Every schema weft publishes: file name and pretty-printed JSON (with a final newline).
 pub fn all() -> Vec<(&'static str, String)> {
@@ -38,7 +38,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("dropped.schema.json", render::<Dropped>("An event a rule filtered out (`weft run --dropped`).")),
         (
             "rule-set.schema.json",
-            render::<crate::manifest::Manifest>(
+            render::<crate::rules::manifest::Manifest>(
                 "A weft rule set manifest: rules (match, module chain, output, on-error) and lookup tables.",
             ),
         ),

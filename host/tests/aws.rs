@@ -14,12 +14,12 @@ use common::aws::{
 };
 use common::proxy::{Faults, Proxy};
 use serde_json::{Value, json};
-use weft::dead_letter::{DeadLetter, DeadLetterMessage};
+use weft::delivery::{Delivery, LetterPort, RecordPort};
 use weft::engine::Limits;
+use weft::judge::Judge;
 use weft::lambda::Handler;
-use weft::pipeline::Judge;
 use weft::rules::RuleSet;
-use weft::sink::{Delivery, LetterPort, RecordPort};
+use weft::verdict::dead_letter::{DeadLetter, DeadLetterMessage};
 
 fn weft(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weft")).args(args).current_dir(common::repo()).envs(aws::env()).output().unwrap()

@@ -157,7 +157,7 @@ fn a_module_file_runs_in_place_of_the_default_rule() {
     // The hostile test module, as `cargo build --target wasm32-unknown-unknown` leaves it (a core module).
     let repo = common::repo();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let core = weft::componentize::cargo_build_wasm(
+    let core = weft::engine::componentize::cargo_build_wasm(
         std::path::Path::new(&cargo),
         &repo,
         "weft-rule-hostile",

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use common::{event, hostile_rules, run_with};
 use serde_json::json;
 use weft::engine::Limits;
+use weft::verdict::Verdict;
 
 fn attack(id: &str, attack: &str) -> String {
     event(id, "acw", json!({"conversationId": id, "attack": attack}))
 }
 
 /// Runs `[good, attack, good]` one call per event and in one batch; returns the attack's dead letter.
-fn contained(name: &str, limits: Limits) -> weft::dead_letter::DeadLetter {
+fn contained(name: &str, limits: Limits) -> weft::verdict::dead_letter::DeadLetter {
     let input = [attack("before", "none"), attack("bad", name), attack("after", "none")].join("\n");
     let mut dead = None;
     for batch in [1, 64] {
@@ -108,13 +109,14 @@ fn a_log_flood_is_cut_and_the_event_still_written() {
 #[test]
 fn the_instance_is_reused_and_rebuilt_only_after_a_trap() {
     let mut rules = hostile_rules(Limits::default());
-    let good: Vec<_> = (0..50).map(|i| weft::envelope::parse(&attack(&format!("g{i}"), "none")).unwrap()).collect();
+    let good: Vec<_> =
+        (0..50).map(|i| weft::input::envelope::parse(&attack(&format!("g{i}"), "none")).unwrap()).collect();
     rules.process_batch(&good);
     for event in &good {
         rules.process(event);
     }
     assert_eq!(rules.modules().next().unwrap().instantiations(), 1, "one instance for 100 good events");
-    let bad = weft::envelope::parse(&attack("bad", "panic")).unwrap();
+    let bad = weft::input::envelope::parse(&attack("bad", "panic")).unwrap();
     for _ in 0..3 {
         rules.process(&bad);
         rules.process(&good[0]);
@@ -163,13 +165,13 @@ fn rss_kib() -> u64 {
 fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
     let mut rules = hostile_rules(Limits::default());
     let events: Vec<weft_sdk::Event> =
-        (0..10_000).map(|i| weft::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap()).collect();
+        (0..10_000).map(|i| weft::input::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap()).collect();
     let warm = rules.process_batch(&events[..1_000]);
-    assert!(warm.iter().all(|d| matches!(d, weft::rules::Disposition::Failed(f) if f.class == "panic")));
+    assert!(warm.iter().all(|d| matches!(d, Verdict::DeadLetter(l) if l.error_class == "panic")));
     let before = rss_kib();
     for chunk in events[1_000..].chunks(64) {
-        let dispositions = rules.process_batch(chunk);
-        assert!(dispositions.iter().all(|d| matches!(d, weft::rules::Disposition::Failed(f) if f.class == "panic")));
+        let verdicts = rules.process_batch(chunk);
+        assert!(verdicts.iter().all(|d| matches!(d, Verdict::DeadLetter(l) if l.error_class == "panic")));
     }
     let after = rss_kib();
     let instances = rules.modules().next().unwrap().instantiations();
@@ -183,12 +185,12 @@ fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
 #[test]
 fn a_hung_module_costs_its_event_about_its_deadline() {
     let mut rules = hostile_rules(Limits::default());
-    let hung = weft::envelope::parse(&attack("hung", "loop")).unwrap();
+    let hung = weft::input::envelope::parse(&attack("hung", "loop")).unwrap();
     let started = Instant::now();
-    let disposition = rules.process(&hung);
+    let verdict = rules.process(&hung);
     let took = started.elapsed();
     println!("hung module → dead letter: {took:?} (deadline 100 ms)");
-    assert!(matches!(disposition, weft::rules::Disposition::Failed(f) if f.class == "deadline-exceeded"));
+    assert!(matches!(verdict, Verdict::DeadLetter(l) if l.error_class == "deadline-exceeded"));
     assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
 }
 
@@ -201,13 +203,16 @@ fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
         "quarantine": {"after": 3, "coolDownSeconds": 1}}]});
     std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
     let mut rules =
-        weft::manifest::Manifest::load_file(&dir.path().join("m.json"), common::engine(), &Limits::default()).unwrap();
+        weft::rules::manifest::Manifest::load_file(&dir.path().join("m.json"), common::engine(), &Limits::default())
+            .unwrap();
     let classes = |rules: &mut weft::rules::RuleSet, kind: &str, n: usize| -> Vec<String> {
         (0..n)
-            .map(|i| match rules.process(&weft::envelope::parse(&attack(&format!("{kind}{i}"), kind)).unwrap()) {
-                weft::rules::Disposition::Failed(f) => f.class,
-                weft::rules::Disposition::Records(_) => "records".into(),
-                weft::rules::Disposition::Dropped { reason, .. } => reason,
+            .map(|i| {
+                match rules.process(&weft::input::envelope::parse(&attack(&format!("{kind}{i}"), kind)).unwrap()) {
+                    Verdict::DeadLetter(letter) => letter.error_class,
+                    Verdict::Records(_) => "records".into(),
+                    Verdict::Dropped(dropped) => dropped.reason,
+                }
             })
             .collect()
     };
@@ -223,8 +228,9 @@ fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
 
 #[test]
 fn the_invocations_time_bounds_the_rules_and_is_not_held_against_the_rule() {
-    use weft::dead_letter::Stage;
-    use weft::pipeline::{Judge, Verdict};
+    use weft::judge::Judge;
+    use weft::verdict::Verdict;
+    use weft::verdict::dead_letter::Stage;
     // A module allowed 30 s per event, in an invocation with 300 ms left for rules: the call is cut at the
     // invocation's budget, and the events it leaves no time for are dead-lettered `deadline` (to be redriven),
     // whatever the rule's on-error policy, and not counted against the rule.

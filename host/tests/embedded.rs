@@ -1,7 +1,7 @@
 //! The default rule ships precompiled: a cold start must deserialize it, never compile it.
 
-use weft::embedded::{DEFAULT_RULE, Loaded, default_module};
 use weft::engine::Engine;
+use weft::rules::embedded::{DEFAULT_RULE, Loaded, default_module};
 
 #[test]
 fn the_embedded_default_rule_loads_precompiled() {

@@ -2,7 +2,7 @@
 
 use serde_json::value::RawValue;
 use weft::engine::Limits;
-use weft::record::Record;
+use weft::verdict::record::Record;
 
 /// fuzz/artifacts/record/crash-510b3698…: `506e1615` is valid JSON (RFC 8259 bounds no exponent) that no f64 holds.
 /// The fuzz target's oracle parsed it into numbers and failed; weft accepts it and writes it verbatim, which is

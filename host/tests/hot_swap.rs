@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use weft::delivery::{Delivery, LetterPort, RecordPort};
 use weft::engine::{Limits, ModuleId};
+use weft::judge::Judge;
 use weft::lambda::Handler;
-use weft::pipeline::Judge;
-use weft::reload::Reloader;
-use weft::rule_source::Trust;
-use weft::sink::{Delivery, LetterPort, RecordPort};
+use weft::rollout::reload::Reloader;
+use weft::rollout::source::Trust;
 
 use common::aws::{self, clients, create_bucket, unique};
 use common::proxy::{Faults, Proxy};
@@ -102,7 +102,7 @@ async fn put(
     let mut request =
         s3.put_object().bucket(bucket).key("p/manifest.json").body(manifest.to_string().into_bytes().into());
     if let Some(signature) = signature {
-        request = request.metadata(weft::signing::SIGNATURE_METADATA, signature);
+        request = request.metadata(weft::rules::signing::SIGNATURE_METADATA, signature);
     }
     request.send().await.unwrap();
 }
@@ -196,9 +196,9 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let direct = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
     let bucket = unique("rules");
     create_bucket(&direct, &bucket).await;
-    let key = weft::signing::generate().unwrap();
-    let other = weft::signing::generate().unwrap();
-    let sign = |manifest: &Value| Some(weft::signing::sign(&key, manifest.to_string().as_bytes()));
+    let key = weft::rules::signing::generate().unwrap();
+    let other = weft::rules::signing::generate().unwrap();
+    let sign = |manifest: &Value| Some(weft::rules::signing::sign(&key, manifest.to_string().as_bytes()));
 
     let good = default_only("good");
     put(&direct.s3, &bucket, &good, &[], sign(&good)).await;
@@ -256,12 +256,12 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
         (
             &wrongly_signed,
             vec![],
-            Some(weft::signing::sign(&other, wrongly_signed.to_string().as_bytes())),
+            Some(weft::rules::signing::sign(&other, wrongly_signed.to_string().as_bytes())),
             "the signature does not verify".into(),
         ),
     ];
     let mut n = 0;
-    let mut pump = async |handler: &Handler, until: &dyn Fn(&weft::reload::Status) -> bool| {
+    let mut pump = async |handler: &Handler, until: &dyn Fn(&weft::rollout::reload::Status) -> bool| {
         let started = Instant::now();
         loop {
             n += 1;

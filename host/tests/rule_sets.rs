@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use weft::engine::{Limits, ModuleId};
-use weft::golden;
-use weft::manifest::Manifest;
-use weft::pipeline::Judge;
+use weft::judge::Judge;
+use weft::judge::check;
+use weft::rules::manifest::Manifest;
 use weft::rules::{NO_RULE_MATCHED, SKIPPED};
 
 use common::{engine, event, hostile_wasm, repo, run_with};
@@ -42,7 +42,7 @@ fn the_contact_centre_rule_set_passes_its_own_tests() {
     assert_eq!(cases.len(), 3);
     let mut judge = Judge::new(contact_centre()).with_batch_size(1);
     for case in &cases {
-        assert_eq!(golden::check(&mut judge, case), Vec::<String>::new(), "{:?}", case.name);
+        assert_eq!(check::check(&mut judge, case), Vec::<String>::new(), "{:?}", case.name);
     }
 }
 

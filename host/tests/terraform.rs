@@ -63,7 +63,7 @@ fn the_lambda_gets_every_variable_weft_reads_from_what_the_module_creates() {
     let w = wiring();
     assert_eq!(w["function"]["environment"], "${local.environment}");
     let set: BTreeSet<&str> = w["locals_environment"].as_object().unwrap().keys().map(String::as_str).collect();
-    let documented: BTreeSet<&str> = weft::config::VARIABLES.iter().map(|v| v.name).collect();
+    let documented: BTreeSet<&str> = weft::lambda::config::VARIABLES.iter().map(|v| v.name).collect();
     assert_eq!(set, documented, "the module sets exactly the variables `weft env` lists");
     let env = &w["locals_environment"];
     assert_eq!(env["WEFT_STREAM"], "${aws_kinesis_stream.records.name}");

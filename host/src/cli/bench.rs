@@ -10,12 +10,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weft::embedded;
+use weft::delivery::Delivery;
 use weft::engine::{Engine, Limits, RuleInstance, Tables, wit, wit_event};
 use weft::input::{self, Chunk};
-use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
+use weft::judge::{DEFAULT_BATCH, Judge};
 use weft::rules::RuleSet;
-use weft::sink::Delivery;
+use weft::rules::embedded;
+use weft::verdict::Summary;
 use weft_sdk::{Event, IntoOutcome, Outcome};
 
 /// The shipped samples: all 16 conversation topics plus two other families.
@@ -39,7 +40,7 @@ pub struct BenchArgs {
 pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let lines: Vec<&str> = SAMPLES.iter().flat_map(|s| s.lines()).collect();
     let corpus: Vec<&str> = lines.iter().cycle().take(args.events).copied().collect();
-    let events: Vec<Event> = corpus.iter().map(|line| weft::envelope::parse(line)).collect::<Result<_, _>>()?;
+    let events: Vec<Event> = corpus.iter().map(|line| weft::input::envelope::parse(line)).collect::<Result<_, _>>()?;
     let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
     let bytes: Vec<u8> = corpus.iter().flat_map(|line| line.bytes().chain([b'\n'])).collect();
     let mean_size = bytes.len() / corpus.len().max(1);
@@ -66,14 +67,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "native (default rule linked in)",
             Box::new(|| events.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
         ),
-        (
-            "wasm, one call per event, deadline on",
-            Box::new(|| inputs.iter().for_each(|e| drop(black_box(on.process(e).expect("runs"))))),
-        ),
-        (
-            "wasm, one call per event, deadline off",
-            Box::new(|| inputs.iter().for_each(|e| drop(black_box(off.process(e).expect("runs"))))),
-        ),
+        ("wasm, one call per event, deadline on", Box::new(|| calls(&mut on, &inputs))),
+        ("wasm, one call per event, deadline off", Box::new(|| calls(&mut off, &inputs))),
         (
             "wasm, batches of 64, deadline on",
             Box::new(|| {
@@ -88,53 +83,67 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ),
         (
             "wasm, event dropped unparsed (boundary cost)",
-            Box::new(|| {
-                let mut boundary = instance(&with_deadline).expect("default rule loads");
-                foreign.iter().for_each(|e| drop(black_box(boundary.process(e).expect("runs"))))
-            }),
+            Box::new(|| calls(&mut instance(&with_deadline).expect("default rule loads"), &foreign)),
         ),
-        (
-            "weft run end to end (split+parse+rule+write)",
-            Box::new(|| {
-                // The same steps as `weft run`: slices of 1,000 events judged, then delivered (here to io::sink).
-                let rules = RuleSet::embedded_default(&with_deadline, Limits::default()).expect("default rule loads");
-                let mut judge = Judge::new(rules);
-                let mut delivery = Delivery::local(Box::new(std::io::sink()), None, None);
-                let mut summary = Summary::default();
-                let mut chunks = input::split(&bytes, "bench".into()).peekable();
-                while chunks.peek().is_some() {
-                    let slice: Vec<Chunk> = chunks.by_ref().take(1000).collect();
-                    let judged = judge.judge(slice);
-                    let far = weft::sink::Budget::from_now(Duration::from_secs(60));
-                    summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));
-                }
-                black_box(summary);
-            }),
-        ),
+        ("weft run end to end (split+parse+rule+write)", Box::new(|| end_to_end(&with_deadline, &bytes, &runtime))),
     ];
-    // Rounds interleave the paths, so a burst of noise on this shared machine lands on all of them alike.
+    let medians = measure(&mut paths, args.rounds);
+    let names: Vec<&str> = paths.iter().map(|(name, _)| *name).collect();
+    report(&names, &medians, corpus.len() as f64);
+    swap_latency(&with_deadline, &bytes, args.rounds)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One call per event.
+fn calls(instance: &mut RuleInstance, inputs: &[wit::Event]) {
+    inputs.iter().for_each(|e| drop(black_box(instance.process(e).expect("runs"))))
+}
+
+/// The same steps as `weft run`: slices of 1,000 events judged, then delivered (here to io::sink).
+fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime) {
+    let rules = RuleSet::embedded_default(engine, Limits::default()).expect("default rule loads");
+    let mut judge = Judge::new(rules);
+    let mut delivery = Delivery::local(Box::new(std::io::sink()), None, None);
+    let mut summary = Summary::default();
+    let mut chunks = input::split(bytes, "bench".into()).peekable();
+    while chunks.peek().is_some() {
+        let slice: Vec<Chunk> = chunks.by_ref().take(1000).collect();
+        let judged = judge.judge(slice);
+        let far = weft::delivery::Budget::from_now(Duration::from_secs(60));
+        summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));
+    }
+    black_box(summary);
+}
+
+/// The median time of each path. Rounds interleave the paths, so a burst of noise on this shared machine lands on
+/// all of them alike; round 0 warms up.
+fn measure(paths: &mut [(&str, Box<dyn FnMut() + '_>)], rounds: usize) -> Vec<Duration> {
     let mut times = vec![Vec::new(); paths.len()];
-    for round in 0..=args.rounds.max(1) {
+    for round in 0..=rounds.max(1) {
         for (index, (_, path)) in paths.iter_mut().enumerate() {
             let start = Instant::now();
             path();
             if round > 0 {
-                times[index].push(start.elapsed()); // round 0 warms up
+                times[index].push(start.elapsed());
             }
         }
     }
-    let medians: Vec<Duration> = times
+    times
         .into_iter()
         .map(|mut t| {
             t.sort();
             t[t.len() / 2]
         })
-        .collect();
-    let n = corpus.len() as f64;
+        .collect()
+}
+
+/// The table: events/s, µs per event and the ratio to native (the first path) for each path; then the deadline's
+/// cost and the boundary's.
+fn report(names: &[&str], medians: &[Duration], n: f64) {
     let rate = |d: Duration| n / d.as_secs_f64();
     let native = medians[0];
     println!("{:<46} {:>11} {:>9} {:>9}", "path", "events/s", "µs/event", "× native");
-    for ((name, _), d) in paths.iter().zip(&medians) {
+    for (name, d) in names.iter().zip(medians) {
         println!(
             "{name:<46} {:>11.0} {:>9.2} {:>9.2}",
             rate(*d),
@@ -149,8 +158,6 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (medians[1].as_secs_f64() - native.as_secs_f64()) * 1e6 / n,
         (medians[5].as_secs_f64() - medians[4].as_secs_f64()) * 1e6 / n
     );
-    swap_latency(&with_deadline, &bytes, args.rounds)?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The combined example rule set, as `weft rules publish` would lay it out, for compiling in the background.
@@ -167,8 +174,9 @@ const SWAP_FILES: &[(&str, &[u8])] = &[
 /// steady and while another thread compiles (Cranelift) and self-tests a new rule set over and over, as the
 /// reloader does in the background.
 fn swap_latency(engine: &Engine, bytes: &[u8], rounds: usize) -> anyhow::Result<()> {
-    let files = weft::rule_source::Prefetched(SWAP_FILES.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect());
-    let fetched = weft::rule_source::FetchedManifest { bytes: SWAP_MANIFEST.to_vec(), etag: None, signature: None };
+    let files =
+        weft::rollout::source::Prefetched(SWAP_FILES.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect());
+    let fetched = weft::rollout::source::FetchedManifest { bytes: SWAP_MANIFEST.to_vec(), etag: None, signature: None };
     let started = Instant::now();
     compile_rule_set(&fetched, &files, engine)?;
     let compile_time = started.elapsed();
@@ -223,12 +231,12 @@ hot swap: compiling and self-testing rules/contact-centre.json takes {:.0} ms ({
 
 /// What the reloader does with a fetched rule set: every check, compile and self-test.
 fn compile_rule_set(
-    fetched: &weft::rule_source::FetchedManifest,
-    files: &weft::rule_source::Prefetched,
+    fetched: &weft::rollout::source::FetchedManifest,
+    files: &weft::rollout::source::Prefetched,
     engine: &Engine,
-) -> Result<weft::rule_source::Accepted, weft::rule_source::SourceError> {
-    let parsed = weft::rule_source::verify(fetched, &Default::default())?;
-    weft::rule_source::build(&parsed, files, engine, &Limits::default(), None)
+) -> Result<weft::rollout::source::Accepted, weft::rollout::source::SourceError> {
+    let parsed = weft::rollout::source::verify(fetched, &Default::default())?;
+    weft::rollout::source::build(&parsed, files, engine, &Limits::default(), None)
 }
 
 fn native_outcome(event: Event) -> Outcome {

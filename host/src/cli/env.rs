@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use weft::config::VARIABLES;
+use weft::lambda::config::VARIABLES;
 
 #[derive(clap::Args)]
 pub struct EnvArgs {

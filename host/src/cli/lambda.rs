@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use weft::config::Config;
+use weft::lambda::config::Config;
 
 pub fn serve(started: Instant) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;

@@ -100,15 +100,15 @@ async fn load_rules(
     engine: &weft::engine::Engine,
 ) -> anyhow::Result<weft::rules::RuleSet> {
     use anyhow::Context;
-    use weft::rule_source::{RuleSource, Trust};
+    use weft::rollout::source::{RuleSource, Trust};
     let source = RuleSource::parse(location)?;
-    let trust = Trust { public_key: public_key.map(weft::signing::public_key).transpose()? };
+    let trust = Trust { public_key: public_key.map(weft::rules::signing::public_key).transpose()? };
     let s3 = match source {
         RuleSource::S3 { .. } => Some(weft::aws::Clients::load().await.rules_s3()),
         RuleSource::File(_) => None,
     };
     let limits = weft::engine::Limits::default();
-    let accepted = weft::rule_source::load(&source, s3.as_ref(), engine, &limits, &trust)
+    let accepted = weft::rollout::source::load(&source, s3.as_ref(), engine, &limits, &trust)
         .await
         .with_context(|| format!("rule set {source} refused"))?;
     Ok(accepted.rules)

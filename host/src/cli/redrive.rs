@@ -17,15 +17,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_sdk_sqs::types::Message;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use weft::aws::Clients;
-use weft::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent, WrittenRecord};
+use weft::delivery::{Budget, Delivery, LetterPort, RecordPort};
 use weft::engine::{Engine, Limits};
 use weft::input::{Chunk, Source};
-use weft::pipeline::{Fate, Judge, Judged, Summary, Verdict};
+use weft::judge::Judge;
 use weft::rules::RuleSet;
-use weft::sink::{Budget, Delivery, LetterPort, RecordPort};
+use weft::verdict::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent, WrittenRecord};
+use weft::verdict::{Fate, Judged, Summary, Verdict};
 
 #[derive(clap::Args)]
 pub struct RedriveArgs {
@@ -66,7 +68,6 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         None => RuleSet::embedded_default(&engine, Limits::default())?,
     };
     eprintln!("weft redrive: rules {}", rules.version().map_or("builtin:default (embedded)".into(), |v| v.0.clone()));
-    let mut judge = Judge::new(rules);
     let records = match (&args.stream, args.dry_run) {
         (Some(stream), false) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
         _ => RecordPort::Lines(Box::new(std::io::stdout())),
@@ -76,50 +77,79 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         true => LetterPort::Lines(None),
         false => LetterPort::Queue(clients.dead_letter_queue(&args.dlq, None)),
     };
-    let mut delivery = Delivery { records, letters, dropped: None };
-    let backlog = queue_length(&clients, &args.dlq).await;
-    let progress = ProgressBar::new(backlog);
+    let progress = ProgressBar::new(queue_length(&clients, &args.dlq).await);
     progress.set_style(
         ProgressStyle::with_template("{spinner} {pos}/{len} dead letters {wide_bar} {per_sec}")
             .expect("a valid template"),
     );
-
-    let mut summary = Summary::default();
-    let mut seen = HashSet::new();
-    let mut events = HashSet::new();
-    let mut dry_run_handles = Vec::new();
+    let mut redrive = Redrive {
+        judge: Judge::new(rules),
+        delivery: Delivery { records, letters, dropped: None },
+        clients,
+        args,
+        progress,
+        summary: Summary::default(),
+        seen: HashSet::new(),
+        events: HashSet::new(),
+        dry_run_handles: Vec::new(),
+    };
     let mut empty_polls = 0;
-    while empty_polls < 2 && args.max.is_none_or(|max| seen.len() < max) {
-        let received = clients
-            .sqs
-            .receive_message()
-            .queue_url(&args.dlq)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(VISIBILITY)
-            .send()
-            .await
-            .with_context(|| format!("receiving from {}", args.dlq))?;
-        let received = received.messages.unwrap_or_default();
-        let received: Vec<_> =
-            received.into_iter().filter(|m| seen.insert(m.message_id.clone().unwrap_or_default())).collect();
+    while empty_polls < 2 && redrive.args.max.is_none_or(|max| redrive.seen.len() < max) {
+        let received = redrive.receive().await?;
         if received.is_empty() {
             empty_polls += 1;
             continue;
         }
         empty_polls = 0;
+        redrive.run(received).await?;
+    }
+    redrive.finish().await
+}
+
+/// One redrive: the queue, the rules, and what became of the messages so far.
+struct Redrive {
+    clients: Clients,
+    args: RedriveArgs,
+    judge: Judge,
+    delivery: Delivery,
+    progress: ProgressBar,
+    summary: Summary,
+    /// Message ids received so far (a message seen again is not run twice).
+    seen: HashSet<String>,
+    /// The events run so far, by digest: one that failed again has a new dead letter on the queue, not run twice.
+    events: HashSet<Vec<u8>>,
+    dry_run_handles: Vec<String>,
+}
+
+impl Redrive {
+    /// The next messages not seen before in this run.
+    async fn receive(&mut self) -> anyhow::Result<Vec<Message>> {
+        let received = (self.clients.sqs.receive_message())
+            .queue_url(&self.args.dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(VISIBILITY)
+            .send()
+            .await
+            .with_context(|| format!("receiving from {}", self.args.dlq))?;
+        let received = received.messages.unwrap_or_default();
+        Ok(received.into_iter().filter(|m| self.seen.insert(m.message_id.clone().unwrap_or_default())).collect())
+    }
+
+    /// Runs the messages' events through the rules and delivery, then settles each message.
+    async fn run(&mut self, received: Vec<Message>) -> anyhow::Result<()> {
         let mut messages = Vec::with_capacity(received.len());
         let mut texts = Vec::with_capacity(received.len());
         let mut already = Vec::with_capacity(received.len());
         for message in received {
-            let letter = open(&clients, message.body.as_deref().unwrap_or("")).await?;
+            let letter = open(&self.clients, message.body.as_deref().unwrap_or("")).await?;
             let text = match letter.event {
                 OriginalEvent::Json(raw) => raw.get().to_owned(),
                 OriginalEvent::Text(text) => text,
             };
             // An event that failed again in this run has a new dead letter on the queue: it is not run twice in
             // one redrive (it stays hidden until its visibility timeout ends, for the next redrive).
-            if !events.insert(Sha256::digest(text.as_bytes())) {
+            if !self.events.insert(Sha256::digest(text.as_bytes()).to_vec()) {
                 continue;
             }
             already.push(letter.written);
@@ -134,63 +164,66 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
                 source: Source::Message { message_id: m.message_id.clone().unwrap_or_default() },
             })
             .collect();
-        let mut judged = judge.judge(chunks);
+        let mut judged = self.judge.judge(chunks);
         for (item, written) in judged.iter_mut().zip(already) {
             skip_written(item, written);
         }
-        let fates = delivery.deliver(judged, Budget::from_now(Duration::from_secs(VISIBILITY as u64 - 5))).await?;
-        summary.count(&fates);
+        let budget = Budget::from_now(Duration::from_secs(VISIBILITY as u64 - 5));
+        let fates = self.delivery.deliver(judged, budget).await?;
+        self.summary.count(&fates);
         for (message, fate) in messages.iter().zip(&fates) {
-            let handle = message.receipt_handle.clone().unwrap_or_default();
-            let id = message.message_id.as_deref().unwrap_or("");
-            if args.dry_run {
-                eprintln!("{id}: would be {}", describe(fate));
-                dry_run_handles.push(handle);
-            } else if !matches!(fate, Fate::Failed { .. }) {
-                clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&args.dlq)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .with_context(|| format!("deleting message {id}"))?;
-            } else {
-                progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
-            }
-            if let Fate::DeadLettered { class } = fate
-                && !args.dry_run
-            {
-                progress.suspend(|| eprintln!("{id}: still failing ({class}); its new dead letter replaces it"));
-            }
+            self.settle(message, fate).await?;
         }
-        progress.inc(messages.len() as u64);
+        self.progress.inc(messages.len() as u64);
+        Ok(())
     }
-    // A dry run hands every message straight back.
-    for handle in dry_run_handles {
-        clients
-            .sqs
-            .change_message_visibility()
-            .queue_url(&args.dlq)
-            .receipt_handle(handle)
-            .visibility_timeout(0)
-            .send()
-            .await?;
+
+    /// Deletes a message whose event is settled for good; leaves one still failing (or every one, in a dry run).
+    async fn settle(&mut self, message: &Message, fate: &Fate) -> anyhow::Result<()> {
+        let handle = message.receipt_handle.clone().unwrap_or_default();
+        let id = message.message_id.as_deref().unwrap_or("");
+        if self.args.dry_run {
+            eprintln!("{id}: would be {}", describe(fate));
+            self.dry_run_handles.push(handle);
+            return Ok(());
+        }
+        match fate {
+            Fate::Failed { .. } => {
+                self.progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
+                return Ok(());
+            }
+            Fate::DeadLettered { class } => {
+                self.progress.suspend(|| eprintln!("{id}: still failing ({class}); its new dead letter replaces it"));
+            }
+            Fate::Written { .. } | Fate::Dropped { .. } => {}
+        }
+        let delete = self.clients.sqs.delete_message().queue_url(&self.args.dlq).receipt_handle(handle);
+        delete.send().await.with_context(|| format!("deleting message {id}"))?;
+        Ok(())
     }
-    delivery.flush()?;
-    progress.finish_and_clear();
-    std::io::stdout().flush()?;
-    let verb = if args.dry_run { "would be" } else { "were" };
-    eprintln!(
-        "weft redrive: {} dead letters: {} {verb} written ({} records), {} {verb} dropped, {} still failing{}",
-        summary.events_in,
-        summary.events_written,
-        summary.records_out,
-        summary.dropped,
-        summary.dead_lettered + summary.failed,
-        if args.dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
-    );
-    Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+
+    /// Hands a dry run's messages straight back, and prints the summary.
+    async fn finish(mut self) -> anyhow::Result<ExitCode> {
+        for handle in std::mem::take(&mut self.dry_run_handles) {
+            let queue = self.clients.sqs.change_message_visibility().queue_url(&self.args.dlq);
+            queue.receipt_handle(handle).visibility_timeout(0).send().await?;
+        }
+        self.delivery.flush()?;
+        self.progress.finish_and_clear();
+        std::io::stdout().flush()?;
+        let (summary, dry_run) = (&self.summary, self.args.dry_run);
+        let verb = if dry_run { "would be" } else { "were" };
+        eprintln!(
+            "weft redrive: {} dead letters: {} {verb} written ({} records), {} {verb} dropped, {} still failing{}",
+            summary.events_in,
+            summary.events_written,
+            summary.records_out,
+            summary.dropped,
+            summary.dead_lettered + summary.failed,
+            if dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
+        );
+        Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    }
 }
 
 /// Leaves out of `item`'s records those its dead letter says are in Kinesis already (same rule, same index), and

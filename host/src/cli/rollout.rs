@@ -10,10 +10,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use aws_sdk_s3::types::MetadataDirective;
 use weft::aws::Clients;
-use weft::manifest::Manifest;
-use weft::reload::{Reloader, Status};
-use weft::rule_source::RuleSource;
+use weft::rollout::reload::{Reloader, Status};
+use weft::rollout::source::RuleSource;
 use weft::rules::RuleSetVersion;
+use weft::rules::manifest::Manifest;
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
@@ -73,7 +73,7 @@ async fn published(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::
             .send()
             .await
             .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-        let signed = object.metadata().is_some_and(|m| m.contains_key(weft::signing::SIGNATURE_METADATA));
+        let signed = object.metadata().is_some_and(|m| m.contains_key(weft::rules::signing::SIGNATURE_METADATA));
         let bytes = object.body.collect().await?.into_bytes();
         let version = match Manifest::parse(&bytes) {
             Ok(parsed) => RuleSetVersion::new(parsed.manifest.name.as_deref(), &parsed.sha256).0,

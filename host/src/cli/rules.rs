@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use weft::aws::Clients;
-use weft::componentize::{WASM_TARGET, cargo_build_wasm};
+use weft::engine::componentize::{WASM_TARGET, cargo_build_wasm};
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
-use weft::golden::{Case, check};
-use weft::manifest::{LocalFiles, Manifest};
-use weft::pipeline::Judge;
-use weft::rule_source::{RuleSource, Trust};
+use weft::judge::Judge;
+use weft::judge::check::check;
+use weft::rollout::source::{RuleSource, Trust};
 use weft::rules::RuleSet;
 use weft::rules::RuleSetVersion;
-use weft::signing::SIGNATURE_METADATA;
+use weft::rules::golden::Case;
+use weft::rules::manifest::{LocalFiles, Manifest};
+use weft::rules::signing::SIGNATURE_METADATA;
 
 #[derive(clap::Args)]
 pub struct RulesArgs {
@@ -149,7 +150,7 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     let core = cargo_build_wasm(&cargo, dir, &package, &target_dir)
         .map_err(|e| anyhow::anyhow!("{e}\n  (is the wasm target installed? `rustup target add {WASM_TARGET}`)"))?;
     let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
-    let component = weft::componentize::componentize(&bytes).map_err(anyhow::Error::msg)?;
+    let component = weft::engine::componentize::componentize(&bytes).map_err(anyhow::Error::msg)?;
     let engine = Engine::new()?;
     let module = RuleModule::from_file(&engine, &format!("{package}.wasm"), &component)
         .with_context(|| format!("{package} does not satisfy weft's rule world"))?;
@@ -263,21 +264,9 @@ fn manifest_key(prefix: &str) -> String {
     if prefix.is_empty() { "manifest.json".into() } else { format!("{prefix}/manifest.json") }
 }
 
-async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let engine = Engine::new()?;
-    let source = RuleSource::File(args.manifest.clone());
-    // Refuse to publish what the Lambda would refuse.
-    weft::rule_source::load(&source, None, &engine, &Limits::default(), &Trust::default())
-        .await
-        .with_context(|| format!("{} does not load; nothing was published", args.manifest.display()))?;
-    let signing_key = match &args.key {
-        Some(file) => Some(weft::signing::signing_key(
-            &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
-        )?),
-        None => None,
-    };
-    let dir = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&args.manifest)?)?;
+/// Points the manifest's tables and modules at content-addressed names (`tables/SHA.csv`, `modules/SHA.wasm`)
+/// with their hashes pinned; the files to upload under those names.
+fn content_addressed(document: &mut serde_json::Value, dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut uploads: Vec<(String, Vec<u8>)> = Vec::new();
     let mut place = |file: &str, folder: &str| -> anyhow::Result<(String, String)> {
         let bytes = std::fs::read(dir.join(file)).with_context(|| format!("reading {file}"))?;
@@ -298,7 +287,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     for rule in document["rules"].as_array_mut().into_iter().flatten() {
         for module in rule["modules"].as_array_mut().into_iter().flatten() {
             let path = module["module"].as_str().unwrap_or_default().to_owned();
-            if path == weft::embedded::DEFAULT_RULE {
+            if path == weft::rules::embedded::DEFAULT_RULE {
                 continue;
             }
             let (name, sha) = place(&path, "modules")?;
@@ -306,11 +295,29 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
             module["sha256"] = sha.into();
         }
     }
+    Ok(uploads)
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let engine = Engine::new()?;
+    let source = RuleSource::File(args.manifest.clone());
+    // Refuse to publish what the Lambda would refuse.
+    weft::rollout::source::load(&source, None, &engine, &Limits::default(), &Trust::default())
+        .await
+        .with_context(|| format!("{} does not load; nothing was published", args.manifest.display()))?;
+    let signing_key = match &args.key {
+        Some(file) => Some(weft::rules::signing::signing_key(
+            &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        )?),
+        None => None,
+    };
+    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&args.manifest)?)?;
+    let uploads = content_addressed(&mut document, args.manifest.parent().unwrap_or(Path::new(".")))?;
     let manifest = serde_json::to_vec_pretty(&document)?;
     let clients = Clients::load().await;
     let key = manifest_key(&args.prefix);
     for (name, bytes) in uploads {
-        let object_key = weft::rule_source::sibling_key(&key, &name);
+        let object_key = weft::rollout::source::sibling_key(&key, &name);
         // Content-addressed: an object already there has these very bytes.
         if clients.s3.head_object().bucket(&args.bucket).key(&object_key).send().await.is_ok() {
             continue;
@@ -325,7 +332,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     }
     let mut put = clients.s3.put_object().bucket(&args.bucket).key(&key).content_type("application/json");
     if let Some(signing_key) = &signing_key {
-        put = put.metadata(SIGNATURE_METADATA, weft::signing::sign(signing_key, &manifest));
+        put = put.metadata(SIGNATURE_METADATA, weft::rules::signing::sign(signing_key, &manifest));
     }
     put.body(manifest.clone().into()).send().await.map_err(|e| {
         anyhow::anyhow!("uploading s3://{}/{key}: {}", args.bucket, aws_sdk_s3::error::DisplayErrorContext(&e))
@@ -343,15 +350,15 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let key = weft::signing::generate().map_err(anyhow::Error::msg)?;
+    let key = weft::rules::signing::generate().map_err(anyhow::Error::msg)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&args.file)
         .with_context(|| format!("creating {}", args.file.display()))?;
-    writeln!(file, "{}", weft::signing::to_hex(&key.to_bytes()))?;
-    let public = weft::signing::to_hex(key.verifying_key().as_bytes());
+    writeln!(file, "{}", weft::rules::signing::to_hex(&key.to_bytes()))?;
+    let public = weft::rules::signing::to_hex(key.verifying_key().as_bytes());
     let mut public_file = args.file.clone().into_os_string();
     public_file.push(".pub");
     std::fs::write(&public_file, format!("{public}\n"))?;

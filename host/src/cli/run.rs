@@ -10,11 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use weft::aws::Clients;
+use weft::delivery::{Budget, Delivery, LetterPort, Lines, RecordPort};
 use weft::engine::{Engine, Limits, RuleModule};
 use weft::input::{self, Chunk};
-use weft::pipeline::{DEFAULT_BATCH, Judge, Summary};
+use weft::judge::{DEFAULT_BATCH, Judge};
 use weft::rules::RuleSet;
-use weft::sink::{Budget, Delivery, LetterPort, Lines, RecordPort};
+use weft::verdict::Summary;
 
 #[derive(clap::Args)]
 pub struct RunArgs {

@@ -62,24 +62,9 @@ async fn tail_async(args: TailArgs) -> anyhow::Result<ExitCode> {
     let kinesis = Clients::load().await.kinesis;
     // An ARN names a stream of the account and region the credentials are for; its name is what the reads take.
     let stream = args.stream.rsplit_once(":stream/").map_or(args.stream.as_str(), |(_, name)| name);
-    let mut shards = Vec::new();
-    let mut next_token = None;
-    loop {
-        let request = match &next_token {
-            Some(token) => kinesis.list_shards().next_token(token),
-            None => kinesis.list_shards().stream_name(stream),
-        };
-        let page = request.send().await.with_context(|| format!("listing the shards of {}", args.stream))?;
-        shards.extend(page.shards().iter().map(|s| s.shard_id().to_owned()));
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
-            break;
-        }
-    }
-    let mut iterators: Vec<(String, Option<String>)> = Vec::with_capacity(shards.len());
-    for shard in shards {
-        let iterator = kinesis
-            .get_shard_iterator()
+    let mut iterators: Vec<(String, Option<String>)> = Vec::new();
+    for shard in shards(&kinesis, stream).await? {
+        let iterator = (kinesis.get_shard_iterator())
             .stream_name(stream)
             .shard_id(&shard)
             .shard_iterator_type(kind.clone())
@@ -91,35 +76,14 @@ async fn tail_async(args: TailArgs) -> anyhow::Result<ExitCode> {
         iterators.push((shard, iterator));
     }
     let mut printed = 0;
-    let stdout = std::io::stdout();
     loop {
         let mut caught_up = true;
         for (shard, iterator) in &mut iterators {
             let Some(current) = iterator.take() else { continue };
-            let page = kinesis
-                .get_records()
-                .shard_iterator(&current)
-                .limit(1000)
-                .send()
-                .await
-                .with_context(|| format!("reading shard {shard}"))?;
+            let request = kinesis.get_records().shard_iterator(&current).limit(1000);
+            let page = request.send().await.with_context(|| format!("reading shard {shard}"))?;
             for record in page.records() {
-                let bytes = record.data().as_ref();
-                let data =
-                    match std::str::from_utf8(bytes).ok().and_then(|text| serde_json::from_str::<&RawValue>(text).ok())
-                    {
-                        Some(json) => Data::Json(json),
-                        None => Data::Text(String::from_utf8_lossy(bytes).into_owned()),
-                    };
-                let line = Line {
-                    partition_key: record.partition_key().unwrap_or_default(),
-                    data,
-                    shard_id: shard,
-                    sequence_number: record.sequence_number(),
-                };
-                let mut out = stdout.lock();
-                serde_json::to_writer(&mut out, &line)?;
-                std::io::Write::write_all(&mut out, b"\n")?;
+                print(record, shard)?;
                 printed += 1;
                 if args.limit.is_some_and(|limit| printed >= limit) {
                     return Ok(ExitCode::SUCCESS);
@@ -138,4 +102,41 @@ async fn tail_async(args: TailArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
+}
+
+/// Every shard of the stream, through every page of ListShards.
+async fn shards(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> anyhow::Result<Vec<String>> {
+    let mut shards = Vec::new();
+    let mut next_token = None;
+    loop {
+        let request = match &next_token {
+            Some(token) => kinesis.list_shards().next_token(token),
+            None => kinesis.list_shards().stream_name(stream),
+        };
+        let page = request.send().await.with_context(|| format!("listing the shards of {stream}"))?;
+        shards.extend(page.shards().iter().map(|s| s.shard_id().to_owned()));
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(shards);
+        }
+    }
+}
+
+/// One record as a JSON line on stdout: its data as JSON when it is, else as text.
+fn print(record: &aws_sdk_kinesis::types::Record, shard: &str) -> anyhow::Result<()> {
+    let bytes = record.data().as_ref();
+    let data = match std::str::from_utf8(bytes).ok().and_then(|text| serde_json::from_str::<&RawValue>(text).ok()) {
+        Some(json) => Data::Json(json),
+        None => Data::Text(String::from_utf8_lossy(bytes).into_owned()),
+    };
+    let line = Line {
+        partition_key: record.partition_key().unwrap_or_default(),
+        data,
+        shard_id: shard,
+        sequence_number: record.sequence_number(),
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &line)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! What one call of a rule module may use. The defaults are measured (see the README's "Limits" section): the
+//! What one call of a rule module may use. The defaults are measured (see docs/guarantees.md, "Limits and containment"): the
 //! default rule needs ~10 µs and under 2 MiB per event, so they leave a customer module two to three orders of
 //! magnitude of room while still stopping a runaway module long before it hurts the Lambda.
 

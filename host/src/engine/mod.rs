@@ -4,6 +4,7 @@
 //! One [`Engine`] per process. It owns the epoch ticker that makes per-call deadlines work: a thread that
 //! advances the engine's epoch every [`TICK`]; a call whose deadline (in ticks) passes traps with an interrupt.
 
+pub mod componentize;
 pub mod config;
 mod host_api;
 mod instance;

@@ -84,7 +84,7 @@ impl RuleModule {
                 reason: "not a WebAssembly file (no `\\0asm` header)".into(),
             });
         }
-        let component = crate::componentize::componentize(bytes)
+        let component = crate::engine::componentize::componentize(bytes)
             .map_err(|reason| LoadError::World { module: id.name.clone(), reason })?;
         RuleModule::compile(engine, id, &component)
     }

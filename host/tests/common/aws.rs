@@ -30,6 +30,7 @@ pub fn env() -> Vec<(&'static str, String)> {
 
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(weft::aws::http_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("testing", "testing", None, None, "weft-tests"))
         .endpoint_url(endpoint)

@@ -7,11 +7,12 @@ pub mod proxy;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use weft::dead_letter::{DeadLetter, Dropped};
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
-use weft::pipeline::{Fate, Judge, Summary, Verdict};
-use weft::record::Record;
+use weft::judge::Judge;
 use weft::rules::RuleSet;
+use weft::verdict::dead_letter::{DeadLetter, Dropped};
+use weft::verdict::record::Record;
+use weft::verdict::{Fate, Summary, Verdict};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -79,14 +80,14 @@ pub fn hostile_wasm() -> &'static [u8] {
     WASM.get_or_init(|| {
         let repo = repo();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let core = weft::componentize::cargo_build_wasm(
+        let core = weft::engine::componentize::cargo_build_wasm(
             Path::new(&cargo),
             &repo,
             "weft-rule-hostile",
             &repo.join("target/rules"),
         )
         .unwrap();
-        weft::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
+        weft::engine::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
     })
 }
 

@@ -16,8 +16,8 @@ pub use budget::Budget;
 
 use serde::Serialize;
 
-use crate::dead_letter::{DeadLetter, WrittenRecord};
-use crate::pipeline::{Fate, Judged, Verdict};
+use crate::verdict::dead_letter::{DeadLetter, WrittenRecord};
+use crate::verdict::{Fate, Judged, Record, Verdict};
 use dead_letters::DeadLetterQueue;
 use kinesis::KinesisSink;
 
@@ -58,8 +58,33 @@ impl Delivery {
     /// (the run cannot go on).
     pub async fn deliver(&mut self, mut judged: Vec<Judged>, budget: Budget) -> Result<Vec<Fate>, SinkError> {
         let mut fates: Vec<Option<Fate>> = vec![None; judged.len()];
+        // Records first: an event whose records do not all land becomes a dead letter...
+        for (index, letter) in self.write_records(&judged, &budget).await? {
+            judged[index].verdict = Verdict::DeadLetter(Box::new(letter));
+        }
+        // ...then dead letters, those of the rules and those just made; then drops and writes.
+        self.send_letters(&judged, &budget, &mut fates).await?;
+        for (index, item) in judged.iter().enumerate() {
+            match &item.verdict {
+                Verdict::Records(list) => fates[index] = Some(Fate::Written { records: list.len() }),
+                Verdict::Dropped(dropped) => {
+                    if let Some(out) = &mut self.dropped {
+                        line(out, dropped, "dropped events")?;
+                    }
+                    fates[index] = Some(Fate::Dropped { reason: dropped.reason.clone() });
+                }
+                Verdict::DeadLetter(_) => {}
+            }
+        }
+        Ok(fates.into_iter().map(|fate| fate.expect("every event has a fate")).collect())
+    }
 
-        // Records first: an event whose records do not all land becomes a dead letter.
+    /// Writes every record; the dead letters of the events whose records did not all land.
+    async fn write_records(
+        &mut self,
+        judged: &[Judged],
+        budget: &Budget,
+    ) -> Result<Vec<(usize, DeadLetter)>, SinkError> {
         let mut owners = Vec::new();
         let mut records = Vec::new();
         for (index, item) in judged.iter().enumerate() {
@@ -68,51 +93,28 @@ impl Delivery {
                 records.extend(list.iter());
             }
         }
-        let mut sink_letters: Vec<(usize, DeadLetter)> = Vec::new();
         match &mut self.records {
             RecordPort::Lines(out) => {
                 for record in &records {
                     line(out, record, "records")?;
                 }
+                Ok(Vec::new())
             }
             RecordPort::Kinesis(kinesis) => {
                 let results = kinesis.put(&records, budget.records_until()).await;
-                // Per event whose records did not all land: its first failure (owners come in event order, so one
-                // dead letter per event however many of its records failed), then the records of it that landed.
-                // Only those events' landed records are kept: when every record lands, nothing is copied.
-                let mut failed: Vec<(usize, kinesis::PutFailure, Vec<WrittenRecord>)> = Vec::new();
-                for (owner, result) in owners.iter().zip(&results) {
-                    if let Err(failure) = result
-                        && failed.last().is_none_or(|(index, ..)| index != owner)
-                    {
-                        failed.push((*owner, failure.clone(), Vec::new()));
-                    }
-                }
-                for ((owner, record), result) in owners.iter().zip(&records).zip(results) {
-                    if let Ok(place) = result
-                        && let Ok(at) = failed.binary_search_by_key(owner, |(index, ..)| *index)
-                    {
-                        failed[at].2.push(WrittenRecord {
-                            id: record.id.clone(),
-                            stream: place.stream,
-                            shard_id: place.shard_id,
-                            sequence_number: place.sequence_number,
-                        });
-                    }
-                }
-                for (owner, failure, written) in failed {
-                    let reason = format!("{} to stream {}: {}", failure.class, kinesis.stream(), failure.reason);
-                    let mut letter = judged[owner].sink_failure(failure.class, reason, failure.attempts);
-                    letter.written.extend(written);
-                    sink_letters.push((owner, letter));
-                }
+                Ok(unlanded(judged, kinesis.stream(), &owners, &records, results))
             }
         }
-        for (index, letter) in sink_letters {
-            judged[index].verdict = Verdict::DeadLetter(Box::new(letter));
-        }
+    }
 
-        // Then dead letters, those of the rules and those just made.
+    /// Sends the dead letters in `judged`, recording each event's fate: dead-lettered, or failed when not even the
+    /// queue took it.
+    async fn send_letters(
+        &mut self,
+        judged: &[Judged],
+        budget: &Budget,
+        fates: &mut [Option<Fate>],
+    ) -> Result<(), SinkError> {
         let letters: Vec<(usize, &DeadLetter)> = judged
             .iter()
             .enumerate()
@@ -136,32 +138,15 @@ impl Delivery {
                     fates[*index] = Some(match result {
                         Ok(()) => Fate::DeadLettered { class: letter.error_class.clone() },
                         Err(reason) => {
-                            tracing::error!(
-                                event = letter.event_id.as_deref().unwrap_or(""),
-                                reason,
-                                "dead letter not kept; the event is reported as failed"
-                            );
+                            let event = letter.event_id.as_deref().unwrap_or("");
+                            tracing::error!(event, reason, "dead letter not kept; the event is reported as failed");
                             Fate::Failed { reason }
                         }
                     });
                 }
             }
         }
-
-        // Drops and writes.
-        for (index, item) in judged.iter().enumerate() {
-            match &item.verdict {
-                Verdict::Records(list) => fates[index] = Some(Fate::Written { records: list.len() }),
-                Verdict::Dropped(dropped) => {
-                    if let Some(out) = &mut self.dropped {
-                        line(out, dropped, "dropped events")?;
-                    }
-                    fates[index] = Some(Fate::Dropped { reason: dropped.reason.clone() });
-                }
-                Verdict::DeadLetter(_) => {}
-            }
-        }
-        Ok(fates.into_iter().map(|fate| fate.expect("every event has a fate")).collect())
+        Ok(())
     }
 
     pub fn flush(&mut self) -> Result<(), SinkError> {
@@ -180,6 +165,44 @@ impl Delivery {
         }
         Ok(())
     }
+}
+
+/// Per event whose records did not all land, its dead letter: its first failure (owners come in event order, so
+/// one dead letter per event however many of its records failed), with the records of it that landed. Only those
+/// events' landed records are kept: when every record lands, nothing is copied.
+fn unlanded(
+    judged: &[Judged],
+    stream: &str,
+    owners: &[usize],
+    records: &[&Record],
+    results: Vec<kinesis::PutResult>,
+) -> Vec<(usize, DeadLetter)> {
+    let mut failed: Vec<(usize, kinesis::PutFailure, Vec<WrittenRecord>)> = Vec::new();
+    for (owner, result) in owners.iter().zip(&results) {
+        if let Err(failure) = result
+            && failed.last().is_none_or(|(index, ..)| index != owner)
+        {
+            failed.push((*owner, failure.clone(), Vec::new()));
+        }
+    }
+    for ((owner, record), result) in owners.iter().zip(records).zip(results) {
+        if let Ok(place) = result
+            && let Ok(at) = failed.binary_search_by_key(owner, |(index, ..)| *index)
+        {
+            let id = record.id.clone();
+            let (stream, shard_id, sequence_number) = (place.stream, place.shard_id, place.sequence_number);
+            failed[at].2.push(WrittenRecord { id, stream, shard_id, sequence_number });
+        }
+    }
+    failed
+        .into_iter()
+        .map(|(owner, failure, written)| {
+            let reason = format!("{} to stream {stream}: {}", failure.class, failure.reason);
+            let mut letter = judged[owner].sink_failure(failure.class, reason, failure.attempts);
+            letter.written.extend(written);
+            (owner, letter)
+        })
+        .collect()
 }
 
 fn line(out: &mut Lines, value: &impl Serialize, what: &'static str) -> Result<(), SinkError> {

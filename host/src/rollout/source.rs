@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 
 use crate::engine::{Engine, Limits};
-use crate::golden::{Case, check};
-use crate::manifest::{Fetch, LocalFiles, Manifest, ManifestError, Parsed};
-use crate::pipeline::Judge;
+use crate::judge::Judge;
+use crate::judge::check::check;
+use crate::rules::golden::Case;
+use crate::rules::manifest::{Fetch, LocalFiles, Manifest, ManifestError, Parsed};
+use crate::rules::signing::{self, SIGNATURE_METADATA, SignatureError};
 use crate::rules::{RuleSet, RuleSetVersion};
-use crate::signing::{self, SIGNATURE_METADATA, SignatureError};
 
 /// Where the rule set is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +131,7 @@ pub async fn fetch_files(
     let mut names: Vec<String> = parsed.manifest.tables.values().map(|t| t.file.clone()).collect();
     for rule in &parsed.manifest.rules {
         names.extend(
-            rule.modules.iter().filter(|m| m.module != crate::embedded::DEFAULT_RULE).map(|m| m.module.clone()),
+            rule.modules.iter().filter(|m| m.module != crate::rules::embedded::DEFAULT_RULE).map(|m| m.module.clone()),
         );
     }
     names.sort();

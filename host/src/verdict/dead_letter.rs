@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::ModuleId;
 use crate::input::Source;
-use crate::record::{RecordId, one_line};
+use crate::verdict::record::{RecordId, one_line};
 
 /// The dead-letter format version this build writes.
 pub const DEAD_LETTER_VERSION: u32 = 1;

@@ -1,5 +1,5 @@
 //! Hot swap: the Lambda re-checks its S3 rule set at most every poll interval, in the background, and swaps in a
-//! new version only once it passed every check in [`crate::rule_source`].
+//! new version only once it passed every check in [`crate::rollout::source`].
 //!
 //! The invocation path only ever does two cheap things: start a check when one is due (never waiting for it) and
 //! take a rule set that is ready. The check — a conditional GET of the manifest, then the files, then signature,
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, Limits};
-use crate::rule_source::{self, Accepted, Refused, SourceError, Trust};
+use crate::rollout::source::{self, Accepted, Refused, SourceError, Trust};
 use crate::rules::RuleSet;
 
 /// What the reloader knows, for status and tests.
@@ -135,7 +135,7 @@ impl Reloader {
 
     /// The judge rolled back from the active version: it stays refused (its ETag is the one last seen, so it is
     /// not loaded again until the manifest changes).
-    pub fn rolled_back(&self, rollback: &crate::pipeline::Rollback) {
+    pub fn rolled_back(&self, rollback: &crate::judge::Rollback) {
         let mut state = self.lock();
         state.status.active = rollback.to.clone();
         state.status.last_known_good = None;
@@ -158,7 +158,7 @@ impl Reloader {
 
     /// Writes the status to S3 in the background (never on the invocation path); a failure is logged only.
     fn publish_status(&self, state: &mut State) {
-        state.status.updated_at = crate::dead_letter::now_rfc3339();
+        state.status.updated_at = crate::verdict::dead_letter::now_rfc3339();
         let body = serde_json::to_vec_pretty(&state.status).expect("status serialises");
         let (s3, bucket, key) = (self.s3.clone(), self.bucket.clone(), Reloader::status_key(&self.key));
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
@@ -177,7 +177,7 @@ impl Reloader {
     /// Fetches and checks the manifest unless it still has the ETag `if_none_match` (`Ok(None)`).
     async fn load(&self, if_none_match: Option<&str>) -> Result<Option<Accepted>, Refused> {
         let (s3, bucket, key) = (&self.s3, &self.bucket, &self.key);
-        rule_source::load_s3(s3, bucket, key, if_none_match, &self.engine, &self.limits, &self.trust).await
+        source::load_s3(s3, bucket, key, if_none_match, &self.engine, &self.limits, &self.trust).await
     }
 
     /// One background check, conditional on the ETag last judged.

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use crate::engine::Limits;
-use crate::pipeline::DEFAULT_BATCH;
+use crate::judge::DEFAULT_BATCH;
+use crate::rollout::source::RuleSource;
+use crate::rules::signing;
+use crate::verdict::record::valid_stream_name;
 
 /// One environment variable weft reads.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -106,7 +109,7 @@ pub struct Config {
     pub dlq_url: String,
     pub dlq_bucket: Option<String>,
     /// The rule set; `None`: the embedded default rule.
-    pub rules: Option<crate::rule_source::RuleSource>,
+    pub rules: Option<RuleSource>,
     pub rules_poll: Duration,
     pub rules_public_key: Option<String>,
     /// A cold start that cannot load the rule set runs the default rule (else it fails its invocations).
@@ -124,81 +127,80 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |var: &'static str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |var: &'static str| {
-            let description = VARIABLES.iter().find(|v| v.name == var).map_or("", |v| v.description);
-            get(var).ok_or(ConfigError::Missing { var, description })
-        };
-        let number = |var: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(value) => match value.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => Ok(n),
-                    _ => Err(ConfigError::Malformed { var, value, expected: range_text(var) }),
-                },
-            }
-        };
-        let dlq_url = required("WEFT_DLQ_URL")?;
-        if !(dlq_url.starts_with("https://") || dlq_url.starts_with("http://")) {
-            return Err(ConfigError::Malformed {
-                var: "WEFT_DLQ_URL",
-                value: dlq_url,
-                expected: "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
-            });
-        }
+        let vars = Vars(lookup);
+        let dlq_url =
+            vars.checked("WEFT_DLQ_URL", QUEUE_URL, |u| u.starts_with("https://") || u.starts_with("http://"))?;
         let limits = Limits {
-            time_per_event: Duration::from_millis(number("WEFT_TIME_PER_EVENT_MS", 100, 1, 60_000)?),
-            memory_bytes: number("WEFT_MEMORY_MB", 64, 2, 4096)? as usize * 1024 * 1024,
-            records_per_event: number("WEFT_RECORDS_PER_EVENT", 100, 1, 10_000)? as usize,
+            time_per_event: Duration::from_millis(vars.number("WEFT_TIME_PER_EVENT_MS", 100, 1, 60_000)?),
+            memory_bytes: vars.number("WEFT_MEMORY_MB", 64, 2, 4096)? as usize * 1024 * 1024,
+            records_per_event: vars.number("WEFT_RECORDS_PER_EVENT", 100, 1, 10_000)? as usize,
             ..Limits::default()
         };
-        let stream = required("WEFT_STREAM")?;
-        if !crate::record::valid_stream_name(&stream) && !valid_stream_arn(&stream) {
-            return Err(ConfigError::Malformed {
-                var: "WEFT_STREAM",
-                value: stream,
-                expected: "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)",
-            });
-        }
         Ok(Config {
-            stream,
+            stream: vars.checked("WEFT_STREAM", STREAM, |s| valid_stream_name(s) || valid_stream_arn(s))?,
             dlq_url,
-            dlq_bucket: get("WEFT_DLQ_BUCKET"),
-            rules: get("WEFT_RULES")
-                .map(|v| {
-                    crate::rule_source::RuleSource::parse(&v).map_err(|_| ConfigError::Malformed {
-                        var: "WEFT_RULES",
-                        value: v,
-                        expected: "s3://BUCKET/KEY or a path to a manifest",
-                    })
-                })
-                .transpose()?,
-            rules_poll: Duration::from_secs(number("WEFT_RULES_POLL_SECONDS", 30, 1, 3600)?),
-            rules_public_key: match get("WEFT_RULES_PUBLIC_KEY") {
-                Some(key) if crate::signing::public_key(&key).is_err() => {
-                    return Err(ConfigError::Malformed {
-                        var: "WEFT_RULES_PUBLIC_KEY",
-                        value: key,
-                        expected: "an ed25519 public key, 64 hex digits (weft rules keygen)",
-                    });
-                }
-                key => key,
-            },
-            cold_start_default: match get("WEFT_RULES_COLD_START").as_deref() {
-                None | Some("fail") => false,
-                Some("default") => true,
-                Some(other) => {
-                    return Err(ConfigError::Malformed {
-                        var: "WEFT_RULES_COLD_START",
-                        value: other.to_owned(),
-                        expected: "`fail` or `default`",
-                    });
-                }
-            },
-            rollback_after: number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
+            dlq_bucket: vars.get("WEFT_DLQ_BUCKET"),
+            rules: vars
+                .parsed("WEFT_RULES", "s3://BUCKET/KEY or a path to a manifest", |v| RuleSource::parse(v).ok())?,
+            rules_poll: Duration::from_secs(vars.number("WEFT_RULES_POLL_SECONDS", 30, 1, 3600)?),
+            rules_public_key: vars.parsed("WEFT_RULES_PUBLIC_KEY", PUBLIC_KEY, |key| {
+                signing::public_key(key).is_ok().then(|| key.to_owned())
+            })?,
+            cold_start_default: vars
+                .parsed("WEFT_RULES_COLD_START", "`fail` or `default`", |v| match v {
+                    "fail" => Some(false),
+                    "default" => Some(true),
+                    _ => None,
+                })?
+                .unwrap_or(false),
+            rollback_after: vars.number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
             limits,
-            batch: number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
+            batch: vars.number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
         })
+    }
+}
+
+const STREAM: &str =
+    "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)";
+const QUEUE_URL: &str = "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)";
+const PUBLIC_KEY: &str = "an ed25519 public key, 64 hex digits (weft rules keygen)";
+
+/// The variables, read through a lookup: trimmed, and empty read as unset.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A required variable that must pass `valid`.
+    fn checked(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<String, ConfigError> {
+        let description = VARIABLES.iter().find(|v| v.name == var).map_or("", |v| v.description);
+        let value = self.get(var).ok_or(ConfigError::Missing { var, description })?;
+        if !valid(&value) {
+            return Err(ConfigError::Malformed { var, value, expected });
+        }
+        Ok(value)
+    }
+
+    /// An optional variable read by `parse` (`None` from it: malformed).
+    fn parsed<T>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(var).map(|value| parse(&value).ok_or(ConfigError::Malformed { var, value, expected })).transpose()
+    }
+
+    fn number(&self, var: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let parse = |v: &str| v.parse::<u64>().ok().filter(|n| (min..=max).contains(n));
+        Ok(self.parsed(var, range_text(var), parse)?.unwrap_or(default))
     }
 }
 
@@ -209,7 +211,7 @@ fn valid_stream_arn(value: &str) -> bool {
         if partition.starts_with("aws")
             && !region.is_empty()
             && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-            && resource.strip_prefix("stream/").is_some_and(crate::record::valid_stream_name))
+            && resource.strip_prefix("stream/").is_some_and(valid_stream_name))
 }
 
 fn range_text(var: &str) -> &'static str {
@@ -261,7 +263,7 @@ mod tests {
         let s3 = with(("WEFT_RULES", "s3://b/p/manifest.json")).unwrap();
         assert_eq!(
             s3.rules,
-            Some(crate::rule_source::RuleSource::S3 { bucket: "b".into(), key: "p/manifest.json".into() })
+            Some(crate::rollout::source::RuleSource::S3 { bucket: "b".into(), key: "p/manifest.json".into() })
         );
         assert_eq!((s3.rules_poll, s3.cold_start_default), (Duration::from_secs(30), false));
         assert!(matches!(
@@ -314,7 +316,7 @@ mod tests {
             ("WEFT_BATCH", "10000"),
         ])
         .unwrap();
-        assert_eq!(set.rules, Some(crate::rule_source::RuleSource::File("rules/contact-centre.json".into())));
+        assert_eq!(set.rules, Some(crate::rollout::source::RuleSource::File("rules/contact-centre.json".into())));
         assert_eq!(set.rules_poll, Duration::from_secs(5));
         assert_eq!((set.rollback_after, set.cold_start_default), (0, false));
         assert_eq!(set.limits.time_per_event, Duration::from_secs(60));

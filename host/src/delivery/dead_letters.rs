@@ -10,14 +10,16 @@
 
 use std::time::Instant;
 
-use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::config::http::HttpResponse;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchError, SendMessageBatchOutput};
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::budget::left;
 use super::retry::{Backoff, GiveUp};
-use crate::dead_letter::{DeadLetter, DeadLetterMessage, StoredDeadLetter, StoredObject};
+use crate::verdict::dead_letter::{DeadLetter, DeadLetterMessage, StoredDeadLetter, StoredObject};
 
 /// SQS' limit on one message, and on one SendMessageBatch call.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -161,6 +163,8 @@ impl DeadLetterQueue {
         }
     }
 
+    /// One SendMessageBatch of up to ten letters with its retries: entries SQS blames on the sender fail at once,
+    /// the others are sent again with backoff until the time runs out.
     async fn send_batch(
         &self,
         letters: &[&DeadLetter],
@@ -177,45 +181,9 @@ impl DeadLetterQueue {
                 return done;
             };
             attempt += 1;
-            let entries: Vec<SendMessageBatchRequestEntry> = pending
-                .iter()
-                .map(|(index, body)| {
-                    let letter = letters[*index];
-                    SendMessageBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .message_body(body)
-                        .message_attributes("stage", attribute(&format!("{:?}", letter.stage).to_lowercase()))
-                        .message_attributes("errorClass", attribute(&letter.error_class))
-                        .build()
-                        .expect("id and body are set")
-                })
-                .collect();
-            let request = self.sqs.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send();
-            let (retry, reason) = match tokio::time::timeout(time, request).await {
+            let (retry, reason) = match tokio::time::timeout(time, self.send_once(letters, &pending)).await {
                 Err(_) => (pending.clone(), format!("SendMessageBatch did not answer within the {time:?} left")),
-                Ok(Ok(output)) => {
-                    let mut retry = Vec::new();
-                    let mut reason = String::new();
-                    let failed: Vec<_> = output.failed().iter().map(|f| (f.id().to_owned(), f)).collect();
-                    for entry in &pending {
-                        let Some((_, failed)) = failed.iter().find(|(id, _)| *id == entry.0.to_string()) else {
-                            done.push((entry.0, Ok(())));
-                            continue;
-                        };
-                        let why = format!(
-                            "SendMessageBatch entry failed: {}: {}",
-                            failed.code(),
-                            failed.message().unwrap_or("")
-                        );
-                        if failed.sender_fault() {
-                            done.push((entry.0, Err(why)));
-                        } else {
-                            retry.push(entry.clone());
-                            reason = why;
-                        }
-                    }
-                    (retry, reason)
-                }
+                Ok(Ok(output)) => sort_entries(&pending, &output, &mut done),
                 Ok(Err(error)) => {
                     let status = error.raw_response().map(|r| r.status().as_u16());
                     let reason =
@@ -248,6 +216,53 @@ impl DeadLetterQueue {
             }
         }
     }
+
+    /// One SendMessageBatch call; each entry's id is its letter's index, so answers map back.
+    async fn send_once(
+        &self,
+        letters: &[&DeadLetter],
+        pending: &[(usize, String)],
+    ) -> Result<SendMessageBatchOutput, SdkError<SendMessageBatchError, HttpResponse>> {
+        let entries: Vec<SendMessageBatchRequestEntry> = pending
+            .iter()
+            .map(|(index, body)| {
+                let letter = letters[*index];
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(body)
+                    .message_attributes("stage", attribute(&format!("{:?}", letter.stage).to_lowercase()))
+                    .message_attributes("errorClass", attribute(&letter.error_class))
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        self.sqs.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await
+    }
+}
+
+/// Sorts a SendMessageBatch answer: sent entries and entries SQS blames on the sender go to `done`; the rest are
+/// to be retried, with the last reason seen.
+fn sort_entries(
+    pending: &[(usize, String)],
+    output: &SendMessageBatchOutput,
+    done: &mut Vec<(usize, Sent)>,
+) -> (Vec<(usize, String)>, String) {
+    let mut retry = Vec::new();
+    let mut reason = String::new();
+    for entry in pending {
+        let Some(failed) = output.failed().iter().find(|f| f.id() == entry.0.to_string()) else {
+            done.push((entry.0, Ok(())));
+            continue;
+        };
+        let why = format!("SendMessageBatch entry failed: {}: {}", failed.code(), failed.message().unwrap_or(""));
+        if failed.sender_fault() {
+            done.push((entry.0, Err(why)));
+        } else {
+            retry.push(entry.clone());
+            reason = why;
+        }
+    }
+    (retry, reason)
 }
 
 fn attribute(value: &str) -> MessageAttributeValue {

@@ -9,17 +9,19 @@
 //! Ordering: within a partition key, records that succeed on their first attempt keep their order. A retried
 //! record can land after a later record of its key (Kinesis gives no order across a partial failure). Genesys
 //! itself delivers out of order and at least once, so consumers order a conversation by `timestamp` (eventTime)
-//! and deduplicate on the record's identity (see the README's guarantees).
+//! and deduplicate on the record's identity (see docs/guarantees.md).
 
 use std::time::Instant;
 
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::config::http::HttpResponse;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
 use super::budget::left;
 use super::retry::{Backoff, GiveUp};
-use crate::record::Record;
+use crate::verdict::record::Record;
 
 /// Kinesis' PutRecords limits.
 pub const MAX_RECORDS_PER_CALL: usize = 500;
@@ -105,78 +107,16 @@ impl KinesisSink {
                 return done;
             };
             attempt += 1;
-            let entries: Vec<PutRecordsRequestEntry> = pending
-                .iter()
-                .map(|&i| {
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(records[i].data.get().as_bytes()))
-                        .partition_key(&records[i].partition_key)
-                        .build()
-                        .expect("data and partition key are set")
-                })
-                .collect();
-            self.calls += 1;
-            let request = self.client.put_records().set_records(Some(entries));
-            let request = if is_arn(stream) { request.stream_arn(stream) } else { request.stream_name(stream) };
-            let sent = match tokio::time::timeout(time, request.send()).await {
-                Ok(sent) => sent,
-                Err(_) => {
-                    // Kinesis may yet take this call: the one ambiguous case (see the README's guarantees).
-                    let reason = format!("PutRecords did not answer within the {time:?} left for records");
-                    done.extend(give_up(&pending, (DEADLINE, reason), attempt));
-                    return done;
-                }
+            let Ok(sent) = tokio::time::timeout(time, self.send(stream, records, &pending)).await else {
+                // Kinesis may yet take this call: the one ambiguous case (see the guarantees).
+                let reason = format!("PutRecords did not answer within the {time:?} left for records");
+                done.extend(give_up(&pending, (DEADLINE, reason), attempt));
+                return done;
             };
             let (retry, failure) = match sent {
-                Ok(output) => {
-                    let mut retry = Vec::new();
-                    let mut last = None;
-                    for (&index, entry) in pending.iter().zip(output.records()) {
-                        match entry.error_code() {
-                            None => done.push((
-                                index,
-                                Ok(Landed {
-                                    stream: stream.to_owned(),
-                                    shard_id: entry.shard_id().unwrap_or_default().to_owned(),
-                                    sequence_number: entry.sequence_number().unwrap_or_default().to_owned(),
-                                }),
-                            )),
-                            Some(code) => {
-                                let reason =
-                                    format!("PutRecords entry failed: {code}: {}", entry.error_message().unwrap_or(""));
-                                if matches!(code, "ProvisionedThroughputExceededException" | "InternalFailure") {
-                                    retry.push(index);
-                                    last = Some(failure_class(code, reason));
-                                } else {
-                                    done.push((
-                                        index,
-                                        Err(PutFailure { class: "kinesis-rejected", reason, attempts: attempt }),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    // Kinesis answers one entry per request entry; anything short of that is retried.
-                    retry.extend(pending.iter().skip(output.records().len()));
-                    (
-                        retry,
-                        last.unwrap_or(("kinesis-unavailable", "PutRecords answered fewer entries than sent".into())),
-                    )
-                }
-                Err(error) => {
-                    let code = error.code().unwrap_or("").to_owned();
-                    let status = error.raw_response().map(|r| r.status().as_u16());
-                    let reason = format!("PutRecords failed: {}", aws_sdk_kinesis::error::DisplayErrorContext(&error));
-                    let retryable = status.is_none_or(|s| s >= 500 || s == 429)
-                        || matches!(
-                            code.as_str(),
-                            "ProvisionedThroughputExceededException"
-                                | "ThrottlingException"
-                                | "LimitExceededException"
-                                | "KMSThrottlingException"
-                                | "InternalFailure"
-                        );
-                    if !retryable && invalid_request(&code) && pending.len() > 1 {
+                Ok(output) => sort_entries(stream, &pending, &output, attempt, &mut done),
+                Err(error) => match call_failure(&error) {
+                    CallFailure::Invalid(_) if pending.len() > 1 => {
                         // Some entry is invalid (Kinesis does not say which): halve until it is alone.
                         let second = pending.split_off(pending.len() / 2);
                         for half in [pending, second] {
@@ -184,43 +124,122 @@ impl KinesisSink {
                         }
                         return done;
                     }
-                    if !retryable {
+                    CallFailure::Invalid(reason) | CallFailure::Rejected(reason) => {
                         done.extend(give_up(&pending, ("kinesis-rejected", reason), attempt));
                         return done;
                     }
-                    (pending.clone(), failure_class(&code, reason))
-                }
+                    CallFailure::Retryable(failure) => (pending.clone(), failure),
+                },
             };
             if retry.is_empty() {
                 return done;
             }
             match self.backoff.next(attempt, until) {
                 Ok(delay) => {
-                    tracing::debug!(
-                        stream,
-                        attempt,
-                        records = retry.len(),
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying PutRecords"
-                    );
+                    let delay_ms = delay.as_millis() as u64;
+                    tracing::debug!(stream, attempt, records = retry.len(), delay_ms, "retrying PutRecords");
                     tokio::time::sleep(delay).await;
                     pending = retry;
                 }
                 Err(why) => {
-                    let (class, reason) = failure;
-                    let (class, reason) = match why {
-                        GiveUp::Attempts => (class, format!("{reason} (gave up after {attempt} attempts)")),
-                        GiveUp::Time => (
-                            DEADLINE,
-                            format!(
-                                "the invocation's time for records ran out after {attempt} attempts; last: {reason}"
-                            ),
-                        ),
-                    };
-                    done.extend(give_up(&retry, (class, reason), attempt));
+                    done.extend(give_up(&retry, exhausted(failure, why, attempt), attempt));
                     return done;
                 }
             }
+        }
+    }
+
+    /// One PutRecords call for the records at `pending`.
+    async fn send(
+        &mut self,
+        stream: &str,
+        records: &[&Record],
+        pending: &[usize],
+    ) -> Result<PutRecordsOutput, SdkError<PutRecordsError, HttpResponse>> {
+        let entries: Vec<PutRecordsRequestEntry> = pending
+            .iter()
+            .map(|&i| {
+                PutRecordsRequestEntry::builder()
+                    .data(Blob::new(records[i].data.get().as_bytes()))
+                    .partition_key(&records[i].partition_key)
+                    .build()
+                    .expect("data and partition key are set")
+            })
+            .collect();
+        self.calls += 1;
+        let request = self.client.put_records().set_records(Some(entries));
+        let request = if is_arn(stream) { request.stream_arn(stream) } else { request.stream_name(stream) };
+        request.send().await
+    }
+}
+
+/// Sorts a PutRecords answer: landed entries and entries Kinesis rejects go to `done`; the rest (throttled,
+/// internal failures, entries it did not answer) are to be retried, with the last failure seen.
+fn sort_entries(
+    stream: &str,
+    pending: &[usize],
+    output: &PutRecordsOutput,
+    attempt: u32,
+    done: &mut Vec<(usize, PutResult)>,
+) -> (Vec<usize>, (&'static str, String)) {
+    let mut retry = Vec::new();
+    let mut last = None;
+    for (&index, entry) in pending.iter().zip(output.records()) {
+        let Some(code) = entry.error_code() else {
+            let shard_id = entry.shard_id().unwrap_or_default().to_owned();
+            let sequence_number = entry.sequence_number().unwrap_or_default().to_owned();
+            done.push((index, Ok(Landed { stream: stream.to_owned(), shard_id, sequence_number })));
+            continue;
+        };
+        let reason = format!("PutRecords entry failed: {code}: {}", entry.error_message().unwrap_or(""));
+        if matches!(code, "ProvisionedThroughputExceededException" | "InternalFailure") {
+            retry.push(index);
+            last = Some(failure_class(code, reason));
+        } else {
+            done.push((index, Err(PutFailure { class: "kinesis-rejected", reason, attempts: attempt })));
+        }
+    }
+    // Kinesis answers one entry per request entry; anything short of that is retried.
+    retry.extend(pending.iter().skip(output.records().len()));
+    (retry, last.unwrap_or(("kinesis-unavailable", "PutRecords answered fewer entries than sent".into())))
+}
+
+/// A PutRecords call that failed as a whole.
+enum CallFailure {
+    /// Something in the call is invalid (Kinesis does not say which entry).
+    Invalid(String),
+    /// Refused for another reason that retrying will not change.
+    Rejected(String),
+    /// Throttled, unavailable, or no answer: worth another attempt.
+    Retryable((&'static str, String)),
+}
+
+fn call_failure(error: &SdkError<PutRecordsError, HttpResponse>) -> CallFailure {
+    let code = error.code().unwrap_or("");
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let reason = format!("PutRecords failed: {}", aws_sdk_kinesis::error::DisplayErrorContext(error));
+    let retryable = status.is_none_or(|s| s >= 500 || s == 429)
+        || matches!(
+            code,
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "LimitExceededException"
+                | "KMSThrottlingException"
+                | "InternalFailure"
+        );
+    match (retryable, invalid_request(code)) {
+        (true, _) => CallFailure::Retryable(failure_class(code, reason)),
+        (false, true) => CallFailure::Invalid(reason),
+        (false, false) => CallFailure::Rejected(reason),
+    }
+}
+
+/// The failure of records still pending when the retries end: the last failure, or `deadline` when time ran out.
+fn exhausted((class, reason): (&'static str, String), why: GiveUp, attempt: u32) -> (&'static str, String) {
+    match why {
+        GiveUp::Attempts => (class, format!("{reason} (gave up after {attempt} attempts)")),
+        GiveUp::Time => {
+            (DEADLINE, format!("the invocation's time for records ran out after {attempt} attempts; last: {reason}"))
         }
     }
 }

@@ -8,19 +8,22 @@
 //!
 //! Everything expensive (clients, engine, compiled rules) is built once per container, before the first poll.
 
+pub mod config;
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::delivery::{Budget, Delivery, LetterPort, RecordPort, SinkError};
 use crate::input::{Chunk, Source};
-use crate::pipeline::{DEFAULT_BATCH, Fate, Judge, Summary};
-use crate::reload::Reloader;
-use crate::rule_source::{RuleSource, Trust};
+use crate::judge::{DEFAULT_BATCH, Judge};
+use crate::rollout::reload::Reloader;
+use crate::rollout::source::{RuleSource, Trust};
 use crate::rules::RuleSet;
-use crate::sink::{Budget, Delivery, LetterPort, RecordPort, SinkError};
+use crate::verdict::{Fate, Summary};
 
 /// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
 #[derive(Debug, thiserror::Error)]
@@ -168,9 +171,7 @@ impl Handler {
         let mut response = SqsBatchResponse::default();
         for (id, fate) in ids.into_iter().zip(&fates) {
             if matches!(fate, Fate::Failed { .. }) {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
+                response.batch_item_failures.push(BatchItemFailure { item_identifier: id });
             }
         }
         Ok(response)
@@ -239,16 +240,17 @@ pub enum InitError {
     #[error(transparent)]
     Rules(#[from] crate::engine::LoadError),
     #[error(transparent)]
-    RuleSet(#[from] crate::rule_source::SourceError),
+    RuleSet(#[from] crate::rollout::source::SourceError),
     #[error(transparent)]
-    Key(#[from] crate::signing::SignatureError),
+    Key(#[from] crate::rules::signing::SignatureError),
 }
 
 /// Builds the handler from the configuration: clients, engine and rules, once per container.
-pub async fn from_config(config: &crate::config::Config) -> Result<Handler, InitError> {
+pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handler, InitError> {
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
-    let trust = Trust { public_key: config.rules_public_key.as_deref().map(crate::signing::public_key).transpose()? };
+    let trust =
+        Trust { public_key: config.rules_public_key.as_deref().map(crate::rules::signing::public_key).transpose()? };
     let default_judge = || -> Result<Judge, InitError> {
         let rules = RuleSet::embedded_default(&engine, config.limits.clone())?;
         Ok(Judge::new(rules).with_batch_size(config.batch))
@@ -256,7 +258,7 @@ pub async fn from_config(config: &crate::config::Config) -> Result<Handler, Init
     let (judge, reloader) = match &config.rules {
         None => (Some(default_judge()?), None),
         Some(source @ RuleSource::File(_)) => {
-            let accepted = crate::rule_source::load(source, None, &engine, &config.limits, &trust).await?;
+            let accepted = crate::rollout::source::load(source, None, &engine, &config.limits, &trust).await?;
             tracing::info!(version = %accepted.version, "rule set loaded");
             (Some(Judge::new(accepted.rules).with_batch_size(config.batch)), None)
         }
@@ -306,4 +308,33 @@ mod tests {
         let emulated = left(deadline_instant(600_000));
         assert!(emulated > Duration::from_secs(599) && emulated <= Duration::from_secs(600), "{emulated:?}");
     }
+}
+
+/// What weft reads of an SQS event source mapping's invocation, and its partial-batch answer
+/// (`ReportBatchItemFailures`). Ours, a dozen lines, rather than `aws_lambda_events`: its serde_with, darling and
+/// chrono cost every first build about a minute of CPU for these four structs.
+#[derive(Debug, Deserialize)]
+struct SqsEvent {
+    #[serde(rename = "Records")]
+    records: Vec<SqsMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsMessage {
+    message_id: Option<String>,
+    body: Option<String>,
+    event_source: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsBatchResponse {
+    batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchItemFailure {
+    item_identifier: String,
 }

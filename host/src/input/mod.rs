@@ -6,6 +6,8 @@
 //! line at the most), and reading resumes at the next object or line. An unterminated object or string ends at the next line that starts with
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
+pub mod envelope;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

@@ -1,143 +1,19 @@
-//! The data path end to end, in two steps:
-//! - [`Judge`] (synchronous): input chunks → envelopes → rules → a [`Verdict`] per event: records, a drop, or a
-//!   dead letter;
-//! - a sink delivers the verdicts and reports each event's [`Fate`]: written, dropped, dead-lettered, or failed
-//!   (not even the dead-letter queue took it: the caller must report it to Lambda as not processed).
-//!
-//! [`Summary`] counts fates, after delivery, so a record Kinesis refused is never counted as written.
+//! The judge: input chunks → envelopes → rules → one [`Verdict`] per event (records, a drop, or a dead letter),
+//! synchronously and in order. Delivery ([`crate::delivery`]) then turns verdicts into fates.
+
+pub mod check;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use serde::Serialize;
 use weft_sdk::Event;
 
-use crate::dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally, WrittenRecord};
-use crate::envelope;
 use crate::input::{Chunk, Source};
-use crate::record::Record;
-use crate::rules::{Disposition, Failure, RuleSet};
+use crate::rules::RuleSet;
+use crate::verdict::{DeadLetter, Judged, OriginalEvent, Stage, Verdict};
 
 /// Events handed to the rules in one call (see `RuleSet::process_batch`).
 pub const DEFAULT_BATCH: usize = 64;
-
-/// What the rules decided for one event.
-#[derive(Debug)]
-pub enum Verdict {
-    Records(Vec<Record>),
-    Dropped(Dropped),
-    DeadLetter(Box<DeadLetter>),
-}
-
-/// One event and its verdict, with what delivery needs if it has to dead-letter the event after all.
-#[derive(Debug)]
-pub struct Judged {
-    pub event_id: Option<String>,
-    pub source: Source,
-    /// The event as received (for a dead letter made at delivery).
-    pub text: String,
-    /// The rule set version that judged it, when it came from a manifest.
-    pub rule_set: Option<String>,
-    pub verdict: Verdict,
-    /// Records of this event in Kinesis from an earlier delivery (a redriven dead letter's `written`).
-    pub written: Vec<WrittenRecord>,
-}
-
-impl Judged {
-    /// The dead letter for an event whose records could not be delivered.
-    pub fn sink_failure(&self, class: &str, reason: String, attempts: u32) -> DeadLetter {
-        DeadLetter {
-            event_id: self.event_id.clone(),
-            rule_set: self.rule_set.clone(),
-            source: Some(self.source.clone()),
-            attempts,
-            written: self.written.clone(),
-            ..DeadLetter::new(Stage::Sink, class, reason, OriginalEvent::from_text(&self.text))
-        }
-    }
-}
-
-/// What finally became of one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fate {
-    Written {
-        records: usize,
-    },
-    Dropped {
-        reason: String,
-    },
-    DeadLettered {
-        class: String,
-    },
-    /// Neither delivered nor dead-lettered: must be reported to Lambda as not processed, so it comes back.
-    Failed {
-        reason: String,
-    },
-}
-
-/// What happened to the events so far. `events_in == events_written + dropped + dead_lettered + failed`, always.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub events_in: u64,
-    /// Events that became at least one record.
-    pub events_written: u64,
-    pub records_out: u64,
-    pub dropped: u64,
-    pub dead_lettered: u64,
-    /// Events neither delivered nor dead-lettered (reported to Lambda as failures).
-    pub failed: u64,
-    pub drop_reasons: Tally,
-    pub dead_letter_classes: Tally,
-}
-
-impl Summary {
-    /// Every event is accounted for exactly once.
-    pub fn balanced(&self) -> bool {
-        self.events_in == self.events_written + self.dropped + self.dead_lettered + self.failed
-    }
-
-    pub fn count(&mut self, fates: &[Fate]) {
-        for fate in fates {
-            self.events_in += 1;
-            match fate {
-                Fate::Written { records } => {
-                    self.events_written += 1;
-                    self.records_out += *records as u64;
-                }
-                Fate::Dropped { reason } => {
-                    self.dropped += 1;
-                    *self.drop_reasons.entry(reason.clone()).or_default() += 1;
-                }
-                Fate::DeadLettered { class } => {
-                    self.dead_lettered += 1;
-                    *self.dead_letter_classes.entry(class.clone()).or_default() += 1;
-                }
-                Fate::Failed { .. } => self.failed += 1,
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} events in: {} written as {} records, {} dropped, {} dead-lettered",
-            self.events_in, self.events_written, self.records_out, self.dropped, self.dead_lettered
-        )?;
-        if self.failed > 0 {
-            write!(f, ", {} failed (neither delivered nor dead-lettered)", self.failed)?;
-        }
-        for (reason, count) in &self.drop_reasons {
-            write!(f, "\n  dropped {count}: {reason}")?;
-        }
-        for (class, count) in &self.dead_letter_classes {
-            write!(f, "\n  dead-lettered {count}: {class}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The error class of events whose rules panicked in the host (a bug in weft, not in a module).
 pub const HOST_PANIC: &str = "host-panic";
@@ -273,7 +149,7 @@ impl Judge {
                     let verdict = parse_failure("invalid-json", reason, &source, OriginalEvent::Text(text.clone()));
                     judged.push(Judged { event_id: None, source, text, rule_set: None, verdict, written: Vec::new() });
                 }
-                Chunk::Object { text, source } => match envelope::parse(text) {
+                Chunk::Object { text, source } => match crate::input::envelope::parse(text) {
                     Ok(event) => {
                         judged.push(Judged {
                             event_id: None,
@@ -312,81 +188,67 @@ impl Judge {
         if pending.is_empty() {
             return;
         }
-        let dispositions = self.guarded(pending);
+        let verdicts = self.guarded(pending);
         let version = self.rules.version().map(|v| v.0.clone());
-        for ((event, (index, source)), disposition) in pending.drain(..).zip(places.drain(..)).zip(dispositions) {
-            judged[index] = settle(event, source, disposition, version.clone());
+        for ((event, (index, source)), verdict) in pending.drain(..).zip(places.drain(..)).zip(verdicts) {
+            judged[index] = settle(event, source, verdict, version.clone());
         }
     }
 }
 
 impl Judge {
-    /// The rules' dispositions for `events`, surviving a panic in the host: the panicking batch is retried event by
+    /// The rules' verdicts on `events`, surviving a panic in the host: the panicking batch is retried event by
     /// event on fresh instances, and an event that panics alone is dead-lettered (class `host-panic`). Nothing
     /// unwinds past here, so no lock a caller holds is poisoned.
-    fn guarded(&mut self, events: &[Event]) -> Vec<Disposition> {
+    fn guarded(&mut self, events: &[Event]) -> Vec<Verdict> {
         let rules = &mut self.rules;
-        if let Ok(dispositions) = catch_unwind(AssertUnwindSafe(|| process(rules, events))) {
-            return dispositions;
+        if let Ok(verdicts) = catch_unwind(AssertUnwindSafe(|| process(rules, events))) {
+            return verdicts;
         }
         rules.reset();
+        let rule_set = rules.version().map(|v| v.0.clone());
         events
             .iter()
             .map(|event| {
                 catch_unwind(AssertUnwindSafe(|| process(rules, std::slice::from_ref(event))))
-                    .map(|mut one| one.pop().expect("one disposition per event"))
+                    .map(|mut one| one.pop().expect("one verdict per event"))
                     .unwrap_or_else(|panic| {
                         rules.reset();
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        tracing::error!(event = %event.id, "the host panicked while the rules ran on an event");
-                        Disposition::Failed(Failure {
-                            rule: "weft".into(),
-                            module: crate::engine::ModuleId { name: "weft".into(), sha256: String::new() },
-                            class: HOST_PANIC.into(),
-                            reason: format!("the host panicked on this event (a bug in weft): {message}"),
-                        })
+                        host_panicked(event, panic.as_ref(), rule_set.clone())
                     })
             })
             .collect()
     }
 }
 
-fn process(rules: &mut RuleSet, events: &[Event]) -> Vec<Disposition> {
+fn process(rules: &mut RuleSet, events: &[Event]) -> Vec<Verdict> {
     #[cfg(test)]
     tests::panic_if_asked(events);
     rules.process_batch(events)
 }
 
-fn settle(event: Event, source: Source, disposition: Disposition, rule_set: Option<String>) -> Judged {
-    let verdict = match disposition {
-        Disposition::Records(records) => Verdict::Records(records),
-        Disposition::Dropped { reason, rule, module } => Verdict::Dropped(Dropped {
-            stage: Stage::Rule,
-            reason,
-            event_id: Some(event.id.clone()),
-            rule_set: rule_set.clone(),
-            rule,
-            module,
-            source: Some(source.clone()),
-            event: OriginalEvent::from_text(&event.envelope),
-        }),
-        Disposition::Failed(failure) => {
-            let reason = format!("{}: {}", failure.module.name, failure.reason);
-            let event_text = OriginalEvent::from_text(&event.envelope);
-            Verdict::DeadLetter(Box::new(DeadLetter {
-                event_id: Some(event.id.clone()),
-                rule_set: rule_set.clone(),
-                rule: Some(failure.rule),
-                module: Some(failure.module),
-                source: Some(source.clone()),
-                ..DeadLetter::new(Stage::Rule, &failure.class, reason, event_text)
-            }))
-        }
-    };
+/// The dead letter for an event the host panicked on (a bug in weft, not in a module).
+fn host_panicked(event: &Event, panic: &(dyn std::any::Any + Send), rule_set: Option<String>) -> Verdict {
+    let message =
+        panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    tracing::error!(event = %event.id, "the host panicked while the rules ran on an event");
+    let reason = format!("the host panicked on this event (a bug in weft): {}", message.unwrap_or_default());
+    Verdict::DeadLetter(Box::new(DeadLetter {
+        event_id: Some(event.id.clone()),
+        rule_set,
+        rule: Some("weft".into()),
+        module: Some(crate::engine::ModuleId { name: "weft".into(), sha256: String::new() }),
+        ..DeadLetter::new(Stage::Rule, HOST_PANIC, format!("weft: {reason}"), OriginalEvent::from_text(&event.envelope))
+    }))
+}
+
+/// The event and its verdict, with where it came from.
+fn settle(event: Event, source: Source, mut verdict: Verdict, rule_set: Option<String>) -> Judged {
+    match &mut verdict {
+        Verdict::Records(_) => {}
+        Verdict::Dropped(dropped) => dropped.source = Some(source.clone()),
+        Verdict::DeadLetter(letter) => letter.source = Some(source.clone()),
+    }
     Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict, written: Vec::new() }
 }
 

@@ -1,0 +1,6 @@
+//! Getting rule sets into a running system: where they come from (the embedded default, a local manifest, S3),
+//! the checks before one goes live (signature, pinned hashes, self-test), and the hot swap that polls for new
+//! versions.
+
+pub mod reload;
+pub mod source;

@@ -1,0 +1,249 @@
+//! Loading a manifest: every path compiled, every table and module fetched, hashed and checked, every module
+//! compiled and linked, before anything runs; the first problem refuses the whole rule set, naming the rule and
+//! the field.
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use super::*;
+use crate::engine::{Engine, LoadError, ModuleId, RuleModule};
+use crate::rules::embedded::{self, DEFAULT_RULE};
+use crate::rules::matching::{Matcher, Path, Predicate, Test};
+use crate::rules::tables::{Table, TableError, TableSet};
+use crate::rules::{Handling, Output, Rule, RuleSet, RuleSetVersion};
+
+/// Why a rule set was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("rule set manifest: {0}")]
+    Unreadable(String),
+    #[error("rule set manifest: {at}: {message}")]
+    Document { at: String, message: String },
+    #[error("rule set manifest: {at}: {problem}")]
+    Invalid { at: String, problem: Problem },
+}
+
+/// What is wrong at a place in the manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("the rule set has no rules")]
+    NoRules,
+    #[error("a rule needs at least one module")]
+    NoModules,
+    #[error("another rule is already named `{0}`")]
+    DuplicateRule(String),
+    #[error("{0}")]
+    BadPath(String),
+    #[error("{0}")]
+    BadKind(String),
+    #[error("give `equals` or `in`, not both")]
+    EqualsAndIn,
+    #[error("`{0}` is not a valid Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -)")]
+    BadStream(String),
+    #[error("a module file needs its `sha256` (the hex sha256 of the file)")]
+    MissingHash,
+    #[error("`{0}` is not a hex sha256 (64 characters 0-9 a-f)")]
+    BadHash(String),
+    #[error("{file}: sha256 is {actual}, the manifest says {expected}")]
+    HashMismatch { file: String, expected: String, actual: String },
+    #[error("{file}: {reason}")]
+    Unfetchable { file: String, reason: String },
+    #[error(transparent)]
+    Module(#[from] LoadError),
+    #[error("{file}: {error}")]
+    Table { file: String, error: TableError },
+    #[error("{0}")]
+    BadLimit(String),
+}
+
+/// Reads a file named in a manifest (relative to it).
+pub trait Fetch {
+    fn fetch(&self, name: &str) -> Result<Vec<u8>, String>;
+}
+
+/// Files beside a manifest on local disk.
+pub struct LocalFiles<'a>(pub &'a FsPath);
+
+impl Fetch for LocalFiles<'_> {
+    fn fetch(&self, name: &str) -> Result<Vec<u8>, String> {
+        let path = self.0.join(name);
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+/// A manifest parsed, with the hash of its bytes (the rule set's identity).
+pub struct Parsed {
+    pub manifest: Manifest,
+    pub sha256: String,
+}
+
+impl Manifest {
+    /// Parses a manifest; an error names the field (`rules[1].match.kinds`) and the line.
+    pub fn parse(bytes: &[u8]) -> Result<Parsed, ManifestError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let manifest: Manifest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            ManifestError::Document {
+                at: if at == "." { "document".into() } else { at },
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        de.end().map_err(|e| ManifestError::Document { at: "document".into(), message: e.to_string() })?;
+        Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256 })
+    }
+
+    /// Reads and loads a manifest file; the files it names are read beside it.
+    pub fn load_file(path: &FsPath, engine: &Engine, limits: &Limits) -> Result<RuleSet, ManifestError> {
+        let bytes = std::fs::read(path).map_err(|e| ManifestError::Unreadable(format!("{}: {e}", path.display())))?;
+        let dir = path.parent().unwrap_or(FsPath::new("."));
+        Manifest::parse(&bytes)?.load(engine, limits, &LocalFiles(dir))
+    }
+}
+
+impl Parsed {
+    /// Builds the rule set: every part fetched, checked and compiled, or the whole set refused.
+    pub fn load(&self, engine: &Engine, limits: &Limits, files: &dyn Fetch) -> Result<RuleSet, ManifestError> {
+        let manifest = &self.manifest;
+        let version = RuleSetVersion::new(manifest.name.as_deref(), &self.sha256);
+        if manifest.rules.is_empty() {
+            return Err(invalid("rules", Problem::NoRules));
+        }
+        let tables = load_tables(manifest, files)?;
+        let mut modules: HashMap<String, RuleModule> = HashMap::new();
+        let mut rules = Vec::with_capacity(manifest.rules.len());
+        let mut names = std::collections::HashSet::new();
+        for (r, spec) in manifest.rules.iter().enumerate() {
+            let at = |field: &str| format!("rules[{r}] ({:?}){field}", spec.name);
+            if !names.insert(spec.name.as_str()) {
+                return Err(invalid(at(".name"), Problem::DuplicateRule(spec.name.clone())));
+            }
+            let matcher = build_matcher(&spec.matches, &at)?;
+            if spec.modules.is_empty() {
+                return Err(invalid(at(".modules"), Problem::NoModules));
+            }
+            let rule_limits = spec
+                .limits
+                .apply(limits)
+                .map_err(|(field, problem)| invalid(at(&format!(".limits.{field}")), Problem::BadLimit(problem)))?;
+            let mut chain = Vec::with_capacity(spec.modules.len());
+            for (m, module) in spec.modules.iter().enumerate() {
+                let at = at(&format!(".modules[{m}]"));
+                let loaded = load_module(engine, module, files, &mut modules, &at, rule_limits.module_bytes)?;
+                chain.push((loaded, Arc::<str>::from(module.params.to_string())));
+            }
+            let output = build_output(&spec.output, &at)?;
+            let on_error = match spec.on_error {
+                OnErrorSpec::DeadLetter => OnError::DeadLetter,
+                OnErrorSpec::Skip => OnError::Skip,
+                OnErrorSpec::Default => OnError::Default,
+            };
+            let quarantine = spec
+                .quarantine
+                .checked()
+                .map_err(|(field, problem)| invalid(at(&format!(".quarantine.{field}")), Problem::BadLimit(problem)))?;
+            let handling = Handling { output, on_error, quarantine };
+            rules.push(Rule::new(spec.name.clone(), matcher, chain, handling, &tables, &rule_limits));
+        }
+        RuleSet::from_rules(engine, rules, version, manifest.lineage.then_some(tables.versions.clone()), limits)
+            .map_err(|e| invalid("rules", Problem::Module(e)))
+    }
+}
+
+fn invalid(at: impl Into<String>, problem: Problem) -> ManifestError {
+    ManifestError::Invalid { at: at.into(), problem }
+}
+
+fn load_tables(manifest: &Manifest, files: &dyn Fetch) -> Result<TableSet, ManifestError> {
+    let mut tables = Vec::with_capacity(manifest.tables.len());
+    for (name, spec) in &manifest.tables {
+        let at = format!("tables.{name}");
+        let bytes = fetch_checked(files, &spec.file, spec.sha256.as_deref(), &at)?;
+        let format = TableFormat::of(FsPath::new(&spec.file));
+        let table = Table::parse(&bytes, format, spec.key.as_deref(), spec.value.as_deref())
+            .map_err(|error| invalid(&at, Problem::Table { file: spec.file.clone(), error }))?;
+        tables.push((name.clone(), table));
+    }
+    Ok(TableSet::new(tables))
+}
+
+fn build_matcher(spec: &MatchSpec, at: &dyn Fn(&str) -> String) -> Result<Matcher, ManifestError> {
+    let mut predicates = Vec::with_capacity(spec.predicates.len());
+    for (p, predicate) in spec.predicates.iter().enumerate() {
+        let at = at(&format!(".match.where[{p}]"));
+        let path = Path::parse(&predicate.path).map_err(|e| invalid(format!("{at}.path"), Problem::BadPath(e)))?;
+        let test = match (&predicate.equals, &predicate.one_of) {
+            (Some(_), Some(_)) => return Err(invalid(at, Problem::EqualsAndIn)),
+            (Some(value), None) => Test::Equals(value.clone()),
+            (None, Some(values)) => Test::OneOf(values.clone()),
+            (None, None) => Test::Exists,
+        };
+        predicates.push(Predicate { path, test });
+    }
+    Matcher::new(spec.kinds.as_deref(), predicates)
+        .map_err(|(k, e)| invalid(at(&format!(".match.kinds[{k}]")), Problem::BadKind(e)))
+}
+
+fn build_output(spec: &OutputSpec, at: &dyn Fn(&str) -> String) -> Result<Output, ManifestError> {
+    if let Some(stream) = &spec.stream
+        && !crate::verdict::record::valid_stream_name(stream)
+    {
+        return Err(invalid(at(".output.stream"), Problem::BadStream(stream.clone())));
+    }
+    let partition_key = spec
+        .partition_key
+        .as_deref()
+        .map(Path::parse)
+        .transpose()
+        .map_err(|e| invalid(at(".output.partitionKey"), Problem::BadPath(e)))?;
+    Ok(Output { stream: spec.stream.clone(), partition_key })
+}
+
+fn load_module(
+    engine: &Engine,
+    spec: &ModuleSpec,
+    files: &dyn Fetch,
+    cache: &mut HashMap<String, RuleModule>,
+    at: &str,
+    max_bytes: usize,
+) -> Result<RuleModule, ManifestError> {
+    if spec.module == DEFAULT_RULE {
+        if let Some(module) = cache.get(DEFAULT_RULE) {
+            return Ok(module.clone());
+        }
+        let (module, _) = embedded::default_module(engine).map_err(|e| invalid(at, Problem::Module(e)))?;
+        cache.insert(DEFAULT_RULE.into(), module.clone());
+        return Ok(module);
+    }
+    let Some(expected) = spec.sha256.as_deref() else {
+        return Err(invalid(format!("{at}.sha256"), Problem::MissingHash));
+    };
+    if let Some(module) = cache.get(expected) {
+        return Ok(module.clone());
+    }
+    let bytes = fetch_checked(files, &spec.module, Some(expected), at)?;
+    let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
+    let module =
+        RuleModule::from_file_limited(engine, &name, &bytes, max_bytes).map_err(|e| invalid(at, Problem::Module(e)))?;
+    cache.insert(expected.to_owned(), module.clone());
+    Ok(module)
+}
+
+/// Fetches a file and, when a hash is given, checks it.
+fn fetch_checked(files: &dyn Fetch, file: &str, sha256: Option<&str>, at: &str) -> Result<Vec<u8>, ManifestError> {
+    if let Some(expected) = sha256
+        && !(expected.len() == 64 && expected.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    {
+        return Err(invalid(format!("{at}.sha256"), Problem::BadHash(expected.to_owned())));
+    }
+    let bytes =
+        files.fetch(file).map_err(|reason| invalid(at, Problem::Unfetchable { file: file.to_owned(), reason }))?;
+    if let Some(expected) = sha256 {
+        let actual = ModuleId::new("", &bytes).sha256;
+        if actual != expected {
+            let problem = Problem::HashMismatch { file: file.to_owned(), expected: expected.to_owned(), actual };
+            return Err(invalid(at, problem));
+        }
+    }
+    Ok(bytes)
+}

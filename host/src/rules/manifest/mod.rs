@@ -1,0 +1,257 @@
+//! The rule set manifest: the JSON document customers write, and loading it into a [`RuleSet`].
+//!
+//! Loading is all or nothing: every path is compiled, every table and module read, hashed and checked, every
+//! module compiled and linked against weft's world, before anything runs. The first problem refuses the whole
+//! rule set with an error that names the rule and the field, so a half-loaded rule set never sees an event.
+//! Files are read through a [`Fetch`], so the same loader serves local files and (for hot swap) S3.
+
+mod load;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use load::{Fetch, LocalFiles, ManifestError, Parsed, Problem};
+
+use crate::engine::Limits;
+use crate::rules::tables::TableFormat;
+use crate::rules::{OnError, Quarantine};
+
+/// A rule set: rules tried in order on every event, and the tables their modules may look up.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Manifest {
+    /// A label for people ("wrapups-2026-11"). The rule set's version is this label and the manifest's hash.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Stamp every record with `_weft`: the rule set version, the rule, and each table's version.
+    #[serde(default)]
+    pub lineage: bool,
+    /// Lookup tables by name, served to modules through `lookup(table, key)`.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSpec>,
+    /// The rules. Every rule whose match holds runs (fan-out); an event no rule matches is dropped
+    /// ("no rule matched").
+    pub rules: Vec<RuleSpec>,
+    /// Golden cases for the whole rule set: `weft rules test MANIFEST` runs them.
+    #[serde(default)]
+    pub tests: Vec<crate::rules::golden::Case>,
+}
+
+/// A lookup table file: a JSON object of keys to values, or a CSV file with a header row.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TableSpec {
+    /// Path relative to the manifest (`.csv` is read as CSV, anything else as JSON).
+    pub file: String,
+    /// Hex sha256 of the file; when given, a different file is refused.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// CSV: the key column (default: the first).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// CSV: the value column (default: the whole row as a JSON object).
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// One rule: which events, which modules, where the records go, and what a failure costs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSpec {
+    /// Unique in the rule set; named in dead letters, drops and lineage.
+    pub name: String,
+    /// Which events the rule takes (default: all).
+    #[serde(default, rename = "match")]
+    pub matches: MatchSpec,
+    /// The chain: each module gets the event and the previous module's records, and its outcome replaces them.
+    pub modules: Vec<ModuleSpec>,
+    /// Where the records go.
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// What happens to an event when a module of this rule fails on it.
+    #[serde(default)]
+    pub on_error: OnErrorSpec,
+    /// Limits for this rule's modules, over the configured ones.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// When to stop calling a failing module for a while.
+    #[serde(default)]
+    pub quarantine: QuarantineSpec,
+}
+
+/// Per-rule limits; each one given replaces the configured value (`WEFT_*`) for this rule's modules.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsSpec {
+    /// 1 to 60000.
+    pub time_per_event_ms: Option<u64>,
+    /// Linear memory per instance, 2 to 4096.
+    pub memory_mb: Option<u64>,
+    /// 1 to 10000.
+    pub records_per_event: Option<usize>,
+    /// Partition key plus data, 1 to 1048576 (Kinesis' limit).
+    pub record_bytes: Option<usize>,
+    /// All records of one event, 1 to 5242880.
+    pub event_bytes: Option<usize>,
+    /// Log lines per event (more are counted and dropped), 0 to 10000.
+    pub log_lines_per_event: Option<usize>,
+    /// `lookup` calls per event, 0 to 1000000.
+    pub lookups_per_event: Option<usize>,
+    /// Size of each `.wasm` file, up to 104857600.
+    pub module_bytes: Option<usize>,
+}
+
+/// After `after` failed events in a row (0: never) the rule's on-error policy applies without calling its
+/// modules, for `coolDownSeconds`; then the next event tries them again.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QuarantineSpec {
+    /// 0 to 1000000.
+    #[serde(default = "default_after")]
+    pub after: u32,
+    /// 0 to 86400.
+    #[serde(default = "default_cool_down")]
+    pub cool_down_seconds: u64,
+}
+
+impl Default for QuarantineSpec {
+    fn default() -> QuarantineSpec {
+        QuarantineSpec { after: default_after(), cool_down_seconds: default_cool_down() }
+    }
+}
+
+/// The longest quarantine: a day. Longer is indistinguishable from "off" for an operator and, near `u64::MAX`
+/// seconds, overflows the clock.
+pub const MAX_COOL_DOWN_SECONDS: u64 = 86_400;
+
+impl QuarantineSpec {
+    /// The quarantine, or the field that is out of range and why.
+    fn checked(&self) -> Result<Quarantine, (&'static str, String)> {
+        if self.after > 1_000_000 {
+            return Err(("after", format!("{} is outside 0 to 1000000", self.after)));
+        }
+        if self.cool_down_seconds > MAX_COOL_DOWN_SECONDS {
+            return Err((
+                "coolDownSeconds",
+                format!("{} is outside 0 to {MAX_COOL_DOWN_SECONDS}", self.cool_down_seconds),
+            ));
+        }
+        Ok(Quarantine { after: self.after, cool_down: std::time::Duration::from_secs(self.cool_down_seconds) })
+    }
+}
+
+fn default_after() -> u32 {
+    crate::rules::Quarantine::default().after
+}
+
+fn default_cool_down() -> u64 {
+    crate::rules::Quarantine::default().cool_down.as_secs()
+}
+
+impl LimitsSpec {
+    /// `base` with this rule's values in place; an error names the field and its range.
+    fn apply(&self, base: &Limits) -> Result<Limits, (&'static str, String)> {
+        fn check<T: PartialOrd + std::fmt::Display + Copy>(
+            field: &'static str,
+            value: Option<T>,
+            min: T,
+            max: T,
+        ) -> Result<Option<T>, (&'static str, String)> {
+            match value {
+                Some(v) if v < min || v > max => Err((field, format!("{v} is outside {min} to {max}"))),
+                other => Ok(other),
+            }
+        }
+        let mut limits = base.clone();
+        if let Some(ms) = check("timePerEventMs", self.time_per_event_ms, 1, 60_000)? {
+            limits.time_per_event = std::time::Duration::from_millis(ms);
+        }
+        if let Some(mb) = check("memoryMb", self.memory_mb, 2, 4096)? {
+            limits.memory_bytes = mb as usize * 1024 * 1024;
+        }
+        if let Some(n) = check("recordsPerEvent", self.records_per_event, 1, 10_000)? {
+            limits.records_per_event = n;
+        }
+        if let Some(n) = check("recordBytes", self.record_bytes, 1, crate::engine::KINESIS_MAX_RECORD_BYTES)? {
+            limits.record_bytes = n;
+        }
+        if let Some(n) = check("eventBytes", self.event_bytes, 1, 5 * 1024 * 1024)? {
+            limits.event_bytes = n;
+        }
+        if let Some(n) = check("logLinesPerEvent", self.log_lines_per_event, 0, 10_000)? {
+            limits.log_lines_per_call = n;
+        }
+        if let Some(n) = check("lookupsPerEvent", self.lookups_per_event, 0, 1_000_000)? {
+            limits.lookups_per_event = n;
+        }
+        if let Some(n) = check("moduleBytes", self.module_bytes, 1, 100 * 1024 * 1024)? {
+            limits.module_bytes = n;
+        }
+        Ok(limits)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MatchSpec {
+    /// Topic kinds: `acw`, `customer.end`, a family such as `customer.*`, or `*` (any conversation kind).
+    /// Omitted: every event, conversation or not.
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+    /// JSONPath predicates over the EventBridge event; all must hold.
+    #[serde(default, rename = "where")]
+    pub predicates: Vec<PredicateSpec>,
+}
+
+/// Holds when the path selects a node (and, with `equals` or `in`, a node with one of those values).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PredicateSpec {
+    /// An RFC 9535 JSONPath over the event, e.g. `$.detail.eventBody.mediaType`.
+    pub path: String,
+    #[serde(default)]
+    pub equals: Option<Value>,
+    #[serde(default, rename = "in")]
+    pub one_of: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModuleSpec {
+    /// `builtin:default`, or a `.wasm` file relative to the manifest.
+    pub module: String,
+    /// Hex sha256 of the `.wasm` file (required for files).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Parameters, as the module reads them with `weft_sdk::params()`.
+    #[serde(default)]
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutputSpec {
+    /// Kinesis stream for this rule's records (default: the configured stream). A record whose module named a
+    /// stream keeps it.
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// JSONPath over each record's data for its partition key (default: the key the module chose, which the
+    /// SDK and the default rule make the conversation id).
+    #[serde(default)]
+    pub partition_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnErrorSpec {
+    /// Dead-letter the event, with the module and the reason (nothing of it is written).
+    #[default]
+    DeadLetter,
+    /// Go on without this rule's records (counted as a drop of this rule if nothing else is written).
+    Skip,
+    /// Write the default rule's record for the event instead of this rule's.
+    Default,
+}

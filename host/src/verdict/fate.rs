@@ -1,0 +1,87 @@
+//! An event's [`Fate`] after delivery, and the [`Summary`] that counts them.
+
+use serde::Serialize;
+
+use crate::verdict::Tally;
+
+/// What finally became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    Written {
+        records: usize,
+    },
+    Dropped {
+        reason: String,
+    },
+    DeadLettered {
+        class: String,
+    },
+    /// Neither delivered nor dead-lettered: must be reported to Lambda as not processed, so it comes back.
+    Failed {
+        reason: String,
+    },
+}
+
+/// What happened to the events so far. `events_in == events_written + dropped + dead_lettered + failed`, always.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub events_in: u64,
+    /// Events that became at least one record.
+    pub events_written: u64,
+    pub records_out: u64,
+    pub dropped: u64,
+    pub dead_lettered: u64,
+    /// Events neither delivered nor dead-lettered (reported to Lambda as failures).
+    pub failed: u64,
+    pub drop_reasons: Tally,
+    pub dead_letter_classes: Tally,
+}
+
+impl Summary {
+    /// Every event is accounted for exactly once.
+    pub fn balanced(&self) -> bool {
+        self.events_in == self.events_written + self.dropped + self.dead_lettered + self.failed
+    }
+
+    pub fn count(&mut self, fates: &[Fate]) {
+        for fate in fates {
+            self.events_in += 1;
+            match fate {
+                Fate::Written { records } => {
+                    self.events_written += 1;
+                    self.records_out += *records as u64;
+                }
+                Fate::Dropped { reason } => {
+                    self.dropped += 1;
+                    *self.drop_reasons.entry(reason.clone()).or_default() += 1;
+                }
+                Fate::DeadLettered { class } => {
+                    self.dead_lettered += 1;
+                    *self.dead_letter_classes.entry(class.clone()).or_default() += 1;
+                }
+                Fate::Failed { .. } => self.failed += 1,
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} events in: {} written as {} records, {} dropped, {} dead-lettered",
+            self.events_in, self.events_written, self.records_out, self.dropped, self.dead_lettered
+        )?;
+        if self.failed > 0 {
+            write!(f, ", {} failed (neither delivered nor dead-lettered)", self.failed)?;
+        }
+        for (reason, count) in &self.drop_reasons {
+            write!(f, "\n  dropped {count}: {reason}")?;
+        }
+        for (class, count) in &self.dead_letter_classes {
+            write!(f, "\n  dead-lettered {count}: {class}")?;
+        }
+        Ok(())
+    }
+}
