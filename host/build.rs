@@ -67,13 +67,20 @@ fn build() -> Result<(), String> {
     std::fs::write(out_dir.join("default-rule.wasm"), &component).map_err(|e| e.to_string())?;
 
     let target = env::var("TARGET").map_err(|e| e.to_string())?;
+    let host = env::var("HOST").map_err(|e| e.to_string())?;
+    // Cranelift has this machine's backend; another one only when a feature adds it (precompile-arm64).
+    let cross = |e: wasmtime::Error| {
+        format!(
+            "cannot precompile the default rule for {target} on {host}: {e:#} \
+             (for aarch64 from another machine, build with `--features precompile-arm64`, as scripts/build-lambda.sh does)"
+        )
+    };
     let mut engine_config = config::engine_config(true);
-    if target != env::var("HOST").map_err(|e| e.to_string())? {
-        engine_config.target(&target).map_err(|e| format!("cannot precompile for {target}: {e}"))?;
+    if target != host {
+        engine_config.target(&target).map_err(cross)?;
     }
-    let engine = wasmtime::Engine::new(&engine_config).map_err(|e| e.to_string())?;
-    let precompiled =
-        engine.precompile_component(&component).map_err(|e| format!("precompiling the default rule: {e:#}"))?;
+    let engine = wasmtime::Engine::new(&engine_config).map_err(cross)?;
+    let precompiled = engine.precompile_component(&component).map_err(cross)?;
     std::fs::write(out_dir.join("default-rule.cwasm"), precompiled).map_err(|e| e.to_string())?;
     Ok(())
 }
