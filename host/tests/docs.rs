@@ -27,6 +27,17 @@ const NOT_RUN: &[(&str, &str)] = &[
 /// Variables the pages read from the deployment (`NAME=$(terraform output …)`), provided here.
 const VARIABLES: &[&str] = &["STREAM", "DLQ_URL", "RULES_BUCKET"];
 
+/// The output a page shows: each plain ``` block whose first line starts with `weft:` (what weft prints), as its
+/// lines. Some command of the same page must print every one of them.
+fn shown_outputs(page: &str) -> Vec<Vec<String>> {
+    let blocks: Vec<&str> = page.split("```").collect();
+    (1..blocks.len())
+        .step_by(2)
+        .filter(|&i| blocks[i].starts_with('\n') && blocks[i].trim_start().starts_with("weft:"))
+        .map(|i| blocks[i].lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .collect()
+}
+
 /// The shell lines of a page's ```sh blocks, continuation lines joined, comments removed.
 fn shell_lines(page: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -82,11 +93,20 @@ enum Step {
 }
 
 fn step(line: &str) -> Result<Step, String> {
-    if let Some((name, _)) = line.split_once("=$(") {
-        return match VARIABLES.contains(&name) {
-            true => Ok(Step::Variable(name.to_owned())),
-            false => Err(format!("`{line}` sets {name}, which this test does not provide")),
-        };
+    if let Some((name, command)) = line.split_once("=$(") {
+        if !VARIABLES.contains(&name) {
+            return Err(format!("`{line}` sets {name}, which this test does not provide"));
+        }
+        // What it reads from the deployment must be one of the example's outputs.
+        if let Some(output) = command.split("output -raw ").nth(1) {
+            let output = output.trim_end_matches(')');
+            let outputs = std::fs::read_to_string(common::repo().join("terraform/examples/complete/outputs.tf"))
+                .map_err(|e| e.to_string())?;
+            if !outputs.contains(&format!("output \"{output}\"")) {
+                return Err(format!("`{line}`: terraform/examples/complete has no output `{output}`"));
+            }
+        }
+        return Ok(Step::Variable(name.to_owned()));
     }
     if NOT_RUN.iter().any(|(prefix, _)| line.starts_with(prefix)) {
         return Ok(Step::NotRun);
@@ -146,15 +166,21 @@ async fn every_command_the_docs_show_runs() {
     let mut ran = Vec::new();
     for page in PAGES {
         let text = std::fs::read_to_string(common::repo().join(page)).unwrap();
+        let mut outputs = Vec::new();
         for line in shell_lines(&text) {
             match step(&line).unwrap_or_else(|e| panic!("{page}: {e}")) {
                 Step::Weft(args) => {
                     let (ok, out) = run(&args, dir.path(), &env);
                     assert!(ok, "{page}: `weft {args}` failed:\n{out}");
+                    outputs.push(out);
                     ran.push(args);
                 }
                 Step::Variable(_) | Step::NotRun => {}
             }
+        }
+        for shown in shown_outputs(&text) {
+            let printed = outputs.iter().any(|out| shown.iter().all(|line| out.contains(line.as_str())));
+            assert!(printed, "{page}: no command of the page prints what it shows:\n{}", shown.join("\n"));
         }
     }
     // The pages show these; if extraction broke, far fewer would run.
@@ -162,9 +188,18 @@ async fn every_command_the_docs_show_runs() {
         assert!(ran.iter().any(|args| args.starts_with(command)), "no `weft {command}` ran: {ran:#?}");
     }
     assert!(ran.len() >= 20, "{ran:#?}");
+    println!("{} weft commands from the pages ran", ran.len());
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    assert!(shown_outputs(&readme).iter().flatten().any(|l| l.contains("29 events in")), "the quick start's output");
     // What the pages' commands did landed where the pages say: the samples' 27 records in the stream.
     let written = aws::read_stream(&c, &stream).await;
     assert_eq!(written.len(), 27, "weft run --stream wrote the samples' records");
+}
+
+#[test]
+fn what_weft_prints_is_told_from_other_plain_blocks() {
+    let page = "```sh\nweft run x\n```\ntext\n```\nweft: 3 events in\n  dropped 1\n```\n```json\n{}\n```\n```\nfields @timestamp\n```\n";
+    assert_eq!(shown_outputs(page), [vec!["weft: 3 events in".to_owned(), "dropped 1".to_owned()]]);
 }
 
 #[test]
@@ -176,6 +211,8 @@ fn the_extraction_joins_continuations_drops_comments_and_knows_every_program() {
     assert_eq!(step(&lines[0]), Ok(Step::Weft("tail --stream \"$STREAM\" --limit 2".into())));
     assert_eq!(step(&lines[1]), Ok(Step::NotRun));
     assert!(step(&lines[2]).unwrap_err().contains("sets X"));
+    assert_eq!(step("STREAM=$(terraform output -raw stream_name)"), Ok(Step::Variable("STREAM".into())));
+    assert!(step("STREAM=$(terraform output -raw no_such_output)").unwrap_err().contains("no output"));
     assert!(step("curl https://example.invalid").unwrap_err().contains("no test runs"));
     assert_eq!(without_comment("weft run --params '{\"a\": \"#1\"}' x # why"), "weft run --params '{\"a\": \"#1\"}' x");
 }
