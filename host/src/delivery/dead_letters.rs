@@ -174,9 +174,14 @@ impl DeadLetterQueue {
         let mut done = Vec::with_capacity(batch.len());
         let mut pending = batch;
         let mut attempt = 0;
+        // The last attempt's failure, for letters the time runs out on after it.
+        let mut last: Option<String> = None;
         loop {
             let Some(time) = left(until) else {
-                let reason = "no time left to send the dead letter".to_owned();
+                let reason = match &last {
+                    Some(reason) => format!("no time left after {attempt} attempts; last: {reason}"),
+                    None => "no time left to send the dead letter".to_owned(),
+                };
                 done.extend(pending.iter().map(|(index, _)| (*index, Err(reason.clone()))));
                 return done;
             };
@@ -204,6 +209,7 @@ impl DeadLetterQueue {
                 Ok(delay) => {
                     tokio::time::sleep(delay).await;
                     pending = retry;
+                    last = Some(reason);
                 }
                 Err(why) => {
                     let reason = match why {

@@ -100,10 +100,11 @@ impl KinesisSink {
         let mut done = Vec::with_capacity(batch.len());
         let mut pending = batch;
         let mut attempt = 0;
+        // The last attempt's failure, for records the time runs out on after it.
+        let mut last: Option<(&'static str, String)> = None;
         loop {
             let Some(time) = left(until) else {
-                let reason = "the invocation's time for records ran out before PutRecords was attempted".to_owned();
-                done.extend(give_up(&pending, (DEADLINE, reason), attempt));
+                done.extend(give_up(&pending, out_of_time(last, attempt), attempt));
                 return done;
             };
             attempt += 1;
@@ -140,6 +141,7 @@ impl KinesisSink {
                     tracing::debug!(stream, attempt, records = retry.len(), delay_ms, "retrying PutRecords");
                     tokio::time::sleep(delay).await;
                     pending = retry;
+                    last = Some(failure);
                 }
                 Err(why) => {
                     done.extend(give_up(&retry, exhausted(failure, why, attempt), attempt));
@@ -231,6 +233,14 @@ fn call_failure(error: &SdkError<PutRecordsError, HttpResponse>) -> CallFailure 
         (true, _) => CallFailure::Retryable(failure_class(code, reason)),
         (false, true) => CallFailure::Invalid(reason),
         (false, false) => CallFailure::Rejected(reason),
+    }
+}
+
+/// The failure of records the time runs out on before their next attempt.
+fn out_of_time(last: Option<(&'static str, String)>, attempt: u32) -> (&'static str, String) {
+    match last {
+        Some(failure) => exhausted(failure, GiveUp::Time, attempt),
+        None => (DEADLINE, "the invocation's time for records ran out before PutRecords was attempted".into()),
     }
 }
 
