@@ -15,7 +15,8 @@
 //! - [`rollout`]: rule sets into a running system — sources, signature and self-test, hot swap.
 //!
 //! The two front doors sit on top: [`lambda`] (the handler and its configuration) and the `weft` CLI (`cli/`,
-//! in the binary). [`aws`] builds the SDK clients both use; [`schema`] writes `schemas/` from these types.
+//! in the binary). [`aws`] builds the SDK clients both use, [`logs`] formats their log lines; [`schema`] writes `schemas/` from these
+//! types.
 
 pub mod input;
 
@@ -33,4 +34,5 @@ pub mod rollout;
 
 pub mod aws;
 pub mod lambda;
+pub mod logs;
 pub mod schema;

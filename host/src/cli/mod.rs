@@ -55,7 +55,7 @@ pub fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
     let lambda = cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    init_logging(if lambda { "info" } else { "warn" });
+    weft::logs::init(if lambda { "info" } else { "warn" });
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Rules(args)) => rules::rules(args),
@@ -80,12 +80,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
-}
-
-/// Structured JSON logs on standard error; `WEFT_LOG` sets the filter.
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// A runtime for the AWS calls of a command.

@@ -139,7 +139,12 @@ impl Delivery {
                         Ok(()) => Fate::DeadLettered { class: letter.error_class.clone() },
                         Err(reason) => {
                             let event = letter.event_id.as_deref().unwrap_or("");
-                            tracing::error!(event, reason, "dead letter not kept; the event is reported as failed");
+                            tracing::error!(
+                                metric = "EventFailed",
+                                event,
+                                reason,
+                                "dead letter not kept; the event is reported as failed"
+                            );
                             Fate::Failed { reason }
                         }
                     });

@@ -129,7 +129,7 @@ impl Handler {
         if let Ok(batch) = serde_json::from_str::<SqsEvent>(payload.get())
             && batch.records.first().is_some_and(|r| r.event_source.as_deref() == Some("aws:sqs"))
         {
-            let response = self.batched(batch, deadline).await?;
+            let response = self.batched(batch, request_id, deadline).await?;
             return Ok(serde_json::to_value(response)?);
         }
         let chunk =
@@ -137,7 +137,7 @@ impl Handler {
         let fates = self.settle(vec![chunk], deadline).await?;
         let mut summary = Summary::default();
         summary.count(&fates);
-        tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "direct invocation");
+        summary.log(request_id, self.versions().0.as_deref(), "direct invocation");
         if let Some(Fate::Failed { reason }) = fates.iter().find(|f| matches!(f, Fate::Failed { .. })) {
             // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
             return Err(InvocationError::Undelivered(reason.clone()));
@@ -146,7 +146,12 @@ impl Handler {
         Ok(serde_json::to_value(summary)?)
     }
 
-    async fn batched(&self, batch: SqsEvent, deadline: Instant) -> Result<SqsBatchResponse, InvocationError> {
+    async fn batched(
+        &self,
+        batch: SqsEvent,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, InvocationError> {
         let ids: Vec<String> = batch.records.iter().map(|m| m.message_id.clone().unwrap_or_default()).collect();
         let bodies: Vec<Option<String>> = batch.records.into_iter().map(|m| m.body).collect();
         let chunks: Vec<Chunk> = bodies
@@ -167,7 +172,7 @@ impl Handler {
         let fates = self.settle(chunks, deadline).await?;
         let mut summary = Summary::default();
         summary.count(&fates);
-        tracing::info!(messages = ids.len(), summary = %serde_json::to_string(&summary)?, "batched invocation");
+        summary.log(request_id, self.versions().0.as_deref(), "batched invocation");
         let mut response = SqsBatchResponse::default();
         for (id, fate) in ids.into_iter().zip(&fates) {
             if matches!(fate, Fate::Failed { .. }) {

@@ -44,6 +44,22 @@ impl Summary {
         self.events_in == self.events_written + self.dropped + self.dead_lettered + self.failed
     }
 
+    /// One log line with the counts as top-level fields (queryable in Logs Insights); drop reasons and dead-letter
+    /// classes stay out of it, since a module chooses their text.
+    pub fn log(&self, request_id: &str, rule_set: Option<&str>, message: &str) {
+        tracing::info!(
+            request_id,
+            rule_set = rule_set.unwrap_or("builtin:default"),
+            events_in = self.events_in,
+            events_written = self.events_written,
+            records_out = self.records_out,
+            dropped = self.dropped,
+            dead_lettered = self.dead_lettered,
+            failed = self.failed,
+            "{message}"
+        );
+    }
+
     pub fn count(&mut self, fates: &[Fate]) {
         for fate in fates {
             self.events_in += 1;

@@ -1,5 +1,4 @@
-# Alarms on what an operator must act on. A refused rule set is a log line (`"metric": "RuleSetRefused"`); the
-# metric filter turns it into a metric.
+# Alarms on what an operator must act on: AWS's own metrics first, then weft's log lines (below).
 resource "aws_cloudwatch_metric_alarm" "dead_letters_waiting" {
   alarm_name          = "${var.name}-dead-letters-waiting"
   alarm_description   = "Events are waiting on the dead-letter queue: read the reasons, fix, then `weft redrive`."
@@ -48,23 +47,38 @@ resource "aws_cloudwatch_metric_alarm" "kinesis_throttled" {
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_log_metric_filter" "rule_set_refused" {
-  name           = "${var.name}-rule-set-refused"
+# weft's log lines that an operator must act on carry a top-level `"metric"` field; each becomes a metric (by a
+# filter on the function's log group) and an alarm. host/tests/log_alarms.rs evaluates these patterns against the
+# lines weft really writes in each case.
+locals {
+  log_alarms = {
+    RuleSetRefused     = "A published rule set was refused; the previous version keeps running. `weft rules status` shows why; fix, `weft rules test`, publish again."
+    RuleSetRolledBack  = "A new rule set version failed its first live events and was rolled back to the last good one. Its failed events are dead letters: fix the rule set, publish, then `weft redrive`."
+    RuleSetUnavailable = "A cold start could not load its rule set (S3 unreachable, refused, or not published yet); invocations fail and Lambda retries them (or the default rule runs, with WEFT_RULES_COLD_START=default)."
+    RuleQuarantined    = "A rule failed event after event and is quarantined: its on-error policy applies without calling it. Read its dead letters, fix the module, publish."
+    EventFailed        = "An event could be neither delivered nor dead-lettered (the dead-letter queue refused it); Lambda retries it. Check the queue, its KMS key and the function's permissions."
+  }
+}
+
+resource "aws_cloudwatch_log_metric_filter" "weft" {
+  for_each       = local.log_alarms
+  name           = "${var.name}-${each.key}"
   log_group_name = aws_cloudwatch_log_group.weft.name
-  pattern        = "{ $.metric = \"RuleSetRefused\" }"
+  pattern        = "{ $.metric = \"${each.key}\" }"
 
   metric_transformation {
-    name      = "RuleSetRefused"
+    name      = each.key
     namespace = "weft"
     value     = "1"
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "rule_set_refused" {
-  alarm_name          = "${var.name}-rule-set-refused"
-  alarm_description   = "A published rule set was refused (the log line says why); the previous version keeps running."
+resource "aws_cloudwatch_metric_alarm" "weft_log" {
+  for_each            = local.log_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value
   namespace           = "weft"
-  metric_name         = aws_cloudwatch_log_metric_filter.rule_set_refused.metric_transformation[0].name
+  metric_name         = aws_cloudwatch_log_metric_filter.weft[each.key].metric_transformation[0].name
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

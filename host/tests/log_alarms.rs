@@ -1,0 +1,213 @@
+//! The Terraform module's log-based alarms can fire: each metric filter in `terraform/modules/weft` is evaluated
+//! against the lines weft really writes — through its own log formatter — when a rule set is refused, a rule set is
+//! rolled back, a rule is quarantined and an event can be neither delivered nor dead-lettered. Each filter must
+//! match the line of its case and no other line. (A filter written for flat JSON never matched weft's lines while
+//! tracing nested their fields under `fields`.)
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use common::aws::{self, clients, create_bucket, unique};
+use serde_json::{Value, json};
+use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use weft::delivery::{Budget, Delivery, LetterPort, RecordPort};
+use weft::engine::Limits;
+use weft::judge::Judge;
+use weft::rollout::reload::Reloader;
+use weft::rollout::source::Trust;
+
+/// Every line weft logs in this test process, kept in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8_lossy(&bytes).lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'w self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A CloudWatch Logs JSON filter pattern of the form the module uses: `{ $.a.b = "text" }` or `{ $.a = 12 }`.
+/// Anything else fails the test, so a new kind of pattern is not silently taken as matching.
+fn matches(pattern: &str, line: &Value) -> bool {
+    let inner = pattern.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).expect("a JSON filter pattern");
+    let (selector, value) = inner.split_once('=').expect("a `selector = value` pattern");
+    assert!(!inner.contains("&&") && !inner.contains("||") && !selector.contains('!'), "unsupported: {pattern}");
+    let path = selector.trim().strip_prefix("$.").expect("a `$.` selector");
+    let node = path.split('.').try_fold(line, |node, key| node.get(key));
+    let value = value.trim();
+    match (node, value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))) {
+        (Some(Value::String(s)), Some(text)) => s == text,
+        (Some(Value::Number(n)), None) => n.to_string() == value,
+        _ => false,
+    }
+}
+
+/// The module's log metric filters: (metric name, pattern), read from the Terraform text.
+fn filters() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(common::repo().join("terraform/modules/weft/alarms.tf")).unwrap();
+    let names: Vec<String> = text
+        .split("log_alarms = {")
+        .nth(1)
+        .expect("the log_alarms map")
+        .split('}')
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.trim().split_once(" = ").map(|(name, _)| name.trim().to_owned()))
+        .collect();
+    let template = text
+        .lines()
+        .find_map(|line| {
+            line.trim().strip_prefix("pattern").map(|p| p.trim().trim_start_matches('=').trim().to_owned())
+        })
+        .expect("a pattern");
+    // The HCL string: unescape its quotes and put each key in place of `${each.key}`.
+    let template = template.trim_matches('"').replace("\\\"", "\"");
+    names.into_iter().map(|name| (name.clone(), template.replace("${each.key}", &name))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no_other() {
+    let captured = Captured::default();
+    // weft's own lines (the AWS SDK's and wasmtime's debug lines are theirs, not weft's log format's business).
+    let weft_only = tracing_subscriber::filter::Targets::new().with_target("weft", tracing::Level::TRACE);
+    let subscriber = tracing_subscriber::registry().with(weft::logs::layer(captured.clone()).with_filter(weft_only));
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    // A rule set refused: a good version, then one whose JSONPath does not compile.
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("alarms");
+    create_bucket(&c, &bucket).await;
+    let put = async |manifest: Value| {
+        let body = manifest.to_string().into_bytes().into();
+        c.s3.put_object().bucket(&bucket).key("p/manifest.json").body(body).send().await.unwrap();
+    };
+    put(json!({"name": "good", "rules": [{"name": "all", "modules": [{"module": "builtin:default"}]}]})).await;
+    let poll = Duration::from_millis(100);
+    let reloader = Reloader::new(
+        c.s3.clone(),
+        bucket.clone(),
+        "p/manifest.json".into(),
+        common::engine().clone(),
+        Limits::default(),
+        Trust::default(),
+        poll,
+    );
+    reloader.load_now().await.unwrap();
+    put(json!({"name": "bad", "rules": [{"name": "m", "match": {"where": [{"path": "$..[?"}]},
+        "modules": [{"module": "builtin:default"}]}]}))
+    .await;
+    let started = Instant::now();
+    while reloader.status().refused.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "never refused");
+        reloader.poll();
+        tokio::time::sleep(poll).await;
+    }
+
+    // A rule quarantined, and the rule set rolled back: a new version whose only rule fails every event.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hostile.wasm"), common::hostile_wasm()).unwrap();
+    let sha = weft::engine::ModuleId::new("", common::hostile_wasm()).sha256;
+    let manifest = json!({"rules": [{"name": "flaky", "modules": [{"module": "hostile.wasm", "sha256": sha}],
+        "quarantine": {"after": 3, "coolDownSeconds": 60}}]});
+    std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
+    let path = dir.path().join("m.json");
+    let quarantining = weft::rules::manifest::Manifest::load_file(&path, common::engine(), &Limits::default()).unwrap();
+    let mut judge = Judge::new(default_rules()).with_rollback_after(5);
+    judge.replace_rules(quarantining);
+    let input: String =
+        (0..8).map(|i| common::event(&format!("p{i}"), "customer.start", json!({"attack": "panic"})) + "\n").collect();
+    judge.judge(weft::input::split(input.as_bytes(), "t".into()));
+    assert!(judge.take_rollback().is_some(), "the failing version was rolled back");
+
+    // An event neither delivered nor dead-lettered: the dead-letter queue is unreachable.
+    let nowhere = clients(&aws::endpoint(), &closed_port(), &aws::endpoint()).await;
+    let mut delivery = Delivery {
+        records: RecordPort::Lines(Box::new(std::io::sink())),
+        letters: LetterPort::Queue(nowhere.dead_letter_queue("http://127.0.0.1:9/000000000000/none", None)),
+        dropped: None,
+    };
+    let broken = weft::input::split(b"{not json", "t".into());
+    let judged = Judge::new(default_rules()).judge(broken);
+    delivery.deliver(judged, Budget::from_now(Duration::from_secs(3))).await.unwrap();
+
+    // An invocation's summary: its counts as fields of their own.
+    let local = Delivery::local(Box::new(std::io::sink()), None, None);
+    let handler = weft::lambda::Handler::new(Judge::new(default_rules()), local);
+    let event = common::event("s1", "customer.start", json!({"conversationId": "c-1"}));
+    let payload = serde_json::value::RawValue::from_string(event).unwrap();
+    handler.handle(&payload, "req-1", Instant::now() + Duration::from_secs(30)).await.unwrap();
+
+    let lines = captured.lines();
+    let summary = lines.iter().find(|line| line["request_id"] == "req-1").expect("the invocation's summary line");
+    let counts = ["events_in", "events_written", "records_out", "dropped", "dead_lettered", "failed"]
+        .map(|k| summary[k].as_u64());
+    assert_eq!(counts, [Some(1), Some(1), Some(1), Some(0), Some(0), Some(0)], "{summary}");
+    assert_eq!(summary["rule_set"], "builtin:default");
+    let filters = filters();
+    assert!(filters.len() >= 4, "{filters:?}");
+    for (name, pattern) in &filters {
+        let matched: Vec<&Value> = lines.iter().filter(|line| matches(pattern, line)).collect();
+        let expected = match name.as_str() {
+            // A cold start without its rule set is not staged here: its line is checked for shape below.
+            "RuleSetUnavailable" => continue,
+            _ => 1..,
+        };
+        assert!(expected.contains(&matched.len()), "{name}: `{pattern}` matched {} lines of {lines:#?}", matched.len());
+        assert!(matched.iter().all(|line| line["metric"] == name.as_str()), "{name}: {matched:#?}");
+    }
+    // The fields an operator queries are at the top level of every line.
+    for line in &lines {
+        assert!(line.get("fields").is_none() && line["level"].is_string() && line["message"].is_string(), "{line}");
+    }
+    let refused = lines.iter().find(|l| l["metric"] == "RuleSetRefused").unwrap();
+    assert!(refused["reason"].as_str().unwrap().contains("is not JSONPath"), "{refused}");
+}
+
+#[test]
+fn the_filter_evaluator_reads_the_patterns_it_claims_to() {
+    let line = json!({"metric": "RuleSetRefused", "n": 3, "a": {"b": "x"}});
+    assert!(matches(r#"{ $.metric = "RuleSetRefused" }"#, &line));
+    assert!(!matches(r#"{ $.metric = "RuleQuarantined" }"#, &line));
+    assert!(matches(r#"{ $.a.b = "x" }"#, &line));
+    assert!(matches("{ $.n = 3 }", &line));
+    assert!(!matches(r#"{ $.fields.metric = "RuleSetRefused" }"#, &line));
+    assert!(!matches(r#"{ $.metric = "RuleSetRefused" }"#, &json!({"fields": {"metric": "RuleSetRefused"}})));
+}
+
+/// A loopback address where nothing listens.
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+fn default_rules() -> weft::rules::RuleSet {
+    weft::rules::RuleSet::embedded_default(common::engine(), Limits::default()).unwrap()
+}
