@@ -120,3 +120,31 @@ fn the_measure_finds_a_long_function_and_ignores_braces_in_text() {
     let text = format!("pub(crate) async fn long() {{\n{body}}}\nfn short() {{ '}}'; }}\n");
     assert_eq!(long_functions(&text), [(1, 63)]);
 }
+
+/// The stages of `host/src`, in the order an event meets them, then what sits on top; a module may use only the
+/// ones before its own (docs/internals.md, "The data path").
+const STAGES: &[&str] =
+    &["input", "engine", "verdict", "rules", "judge", "delivery", "rollout", "aws", "logs", "lambda", "schema"];
+
+#[test]
+fn no_stage_uses_one_that_comes_after_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut upward = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let stage = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+        let Some(own) = STAGES.iter().position(|s| *s == stage) else { continue };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let used: String = line[at + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if STAGES.iter().position(|s| *s == used).is_some_and(|other| other > own) {
+                    upward.push(format!("{}: uses {used}: {}", relative.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(upward.is_empty(), "arrows running back up the data path:\n{}", upward.join("\n"));
+}
