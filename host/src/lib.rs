@@ -15,8 +15,8 @@
 //! - [`rollout`]: rule sets into a running system — sources, signature and self-test, hot swap.
 //!
 //! The two front doors sit on top: [`lambda`] (the handler and its configuration) and the `weft` CLI (`cli/`,
-//! in the binary). [`aws`] builds the SDK clients both use, [`logs`] formats their log lines; [`schema`] writes `schemas/` from these
-//! types.
+//! in the binary). [`aws`] builds the SDK clients both use, [`logs`] formats their log lines; [`schema`] writes
+//! `schemas/` from these types.
 
 pub mod input;
 
