@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::aws::{
-    self, clients, create_bucket, create_queue, create_stream, drain_queue, queue_depth, read_stream, unique,
+    self, clients, closed_port, create_bucket, create_queue, create_stream, drain_queue, queue_depth, read_stream,
+    unique,
 };
 use common::proxy::{Faults, Proxy};
 use serde_json::{Value, json};
@@ -43,14 +44,6 @@ fn parsed(records: &[(String, String)]) -> Vec<(String, Value)> {
 
 fn upstream() -> String {
     aws::endpoint().trim_start_matches("http://").trim_end_matches('/').to_owned()
-}
-
-/// A loopback address where nothing listens.
-fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    url
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

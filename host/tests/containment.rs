@@ -196,15 +196,7 @@ fn a_hung_module_costs_its_event_about_its_deadline() {
 
 #[test]
 fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hostile.wasm"), common::hostile_wasm()).unwrap();
-    let sha = weft::engine::ModuleId::new("", common::hostile_wasm()).sha256;
-    let manifest = json!({"rules": [{"name": "flaky", "modules": [{"module": "hostile.wasm", "sha256": sha}],
-        "quarantine": {"after": 3, "coolDownSeconds": 1}}]});
-    std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
-    let mut rules =
-        weft::rules::manifest::Manifest::load_file(&dir.path().join("m.json"), common::engine(), &Limits::default())
-            .unwrap();
+    let mut rules = common::quarantining_hostile_rules(3, 1);
     let classes = |rules: &mut weft::rules::RuleSet, kind: &str, n: usize| -> Vec<String> {
         (0..n)
             .map(|i| {

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
@@ -20,37 +19,21 @@ use weft::rollout::source::Trust;
 
 use common::aws::{self, clients, create_bucket, unique};
 use common::proxy::{Faults, Proxy};
-use common::{engine, event, hostile_wasm};
+use common::{Captured, engine, event, hostile_wasm};
 
 const POLL: Duration = Duration::from_secs(1);
 
-/// Records written by the handler, as lines.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// (event id, rule set version) of every record so far.
-    fn stamps(&self) -> Vec<(String, String)> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|line| {
-                let record: Value = serde_json::from_str(line).unwrap();
-                let data = &record["data"];
-                (data["_id"].as_str().unwrap().to_owned(), data["_weft"]["ruleSet"].as_str().unwrap().to_owned())
-            })
-            .collect()
-    }
+/// (event id, rule set version) of every record the handler wrote so far.
+fn stamps(captured: &Captured) -> Vec<(String, String)> {
+    captured
+        .lines()
+        .iter()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let data = &record["data"];
+            (data["_id"].as_str().unwrap().to_owned(), data["_weft"]["ruleSet"].as_str().unwrap().to_owned())
+        })
+        .collect()
 }
 
 /// A reloader of `s3://bucket/p/manifest.json`, polling every [`POLL`].
@@ -170,7 +153,7 @@ async fn a_new_version_is_swapped_in_under_load_within_one_poll_interval_and_no_
     assert!(publisher.await.unwrap().starts_with("published v2@"));
     let published_at = published_rx.recv().unwrap();
 
-    let stamps = captured.stamps();
+    let stamps = stamps(&captured);
     assert_eq!(stamps.len(), handled.len(), "one record per event, none lost");
     assert!(stamps.iter().zip(&handled).all(|((stamped, _), (id, _))| stamped == id), "in order, each once");
     let first_v2 = stamps.iter().position(|(_, v)| v.starts_with("v2@")).expect("v2 took over");
@@ -284,7 +267,7 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
         let refusal = status.refused.as_ref().expect("refused");
         assert!(refusal.reason.contains(reason.as_str()), "{}: {}", manifest["name"], refusal.reason);
         assert_eq!(status.active.as_deref(), Some(good_version.as_str()), "the last good version stays active");
-        let (_, last) = captured.stamps().pop().unwrap();
+        let (_, last) = stamps(&captured).pop().unwrap();
         assert_eq!(last, good_version, "events are still processed by it");
     }
 
@@ -320,11 +303,11 @@ async fn a_cold_start_without_its_rule_set_fails_invocations_until_one_is_publis
     let handler = handler(reloader, None, &captured);
     let error = handle(&handler, "early").await.unwrap_err();
     assert!(error.starts_with("no rule set is loaded: s3://") && error.contains("NoSuchKey"), "{error}");
-    assert!(captured.stamps().is_empty(), "nothing written on no rule set");
+    assert!(stamps(&captured).is_empty(), "nothing written on no rule set");
     let manifest = default_only("late");
     put(&c.s3, &bucket, &manifest, &[], None).await;
     handle(&handler, "later").await.unwrap();
-    assert_eq!(captured.stamps(), [("later".to_owned(), version_of(&manifest))]);
+    assert_eq!(stamps(&captured), [("later".to_owned(), version_of(&manifest))]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,7 +364,7 @@ async fn a_version_that_passes_its_self_test_but_fails_live_events_is_rolled_bac
         assert_eq!(answer["eventsWritten"], 1, "{answer}");
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    let (id, version) = captured.stamps().pop().unwrap();
+    let (id, version) = stamps(&captured).pop().unwrap();
     assert_eq!((id.as_str(), version.as_str()), ("after2", good_version.as_str()));
 }
 
@@ -439,7 +422,7 @@ async fn an_operator_sees_what_each_deployment_runs_and_rolls_back_with_the_cli(
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with(&format!("rolled back {location} to {v1_version}")), "{stdout}");
     until_active(&v1_version).await;
-    let (id, version) = captured.stamps().pop().unwrap();
+    let (id, version) = stamps(&captured).pop().unwrap();
     assert!(id.starts_with(&v1_version) && version == v1_version, "{id}: {version}");
 }
 

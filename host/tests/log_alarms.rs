@@ -6,50 +6,18 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use common::aws::{self, clients, create_bucket, unique};
+use common::Captured;
+use common::aws::{self, clients, closed_port, create_bucket, unique};
 use serde_json::{Value, json};
 use tracing_subscriber::Layer;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use weft::delivery::{Budget, Delivery, LetterPort, RecordPort};
 use weft::engine::Limits;
 use weft::judge::Judge;
 use weft::rollout::reload::Reloader;
 use weft::rollout::source::Trust;
-
-/// Every line weft logs in this test process, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        String::from_utf8_lossy(&bytes).lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'w self) -> Captured {
-        self.clone()
-    }
-}
 
 /// A CloudWatch Logs JSON filter pattern of the form the module uses: `{ $.a.b = "text" }` or `{ $.a = 12 }`.
 /// Anything else fails the test, so a new kind of pattern is not silently taken as matching.
@@ -130,14 +98,7 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
     }
 
     // A rule quarantined, and the rule set rolled back: a new version whose only rule fails every event.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hostile.wasm"), common::hostile_wasm()).unwrap();
-    let sha = weft::engine::ModuleId::new("", common::hostile_wasm()).sha256;
-    let manifest = json!({"rules": [{"name": "flaky", "modules": [{"module": "hostile.wasm", "sha256": sha}],
-        "quarantine": {"after": 3, "coolDownSeconds": 60}}]});
-    std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
-    let path = dir.path().join("m.json");
-    let quarantining = weft::rules::manifest::Manifest::load_file(&path, common::engine(), &Limits::default()).unwrap();
+    let quarantining = common::quarantining_hostile_rules(3, 60);
     let mut judge = Judge::new(default_rules()).with_rollback_after(5);
     judge.replace_rules(quarantining);
     let input: String =
@@ -163,7 +124,8 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
     let payload = serde_json::value::RawValue::from_string(event).unwrap();
     handler.handle(&payload, "req-1", Instant::now() + Duration::from_secs(30)).await.unwrap();
 
-    let lines = captured.lines();
+    let lines: Vec<Value> =
+        captured.lines().iter().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
     let summary = lines.iter().find(|line| line["request_id"] == "req-1").expect("the invocation's summary line");
     let counts = ["events_in", "events_written", "records_out", "dropped", "dead_lettered", "failed"]
         .map(|k| summary[k].as_u64());
@@ -198,14 +160,6 @@ fn the_filter_evaluator_reads_the_patterns_it_claims_to() {
     assert!(matches("{ $.n = 3 }", &line));
     assert!(!matches(r#"{ $.fields.metric = "RuleSetRefused" }"#, &line));
     assert!(!matches(r#"{ $.metric = "RuleSetRefused" }"#, &json!({"fields": {"metric": "RuleSetRefused"}})));
-}
-
-/// A loopback address where nothing listens.
-fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    url
 }
 
 fn default_rules() -> weft::rules::RuleSet {

@@ -49,6 +49,14 @@ pub async fn clients(kinesis: &str, sqs: &str, s3: &str) -> Clients {
     }
 }
 
+/// A loopback address where nothing listens.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", fastrand::u32(..))

@@ -4,8 +4,9 @@
 pub mod aws;
 pub mod proxy;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use weft::engine::{Engine, Limits, ModuleId, RuleModule};
 use weft::judge::Judge;
@@ -99,6 +100,49 @@ pub fn hostile_module() -> RuleModule {
 
 pub fn hostile_rules(limits: Limits) -> RuleSet {
     RuleSet::single("hostile", hostile_module(), Arc::from("null"), limits)
+}
+
+/// The hostile module as the only rule of a manifest-loaded rule set, quarantined after `after` failed events in a
+/// row for `cool_down_seconds` (a single module alone is never quarantined).
+pub fn quarantining_hostile_rules(after: u32, cool_down_seconds: u64) -> RuleSet {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hostile.wasm"), hostile_wasm()).unwrap();
+    let sha = ModuleId::new("", hostile_wasm()).sha256;
+    let manifest = serde_json::json!({"rules": [{"name": "flaky", "modules": [{"module": "hostile.wasm", "sha256": sha}],
+        "quarantine": {"after": after, "coolDownSeconds": cool_down_seconds}}]});
+    std::fs::write(dir.path().join("m.json"), manifest.to_string()).unwrap();
+    weft::rules::manifest::Manifest::load_file(&dir.path().join("m.json"), engine(), &Limits::default()).unwrap()
+}
+
+/// A writer that keeps everything written to it (records, or log lines), for a test to read back.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// What was written so far, line by line.
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8(bytes).unwrap().lines().map(str::to_owned).collect()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'w self) -> Captured {
+        self.clone()
+    }
 }
 
 /// A conversation event of `kind` with the given eventBody fields.
