@@ -36,6 +36,12 @@ pub fn all() -> Vec<(&'static str, String)> {
             ),
         ),
         ("dropped.schema.json", render::<Dropped>("An event a rule filtered out (`weft run --dropped`).")),
+        ("metrics.schema.json", {
+            let mut text =
+                serde_json::to_string_pretty(&crate::metrics::catalog::schema()).expect("a schema serialises");
+            text.push('\n');
+            text
+        }),
         (
             "rule-set.schema.json",
             render::<crate::rules::manifest::Manifest>(

@@ -50,11 +50,7 @@ fn reloader(s3: &aws_sdk_s3::Client, bucket: &str, trust: Trust) -> Reloader {
 }
 
 fn handler(reloader: Reloader, judge: Option<Judge>, captured: &Captured) -> Handler {
-    let delivery = Delivery {
-        records: RecordPort::Lines(Box::new(captured.clone())),
-        letters: LetterPort::Lines(None),
-        dropped: None,
-    };
+    let delivery = Delivery::new(RecordPort::Lines(Box::new(captured.clone())), LetterPort::Lines(None), None);
     Handler::hot_swapping(judge, delivery, Some(reloader), 64, ROLLBACK_AFTER)
 }
 

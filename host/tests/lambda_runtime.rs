@@ -103,12 +103,7 @@ async fn the_lambda_serves_eventbridge_and_sqs_invocations_under_the_runtime_api
     let events = ["aws-event-bridge-conversation-start-event.json", "aws-event-bridge-non-conversation-event.json"]
         .map(|f| std::fs::read_to_string(common::data(&format!("blueprint/input/{f}"))).unwrap());
     let bodies = [events[0].as_str(), events[1].as_str(), "{\"detail\": 1}"];
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": body, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
-        .collect();
-    let (status, body) = invoke(port, &json!({"Records": records}).to_string()).await.unwrap();
+    let (status, body) = invoke(port, &common::sqs_batch(&bodies)).await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"batchItemFailures": []}));
 
@@ -127,4 +122,19 @@ async fn the_lambda_serves_eventbridge_and_sqs_invocations_under_the_runtime_api
     let init = logs.lines().find(|l| l.contains("weft ready")).expect("the function logs when it is ready");
     println!("cold start: {init}");
     assert!(!logs.contains("tel:+"), "no personal data in the logs");
+
+    // The metrics, on standard output (the logs are on standard error): per invocation, the function's document
+    // first; the cold start reported once, on the first.
+    let stdout = std::fs::read_to_string(&function_log).unwrap();
+    let documents: Vec<Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("standard output holds only EMF documents")).collect();
+    let functions: Vec<&Value> =
+        documents.iter().filter(|d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == json!([["Function"]])).collect();
+    assert_eq!(functions.len(), 2, "one function document per invocation: {stdout}");
+    let counts =
+        |d: &Value| ["EventsIn", "EventsWritten", "Dropped", "DeadLettered", "ColdStart"].map(|k| d[k].as_u64());
+    assert_eq!(counts(functions[0]), [Some(1), Some(1), Some(0), Some(0), Some(1)], "{}", functions[0]);
+    assert_eq!(counts(functions[1]), [Some(3), Some(1), Some(1), Some(1), Some(0)], "{}", functions[1]);
+    assert!(functions[0]["InitTime"].as_f64().is_some_and(|ms| ms > 0.0) && functions[1].get("InitTime").is_none());
+    assert!(documents.iter().all(|d| d["Function"] == "_" && d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "weft"));
 }

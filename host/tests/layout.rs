@@ -123,8 +123,10 @@ fn the_measure_finds_a_long_function_and_ignores_braces_in_text() {
 
 /// The stages of `host/src`, in the order an event meets them, then what sits on top; a module may use only the
 /// ones before its own (docs/internals.md, "The data path").
-const STAGES: &[&str] =
-    &["input", "engine", "verdict", "rules", "judge", "delivery", "rollout", "aws", "logs", "lambda", "schema"];
+const STAGES: &[&str] = &[
+    "input", "privacy", "engine", "verdict", "rules", "judge", "delivery", "rollout", "metrics", "aws", "logs",
+    "lambda", "schema",
+];
 
 #[test]
 fn no_stage_uses_one_that_comes_after_it() {

@@ -1,7 +1,8 @@
 //! The Terraform module's log-based alarms can fire: each metric filter in `terraform/modules/weft` is evaluated
 //! against the lines weft really writes — through its own log formatter — when a rule set is refused, a rule set is
-//! rolled back, a rule is quarantined and an event can be neither delivered nor dead-lettered. Each filter must
-//! match the line of its case and no other line. (A filter written for flat JSON never matched weft's lines while
+//! rolled back and a rule is quarantined (an event neither delivered nor dead-lettered is staged too: its line is
+//! for Logs Insights, its alarm is the `FailedEvents` metric alarm of tests/metrics.rs). Each filter must match the
+//! line of its case and no other line. (A filter written for flat JSON never matched weft's lines while
 //! tracing nested their fields under `fields`.)
 
 mod common;
@@ -11,8 +12,6 @@ use std::time::{Duration, Instant};
 use common::Captured;
 use common::aws::{self, clients, closed_port, create_bucket, unique};
 use serde_json::{Value, json};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt;
 use weft::delivery::{Budget, Delivery, LetterPort, RecordPort};
 use weft::engine::Limits;
 use weft::judge::Judge;
@@ -61,11 +60,7 @@ fn filters() -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no_other() {
-    let captured = Captured::default();
-    // weft's own lines (the AWS SDK's and wasmtime's debug lines are theirs, not weft's log format's business).
-    let weft_only = tracing_subscriber::filter::Targets::new().with_target("weft", tracing::Level::TRACE);
-    let subscriber = tracing_subscriber::registry().with(weft::logs::layer(captured.clone()).with_filter(weft_only));
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::weft_logs(tracing::Level::TRACE);
 
     // A rule set refused: a good version, then one whose JSONPath does not compile.
     let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
@@ -108,11 +103,11 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
 
     // An event neither delivered nor dead-lettered: the dead-letter queue is unreachable.
     let nowhere = clients(&aws::endpoint(), &closed_port(), &aws::endpoint()).await;
-    let mut delivery = Delivery {
-        records: RecordPort::Lines(Box::new(std::io::sink())),
-        letters: LetterPort::Queue(nowhere.dead_letter_queue("http://127.0.0.1:9/000000000000/none", None)),
-        dropped: None,
-    };
+    let mut delivery = Delivery::new(
+        RecordPort::Lines(Box::new(std::io::sink())),
+        LetterPort::Queue(nowhere.dead_letter_queue("http://127.0.0.1:9/000000000000/none", None)),
+        None,
+    );
     let broken = weft::input::split(b"{not json", "t".into());
     let judged = Judge::new(default_rules()).judge(broken);
     delivery.deliver(judged, Budget::from_now(Duration::from_secs(3))).await.unwrap();

@@ -44,11 +44,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
     let bytes: Vec<u8> = corpus.iter().flat_map(|line| line.bytes().chain([b'\n'])).collect();
     let mean_size = bytes.len() / corpus.len().max(1);
+    let (n, distinct, rounds) = (corpus.len(), lines.len(), args.rounds);
     println!(
-        "weft bench: {} events per round ({} distinct, mean {mean_size} bytes), median of {} rounds\n",
-        corpus.len(),
-        lines.len(),
-        args.rounds
+        "weft bench: {n} events per round ({distinct} distinct, mean {mean_size} bytes), median of {rounds} rounds\n"
     );
 
     // Events the default rule drops before parsing anything: what remains is the cost of crossing the boundary.
@@ -90,6 +88,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let medians = measure(&mut paths, args.rounds);
     let names: Vec<&str> = paths.iter().map(|(name, _)| *name).collect();
     report(&names, &medians, corpus.len() as f64);
+    let per_event = medians[6] / corpus.len() as u32;
+    super::bench_metrics::metrics_cost(&with_deadline, &bytes, &runtime, per_event, args.rounds)?;
     swap_latency(&with_deadline, &bytes, args.rounds)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -176,7 +176,12 @@ const SWAP_FILES: &[(&str, &[u8])] = &[
 fn swap_latency(engine: &Engine, bytes: &[u8], rounds: usize) -> anyhow::Result<()> {
     let files =
         weft::rollout::source::Prefetched(SWAP_FILES.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect());
-    let fetched = weft::rollout::source::FetchedManifest { bytes: SWAP_MANIFEST.to_vec(), etag: None, signature: None };
+    let fetched = weft::rollout::source::FetchedManifest {
+        bytes: SWAP_MANIFEST.to_vec(),
+        etag: None,
+        signature: None,
+        published: None,
+    };
     let started = Instant::now();
     compile_rule_set(&fetched, &files, engine)?;
     let compile_time = started.elapsed();

@@ -4,6 +4,7 @@
 //! With no subcommand, started by the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` is set), `weft` is the Lambda.
 
 mod bench;
+mod bench_metrics;
 mod env;
 mod lambda;
 mod redrive;
@@ -12,6 +13,7 @@ mod rules;
 mod run;
 mod schemas;
 mod tail;
+mod timing;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -56,6 +58,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let lambda = cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     weft::logs::init(if lambda { "info" } else { "warn" });
+    if !lambda {
+        // On a rule author's machine a module's log lines keep their level (the Lambda reads WEFT_RULE_LOGS).
+        weft::privacy::RuleLogs::AsWritten.set();
+    }
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Rules(args)) => rules::rules(args),

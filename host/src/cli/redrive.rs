@@ -84,7 +84,7 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     );
     let mut redrive = Redrive {
         judge: Judge::new(rules),
-        delivery: Delivery { records, letters, dropped: None },
+        delivery: Delivery::new(records, letters, None),
         clients,
         args,
         progress,
@@ -192,7 +192,7 @@ impl Redrive {
                 self.progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
                 return Ok(());
             }
-            Fate::DeadLettered { class } => {
+            Fate::DeadLettered { class, .. } => {
                 self.progress.suspend(|| eprintln!("{id}: still failing ({class}); its new dead letter replaces it"));
             }
             Fate::Written { .. } | Fate::Dropped { .. } => {}
@@ -287,7 +287,7 @@ fn describe(fate: &Fate) -> String {
     match fate {
         Fate::Written { records } => format!("written ({records} records)"),
         Fate::Dropped { reason } => format!("dropped: {reason}"),
-        Fate::DeadLettered { class } => format!("failing again: {class}"),
+        Fate::DeadLettered { class, .. } => format!("failing again: {class}"),
         Fate::Failed { reason } => format!("failing again: {reason}"),
     }
 }

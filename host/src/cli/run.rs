@@ -14,8 +14,10 @@ use weft::delivery::{Budget, Delivery, LetterPort, Lines, RecordPort};
 use weft::engine::{Engine, Limits, RuleModule};
 use weft::input::{self, Chunk};
 use weft::judge::{DEFAULT_BATCH, Judge};
+use weft::metrics::{MetricsConfig, Publisher, Report};
 use weft::rules::RuleSet;
-use weft::verdict::Summary;
+use weft::rules::stats::RuleSetStats;
+use weft::verdict::{Fate, Summary};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -54,6 +56,10 @@ pub struct RunArgs {
     /// Events per call into a rule module.
     #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N")]
     batch: usize,
+    /// Write the metrics the Lambda would publish (CloudWatch Embedded Metric Format, one set of documents per
+    /// slice of 1,000 events) to FILE.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -78,7 +84,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let progress = progress_bar(total);
-    let mut summary = Summary::default();
+    let publisher = match &args.metrics {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            Some(Publisher::new(MetricsConfig::new("weft-run"), Box::new(BufWriter::new(file))))
+        }
+        None => None,
+    };
+    let mut run = RunTotals::default();
     // Verdicts wait here until a full slice is ready, across files, so PutRecords calls go out full.
     let mut waiting = Vec::with_capacity(SLICE);
     for file in &files {
@@ -92,19 +105,46 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if waiting.len() >= SLICE {
                 let fates =
                     runtime.block_on(delivery.deliver(std::mem::take(&mut waiting), Budget::from_now(SLICE_TIME)))?;
-                summary.count(&fates);
+                run.slice(&fates, &mut judge, &mut delivery, publisher.as_ref());
             }
         }
     }
     let fates = runtime.block_on(delivery.deliver(waiting, Budget::from_now(SLICE_TIME)))?;
-    summary.count(&fates);
+    run.slice(&fates, &mut judge, &mut delivery, publisher.as_ref());
     delivery.flush()?;
     progress.finish_and_clear();
+    let summary = &run.summary;
     eprintln!("weft: {summary}");
     if let RecordPort::Kinesis(kinesis) = &delivery.records {
-        eprintln!("  {} PutRecords calls to {}", kinesis.calls, kinesis.stream());
+        eprintln!("  {} PutRecords calls to {}", run.put_records_calls, kinesis.stream());
     }
+    eprint!("{}", super::timing::table(&run.rules));
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// What a run adds up over its slices.
+#[derive(Default)]
+struct RunTotals {
+    summary: Summary,
+    rules: RuleSetStats,
+    put_records_calls: u64,
+}
+
+impl RunTotals {
+    /// Counts a delivered slice, and publishes its metrics as the Lambda would an invocation's.
+    fn slice(&mut self, fates: &[Fate], judge: &mut Judge, delivery: &mut Delivery, publisher: Option<&Publisher>) {
+        let mut report = Report::default();
+        report.count(fates);
+        report.rules = judge.take_stats();
+        report.rule_set = judge.rules().version().map(|v| v.0.clone());
+        report.delivery = delivery.take_stats();
+        self.summary.add(&report.summary);
+        self.rules.add(report.rules.clone());
+        self.put_records_calls += report.delivery.kinesis.calls;
+        if let Some(publisher) = publisher {
+            publisher.publish(report);
+        }
+    }
 }
 
 /// Events judged and delivered together: a multiple of 500, so PutRecords calls go out full.
@@ -123,7 +163,7 @@ async fn delivery(args: &RunArgs) -> anyhow::Result<Delivery> {
         (Some(url), Some(clients)) => LetterPort::Queue(clients.dead_letter_queue(url, args.dlq_bucket.as_deref())),
         _ => LetterPort::Lines(create(args.dead_letters.as_deref())?),
     };
-    Ok(Delivery { records, letters, dropped: create(args.dropped.as_deref())? })
+    Ok(Delivery::new(records, letters, create(args.dropped.as_deref())?))
 }
 
 /// A progress bar on standard error for inputs over 10 MB (hidden when stderr is not a terminal).

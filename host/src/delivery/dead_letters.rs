@@ -1,5 +1,6 @@
 //! Dead letters to the SQS dead-letter queue (SendMessageBatch), with `stage` and `errorClass` as message
-//! attributes so operators can filter. A dead letter over SQS's 256 KiB is kept whole in S3 and the message
+//! attributes so operators can filter (`errorClass` is weft's word: `module-error` for a module's own code, which
+//! the body keeps; see [`crate::privacy`]). A dead letter over SQS's 256 KiB is kept whole in S3 and the message
 //! carries its summary and location (`DeadLetterMessage::Stored`); without a bucket configured it cannot be kept,
 //! and the event is reported as failed (so Lambda retries it and its on-failure destination catches it).
 //!
@@ -19,6 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::budget::left;
 use super::retry::{Backoff, GiveUp};
+use super::stats::{LetterCounters, LetterStats};
+use crate::rules::stats::public_class;
 use crate::verdict::dead_letter::{DeadLetter, DeadLetterMessage, StoredDeadLetter, StoredObject};
 
 /// SQS' limit on one message, and on one SendMessageBatch call.
@@ -39,6 +42,7 @@ pub struct DeadLetterQueue {
     /// Bucket (and client) for dead letters too large for a message.
     overflow: Option<(aws_sdk_s3::Client, String)>,
     backoff: Backoff,
+    counters: LetterCounters,
 }
 
 type Sent = Result<(), String>;
@@ -50,7 +54,12 @@ impl DeadLetterQueue {
         overflow: Option<(aws_sdk_s3::Client, String)>,
         backoff: Backoff,
     ) -> Self {
-        DeadLetterQueue { sqs, url, overflow, backoff }
+        DeadLetterQueue { sqs, url, overflow, backoff, counters: LetterCounters::default() }
+    }
+
+    /// Messages sent, retried and stored since the last take.
+    pub fn take_stats(&self) -> LetterStats {
+        self.counters.take()
     }
 
     /// Sends `letters` before `until`; one result per letter (`Err` says why it could not be kept).
@@ -106,6 +115,7 @@ impl DeadLetterQueue {
             format!("dead-letters/{day}/{}-{:08x}.json", object_name(letter.event_id.as_deref()), fastrand::u32(..));
         let bytes = json.len();
         self.put_object(s3, bucket, &key, json.into_bytes(), until).await?;
+        LetterCounters::add(&self.counters.stored, 1);
         let summary = DeadLetterMessage::Stored(StoredDeadLetter {
             schema_version: letter.schema_version,
             stage: letter.stage,
@@ -157,7 +167,10 @@ impl DeadLetterQueue {
                 Err(_) => format!("storing an oversize dead letter in s3://{bucket}/{key}: no answer in {time:?}"),
             };
             match self.backoff.next(attempt, until) {
-                Ok(delay) => tokio::time::sleep(delay).await,
+                Ok(delay) => {
+                    LetterCounters::add(&self.counters.retried, 1);
+                    tokio::time::sleep(delay).await
+                }
                 Err(_) => return Err(format!("{reason} (gave up after {attempt} attempts)")),
             }
         }
@@ -186,9 +199,9 @@ impl DeadLetterQueue {
                 return done;
             };
             attempt += 1;
-            let (retry, reason) = match tokio::time::timeout(time, self.send_once(letters, &pending)).await {
+            let (retry, reason) = match tokio::time::timeout(time, self.send_once(letters, &pending, attempt)).await {
                 Err(_) => (pending.clone(), format!("SendMessageBatch did not answer within the {time:?} left")),
-                Ok(Ok(output)) => sort_entries(&pending, &output, &mut done),
+                Ok(Ok(output)) => sort_entries(&pending, &output, &mut done, &self.counters),
                 Ok(Err(error)) => {
                     let status = error.raw_response().map(|r| r.status().as_u16());
                     let reason =
@@ -223,12 +236,17 @@ impl DeadLetterQueue {
         }
     }
 
-    /// One SendMessageBatch call; each entry's id is its letter's index, so answers map back.
+    /// One SendMessageBatch call, the `attempt`th for these letters; each entry's id is its letter's index, so
+    /// answers map back.
     async fn send_once(
         &self,
         letters: &[&DeadLetter],
         pending: &[(usize, String)],
+        attempt: u32,
     ) -> Result<SendMessageBatchOutput, SdkError<SendMessageBatchError, HttpResponse>> {
+        if attempt > 1 {
+            LetterCounters::add(&self.counters.retried, pending.len());
+        }
         let entries: Vec<SendMessageBatchRequestEntry> = pending
             .iter()
             .map(|(index, body)| {
@@ -236,8 +254,8 @@ impl DeadLetterQueue {
                 SendMessageBatchRequestEntry::builder()
                     .id(index.to_string())
                     .message_body(body)
-                    .message_attributes("stage", attribute(&format!("{:?}", letter.stage).to_lowercase()))
-                    .message_attributes("errorClass", attribute(&letter.error_class))
+                    .message_attributes("stage", attribute(letter.stage.as_str()))
+                    .message_attributes("errorClass", attribute(public_class(letter.stage, &letter.error_class)))
                     .build()
                     .expect("id and body are set")
             })
@@ -252,11 +270,13 @@ fn sort_entries(
     pending: &[(usize, String)],
     output: &SendMessageBatchOutput,
     done: &mut Vec<(usize, Sent)>,
+    counters: &LetterCounters,
 ) -> (Vec<(usize, String)>, String) {
     let mut retry = Vec::new();
     let mut reason = String::new();
     for entry in pending {
         let Some(failed) = output.failed().iter().find(|f| f.id() == entry.0.to_string()) else {
+            LetterCounters::add(&counters.sent, 1);
             done.push((entry.0, Ok(())));
             continue;
         };

@@ -21,6 +21,7 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
 use super::budget::left;
 use super::retry::{Backoff, GiveUp};
+use super::stats::KinesisStats;
 use crate::verdict::record::Record;
 
 /// Kinesis' PutRecords limits.
@@ -54,17 +55,21 @@ pub struct KinesisSink {
     /// The configured stream: a name, or an ARN (`arn:aws:kinesis:…:stream/NAME`).
     stream: String,
     backoff: Backoff,
-    /// PutRecords calls made, for reports (calls per 1,000 events).
-    pub calls: u64,
+    /// Calls, retries and throttles since the metrics last took them.
+    stats: KinesisStats,
 }
 
 impl KinesisSink {
     pub fn new(client: aws_sdk_kinesis::Client, stream: String, backoff: Backoff) -> KinesisSink {
-        KinesisSink { client, stream, backoff, calls: 0 }
+        KinesisSink { client, stream, backoff, stats: KinesisStats::default() }
     }
 
     pub fn stream(&self) -> &str {
         &self.stream
+    }
+
+    pub fn take_stats(&mut self) -> KinesisStats {
+        std::mem::take(&mut self.stats)
     }
 
     /// Writes `records` before `until`; one result per record, in order.
@@ -108,14 +113,14 @@ impl KinesisSink {
                 return done;
             };
             attempt += 1;
-            let Ok(sent) = tokio::time::timeout(time, self.send(stream, records, &pending)).await else {
+            let Ok(sent) = tokio::time::timeout(time, self.send(stream, records, &pending, attempt)).await else {
                 // Kinesis may yet take this call: the one ambiguous case (see the guarantees).
                 let reason = format!("PutRecords did not answer within the {time:?} left for records");
                 done.extend(give_up(&pending, (DEADLINE, reason), attempt));
                 return done;
             };
             let (retry, failure) = match sent {
-                Ok(output) => sort_entries(stream, &pending, &output, attempt, &mut done),
+                Ok(output) => sort_entries(stream, &pending, &output, attempt, &mut done, &mut self.stats),
                 Err(error) => match call_failure(&error) {
                     CallFailure::Invalid(_) if pending.len() > 1 => {
                         // Some entry is invalid (Kinesis does not say which): halve until it is alone.
@@ -129,7 +134,7 @@ impl KinesisSink {
                         done.extend(give_up(&pending, ("kinesis-rejected", reason), attempt));
                         return done;
                     }
-                    CallFailure::Retryable(failure) => (pending.clone(), failure),
+                    CallFailure::Retryable(failure) => (pending.clone(), self.stats.failed(failure, pending.len())),
                 },
             };
             if retry.is_empty() {
@@ -137,8 +142,8 @@ impl KinesisSink {
             }
             match self.backoff.next(attempt, until) {
                 Ok(delay) => {
-                    let delay_ms = delay.as_millis() as u64;
-                    tracing::debug!(stream, attempt, records = retry.len(), delay_ms, "retrying PutRecords");
+                    let (records, delay_ms) = (retry.len(), delay.as_millis() as u64);
+                    tracing::debug!(stream, attempt, records, delay_ms, "retrying PutRecords");
                     tokio::time::sleep(delay).await;
                     pending = retry;
                     last = Some(failure);
@@ -151,13 +156,15 @@ impl KinesisSink {
         }
     }
 
-    /// One PutRecords call for the records at `pending`.
+    /// One PutRecords call for the records at `pending`, the `attempt`th for them.
     async fn send(
         &mut self,
         stream: &str,
         records: &[&Record],
         pending: &[usize],
+        attempt: u32,
     ) -> Result<PutRecordsOutput, SdkError<PutRecordsError, HttpResponse>> {
+        self.stats.attempted(attempt, pending.len());
         let entries: Vec<PutRecordsRequestEntry> = pending
             .iter()
             .map(|&i| {
@@ -168,7 +175,6 @@ impl KinesisSink {
                     .expect("data and partition key are set")
             })
             .collect();
-        self.calls += 1;
         let request = self.client.put_records().set_records(Some(entries));
         let request = if is_arn(stream) { request.stream_arn(stream) } else { request.stream_name(stream) };
         request.send().await
@@ -183,6 +189,7 @@ fn sort_entries(
     output: &PutRecordsOutput,
     attempt: u32,
     done: &mut Vec<(usize, PutResult)>,
+    stats: &mut KinesisStats,
 ) -> (Vec<usize>, (&'static str, String)) {
     let mut retry = Vec::new();
     let mut last = None;
@@ -195,6 +202,7 @@ fn sort_entries(
         };
         let reason = format!("PutRecords entry failed: {code}: {}", entry.error_message().unwrap_or(""));
         if matches!(code, "ProvisionedThroughputExceededException" | "InternalFailure") {
+            stats.throttled += u64::from(code == "ProvisionedThroughputExceededException");
             retry.push(index);
             last = Some(failure_class(code, reason));
         } else {

@@ -9,7 +9,9 @@ pub mod budget;
 pub mod dead_letters;
 pub mod kinesis;
 pub mod retry;
+pub mod stats;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 pub use budget::Budget;
@@ -20,6 +22,7 @@ use crate::verdict::dead_letter::{DeadLetter, WrittenRecord};
 use crate::verdict::{Fate, Judged, Record, Verdict};
 use dead_letters::DeadLetterQueue;
 use kinesis::KinesisSink;
+use stats::DeliveryStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -46,12 +49,36 @@ pub struct Delivery {
     pub records: RecordPort,
     pub letters: LetterPort,
     pub dropped: Option<Lines>,
+    /// Records written per stream since the metrics last took them.
+    written: BTreeMap<String, u64>,
 }
 
+/// The stream name counted for records written as JSON lines.
+pub const LINES_STREAM: &str = "-";
+
 impl Delivery {
+    pub fn new(records: RecordPort, letters: LetterPort, dropped: Option<Lines>) -> Delivery {
+        Delivery { records, letters, dropped, written: BTreeMap::new() }
+    }
+
     /// Everything to local writers: what `weft run` does without `--stream`/`--dlq`.
     pub fn local(records: Lines, dropped: Option<Lines>, dead_letters: Option<Lines>) -> Delivery {
-        Delivery { records: RecordPort::Lines(records), letters: LetterPort::Lines(dead_letters), dropped }
+        Delivery::new(RecordPort::Lines(records), LetterPort::Lines(dead_letters), dropped)
+    }
+
+    /// What delivery did since the last take.
+    pub fn take_stats(&mut self) -> DeliveryStats {
+        DeliveryStats {
+            kinesis: match &mut self.records {
+                RecordPort::Kinesis(kinesis) => kinesis.take_stats(),
+                RecordPort::Lines(_) => Default::default(),
+            },
+            letters: match &self.letters {
+                LetterPort::Queue(queue) => queue.take_stats(),
+                LetterPort::Lines(_) => Default::default(),
+            },
+            records_by_stream: std::mem::take(&mut self.written),
+        }
     }
 
     /// Delivers every verdict within `budget`; one fate per event, in order. `Err` only when a local writer fails
@@ -97,11 +124,18 @@ impl Delivery {
             RecordPort::Lines(out) => {
                 for record in &records {
                     line(out, record, "records")?;
+                    *self.written.entry(record.stream.as_deref().unwrap_or(LINES_STREAM).to_owned()).or_default() += 1;
                 }
                 Ok(Vec::new())
             }
             RecordPort::Kinesis(kinesis) => {
                 let results = kinesis.put(&records, budget.records_until()).await;
+                for landed in results.iter().flatten() {
+                    match self.written.get_mut(&landed.stream) {
+                        Some(count) => *count += 1,
+                        None => drop(self.written.insert(landed.stream.clone(), 1)),
+                    }
+                }
                 Ok(unlanded(judged, kinesis.stream(), &owners, &records, results))
             }
         }
@@ -129,14 +163,14 @@ impl Delivery {
                     if let Some(out) = out {
                         line(out, letter, "dead letters")?;
                     }
-                    fates[*index] = Some(Fate::DeadLettered { class: letter.error_class.clone() });
+                    fates[*index] = Some(Fate::DeadLettered { stage: letter.stage, class: letter.error_class.clone() });
                 }
             }
             LetterPort::Queue(queue) => {
                 let refs: Vec<&DeadLetter> = letters.iter().map(|(_, letter)| *letter).collect();
                 for ((index, letter), result) in letters.iter().zip(queue.send(&refs, budget.letters_until()).await) {
                     fates[*index] = Some(match result {
-                        Ok(()) => Fate::DeadLettered { class: letter.error_class.clone() },
+                        Ok(()) => Fate::DeadLettered { stage: letter.stage, class: letter.error_class.clone() },
                         Err(reason) => {
                             let event = letter.event_id.as_deref().unwrap_or("");
                             tracing::error!(

@@ -5,6 +5,15 @@ use std::sync::Arc;
 
 use super::bindings::weft::rules::host::{Host, Level};
 use super::limits::Limits;
+use crate::privacy::{RuleLogs, redact};
+
+impl Level {
+    /// The less severe of `self` and `other` (`trace` is the least).
+    fn min_severity(self, other: Level) -> Level {
+        let rank = |level: Level| level as u8;
+        if rank(other) < rank(self) { other } else { self }
+    }
+}
 
 /// Lookup tables a rule's modules may read, by table name then key.
 pub type Tables = HashMap<String, HashMap<String, String>>;
@@ -65,7 +74,20 @@ impl Host for HostState {
             return Ok(());
         }
         self.call.log_lines += 1;
-        let message = truncate(&message, self.limits.log_line_bytes);
+        // Customer text over customer data: redacted always, and at `debug` unless the operator said otherwise.
+        let level = match RuleLogs::current() {
+            RuleLogs::AsWritten => level,
+            RuleLogs::Debug => Level::Debug.min_severity(level),
+        };
+        let enabled = match level {
+            Level::Trace => tracing::enabled!(tracing::Level::TRACE),
+            Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
+            _ => true,
+        };
+        if !enabled {
+            return Ok(());
+        }
+        let message = redact(truncate(&message, self.limits.log_line_bytes));
         let (module, event) = (&*self.module, self.call.event_id.as_str());
         match level {
             Level::Trace => tracing::trace!(module, event, message, "rule log"),

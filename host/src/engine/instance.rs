@@ -10,6 +10,7 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::Rule;
 use super::host_api::{LookupLimitExceeded, MemoryLimitExceeded};
+use super::stats::CallStats;
 use super::{HostState, Limits, ModuleId, RuleModule, TICK, Tables, wit};
 
 /// Why a call produced no outcome. Each variant names the limit or failure, for the dead letter.
@@ -67,6 +68,8 @@ pub struct RuleInstance {
     live: Option<Live>,
     /// Instances created so far (1 + the number of traps survived): for tests and metrics.
     instantiations: u64,
+    /// Calls and their time since the metrics last took them.
+    stats: CallStats,
     /// When the invocation's time for rules ends: no call runs past it (`None`: no such bound, as in `weft run`).
     cutoff: Option<Instant>,
 }
@@ -74,7 +77,16 @@ pub struct RuleInstance {
 impl RuleInstance {
     /// Prepares an instance; the wasm instance itself is created on first use.
     pub fn new(module: RuleModule, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> RuleInstance {
-        RuleInstance { module, params, tables, limits, live: None, instantiations: 0, cutoff: None }
+        RuleInstance {
+            module,
+            params,
+            tables,
+            limits,
+            live: None,
+            instantiations: 0,
+            stats: CallStats::default(),
+            cutoff: None,
+        }
     }
 
     pub fn module(&self) -> &ModuleId {
@@ -87,6 +99,11 @@ impl RuleInstance {
 
     pub fn instantiations(&self) -> u64 {
         self.instantiations
+    }
+
+    /// The calls since the last take.
+    pub fn take_stats(&mut self) -> CallStats {
+        std::mem::take(&mut self.stats)
     }
 
     /// Bounds every later call by `cutoff` as well as by the per-event limit.
@@ -130,6 +147,22 @@ impl RuleInstance {
                 return Err(CallError::OutOfTime);
             }
         }
+        let started = Instant::now();
+        let result = self.call_live(event_id, events, limit, f);
+        self.stats.count(events, started.elapsed());
+        match result {
+            Err(CallError::Deadline { .. }) if by_cutoff => Err(CallError::OutOfTime),
+            other => other,
+        }
+    }
+
+    fn call_live<T>(
+        &mut self,
+        event_id: &str,
+        events: usize,
+        limit: Duration,
+        f: impl FnOnce(&Rule, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
         let live = match self.live.as_mut() {
             Some(live) => live,
             None => {
@@ -147,21 +180,16 @@ impl RuleInstance {
         if suppressed > 0 {
             tracing::warn!(module = %self.module.id().name, event = event_id, suppressed, "rule log lines over the limit were dropped");
         }
-        match result {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                // After a trap the instance must not be entered again.
-                let live = self.live.take().expect("instance is live during a call");
-                match classify(error, live.store.data(), limit) {
-                    CallError::Deadline { .. } if by_cutoff => Err(CallError::OutOfTime),
-                    other => Err(other),
-                }
-            }
-        }
+        result.map_err(|error| {
+            // After a trap the instance must not be entered again.
+            let live = self.live.take().expect("instance is live during a call");
+            classify(error, live.store.data(), limit)
+        })
     }
 
     fn instantiate(&mut self) -> Result<Live, CallError> {
         self.instantiations += 1;
+        self.stats.instantiations += 1;
         let state = HostState::new(
             self.module.id.name.as_str().into(),
             self.params.clone(),

@@ -10,6 +10,7 @@ mod host_api;
 mod instance;
 mod limits;
 mod module;
+mod stats;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ pub use host_api::{HostState, Tables};
 pub use instance::{CallError, OUT_OF_TIME, RuleInstance};
 pub use limits::{KINESIS_MAX_RECORD_BYTES, Limits};
 pub use module::{LoadError, ModuleId, RuleModule};
+pub use stats::CallStats;
 
 /// How often the epoch advances: the resolution of per-call deadlines.
 pub const TICK: Duration = Duration::from_millis(1);

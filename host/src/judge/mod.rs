@@ -16,7 +16,7 @@ use crate::verdict::{DeadLetter, Judged, OriginalEvent, Stage, Verdict};
 pub const DEFAULT_BATCH: usize = 64;
 
 /// The error class of events whose rules panicked in the host (a bug in weft, not in a module).
-pub const HOST_PANIC: &str = "host-panic";
+pub use crate::rules::stats::HOST_PANIC;
 
 /// Runs chunks of input through a rule set.
 pub struct Judge {
@@ -107,6 +107,11 @@ impl Judge {
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// What the rules did since the last take (see [`RuleSet::take_stats`]).
+    pub fn take_stats(&mut self) -> crate::rules::stats::RuleSetStats {
+        self.rules.take_stats()
     }
 
     pub fn into_rules(self) -> RuleSet {

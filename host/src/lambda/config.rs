@@ -3,96 +3,14 @@
 
 use std::time::Duration;
 
+pub use super::variables::{VARIABLES, Variable};
 use crate::engine::Limits;
 use crate::judge::DEFAULT_BATCH;
+use crate::metrics::MetricsConfig;
+use crate::privacy::RuleLogs;
 use crate::rollout::source::RuleSource;
 use crate::rules::signing;
 use crate::verdict::record::valid_stream_name;
-
-/// One environment variable weft reads.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Variable {
-    pub name: &'static str,
-    pub required: bool,
-    pub default: Option<&'static str>,
-    pub description: &'static str,
-}
-
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "WEFT_STREAM",
-        required: true,
-        default: None,
-        description: "Kinesis stream records are written to: its name, or its ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME).",
-    },
-    Variable { name: "WEFT_DLQ_URL", required: true, default: None, description: "URL of the SQS dead-letter queue." },
-    Variable {
-        name: "WEFT_DLQ_BUCKET",
-        required: false,
-        default: None,
-        description: "S3 bucket for dead letters over SQS's 256 KiB (the message then points at the object). Without it such an event fails its invocation instead.",
-    },
-    Variable {
-        name: "WEFT_RULES",
-        required: false,
-        default: None,
-        description: "Rule set manifest to run: s3://BUCKET/PREFIX/manifest.json (hot-swapped, see WEFT_RULES_POLL_SECONDS) or a path. Unset: the embedded default rule.",
-    },
-    Variable {
-        name: "WEFT_RULES_POLL_SECONDS",
-        required: false,
-        default: Some("30"),
-        description: "How often the S3 manifest is re-checked (a conditional GET, in the background).",
-    },
-    Variable {
-        name: "WEFT_RULES_PUBLIC_KEY",
-        required: false,
-        default: None,
-        description: "ed25519 public key (hex, from `weft rules keygen`): when set, unsigned or wrongly signed rule sets are refused.",
-    },
-    Variable {
-        name: "WEFT_RULES_COLD_START",
-        required: false,
-        default: Some("fail"),
-        description: "A cold start that cannot load the S3 rule set: `fail` its invocations (Lambda retries them) or run the embedded `default` rule until it loads.",
-    },
-    Variable {
-        name: "WEFT_RULES_ROLLBACK_AFTER",
-        required: false,
-        default: Some("10"),
-        description: "A new rule set version that fails this many of its first events in a row is rolled back to the version before it (0: never).",
-    },
-    Variable {
-        name: "WEFT_TIME_PER_EVENT_MS",
-        required: false,
-        default: Some("100"),
-        description: "Time a rule module may spend on one event.",
-    },
-    Variable {
-        name: "WEFT_MEMORY_MB",
-        required: false,
-        default: Some("64"),
-        description: "Linear memory of one rule module instance.",
-    },
-    Variable {
-        name: "WEFT_RECORDS_PER_EVENT",
-        required: false,
-        default: Some("100"),
-        description: "Records one event may produce.",
-    },
-    Variable {
-        name: "WEFT_BATCH",
-        required: false,
-        default: Some("64"),
-        description: "Events per call into a rule module.",
-    },
-    Variable {
-        name: "WEFT_LOG",
-        required: false,
-        default: Some("info"),
-        description: "Log filter (tracing EnvFilter syntax); logs are JSON.",
-    },
-];
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -118,6 +36,8 @@ pub struct Config {
     pub rollback_after: u64,
     pub limits: Limits,
     pub batch: usize,
+    pub metrics: MetricsConfig,
+    pub rule_logs: RuleLogs,
 }
 
 impl Config {
@@ -156,6 +76,16 @@ impl Config {
             rollback_after: vars.number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
             limits,
             batch: vars.number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
+            metrics: MetricsConfig {
+                namespace: vars.checked_or("WEFT_METRICS_NAMESPACE", "weft", NAMESPACE, valid_namespace)?,
+                function: vars.get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "weft".into()),
+                breakdowns: vars
+                    .parsed("WEFT_METRICS_DIMENSIONS", BREAKDOWNS, MetricsConfig::parse_breakdowns)?
+                    .unwrap_or_else(|| MetricsConfig::new("").breakdowns),
+            },
+            rule_logs: vars
+                .parsed("WEFT_RULE_LOGS", "`debug` or `as-written`", RuleLogs::parse)?
+                .unwrap_or(RuleLogs::Debug),
         })
     }
 }
@@ -164,6 +94,14 @@ const STREAM: &str =
     "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)";
 const QUEUE_URL: &str = "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)";
 const PUBLIC_KEY: &str = "an ed25519 public key, 64 hex digits (weft rules keygen)";
+const NAMESPACE: &str = "a CloudWatch namespace: 1 to 255 of a-z A-Z 0-9 . - _ / # :, not starting with AWS/";
+const BREAKDOWNS: &str = "a comma-separated list of Rule, Module, Stream, Stage, Reason, or `none`";
+
+fn valid_namespace(namespace: &str) -> bool {
+    namespace.len() <= 255
+        && !namespace.starts_with("AWS/")
+        && namespace.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
+}
 
 /// The variables, read through a lookup: trimmed, and empty read as unset.
 struct Vars<F>(F);
@@ -186,6 +124,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             return Err(ConfigError::Malformed { var, value, expected });
         }
         Ok(value)
+    }
+
+    /// An optional variable that must pass `valid` when set.
+    fn checked_or(
+        &self,
+        var: &'static str,
+        default: &str,
+        expected: &'static str,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<String, ConfigError> {
+        Ok(self.parsed(var, expected, |v| valid(v).then(|| v.to_owned()))?.unwrap_or_else(|| default.to_owned()))
     }
 
     /// An optional variable read by `parse` (`None` from it: malformed).
@@ -314,8 +263,32 @@ mod tests {
             ("WEFT_MEMORY_MB", "2"),
             ("WEFT_RECORDS_PER_EVENT", "10000"),
             ("WEFT_BATCH", "10000"),
+            ("WEFT_METRICS_NAMESPACE", "contact-centre/weft"),
+            ("WEFT_METRICS_DIMENSIONS", "Rule, Stage"),
+            ("WEFT_RULE_LOGS", "as-written"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "weft-prod"),
         ])
         .unwrap();
+        assert_eq!(
+            (set.metrics.namespace.as_str(), set.metrics.function.as_str(), set.metrics.breakdowns.join(",")),
+            ("contact-centre/weft", "weft-prod", "Rule,Stage".to_owned())
+        );
+        assert_eq!(set.rule_logs, RuleLogs::AsWritten);
+        let defaults = config(&BASE).unwrap();
+        assert_eq!((defaults.metrics, defaults.rule_logs), (MetricsConfig::new("weft"), RuleLogs::Debug));
+        for (var, bad) in [
+            ("WEFT_METRICS_NAMESPACE", "AWS/Lambda"),
+            ("WEFT_METRICS_DIMENSIONS", "Rule,Queue"),
+            ("WEFT_RULE_LOGS", "info"),
+        ] {
+            assert!(
+                matches!(config(&[BASE[0], BASE[1], (var, bad)]), Err(ConfigError::Malformed { .. })),
+                "{var}={bad}"
+            );
+        }
+        assert!(
+            config(&[BASE[0], BASE[1], ("WEFT_METRICS_DIMENSIONS", "none")]).unwrap().metrics.breakdowns.is_empty()
+        );
         assert_eq!(set.rules, Some(crate::rollout::source::RuleSource::File("rules/contact-centre.json".into())));
         assert_eq!(set.rules_poll, Duration::from_secs(5));
         assert_eq!((set.rollback_after, set.cold_start_default), (0, false));

@@ -9,6 +9,7 @@
 //! Everything expensive (clients, engine, compiled rules) is built once per container, before the first poll.
 
 pub mod config;
+mod variables;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,6 +21,7 @@ use serde_json::value::RawValue;
 use crate::delivery::{Budget, Delivery, LetterPort, RecordPort, SinkError};
 use crate::input::{Chunk, Source};
 use crate::judge::{DEFAULT_BATCH, Judge};
+use crate::metrics::{Publisher, Report};
 use crate::rollout::reload::Reloader;
 use crate::rollout::source::{RuleSource, Trust};
 use crate::rules::RuleSet;
@@ -60,6 +62,8 @@ pub struct Handler {
     batch: usize,
     /// A new rule set that fails this many first events in a row is rolled back (0: never).
     rollback_after: u64,
+    /// Where each invocation's metrics go (none in tests that do not look at them).
+    metrics: Option<Publisher>,
 }
 
 impl Handler {
@@ -83,7 +87,14 @@ impl Handler {
             reloader,
             batch,
             rollback_after,
+            metrics: None,
         }
+    }
+
+    /// Publishes each invocation's metrics through `publisher`.
+    pub fn with_metrics(mut self, publisher: Publisher) -> Handler {
+        self.metrics = Some(publisher);
+        self
     }
 
     pub fn reloader(&self) -> Option<&Reloader> {
@@ -135,9 +146,7 @@ impl Handler {
         let chunk =
             Chunk::Object { text: payload.get(), source: Source::Invocation { request_id: request_id.to_owned() } };
         let fates = self.settle(vec![chunk], deadline).await?;
-        let mut summary = Summary::default();
-        summary.count(&fates);
-        summary.log(request_id, self.versions().0.as_deref(), "direct invocation");
+        let summary = self.report(&fates, request_id, deadline, "direct invocation").await;
         if let Some(Fate::Failed { reason }) = fates.iter().find(|f| matches!(f, Fate::Failed { .. })) {
             // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
             return Err(InvocationError::Undelivered(reason.clone()));
@@ -170,9 +179,7 @@ impl Handler {
             })
             .collect();
         let fates = self.settle(chunks, deadline).await?;
-        let mut summary = Summary::default();
-        summary.count(&fates);
-        summary.log(request_id, self.versions().0.as_deref(), "batched invocation");
+        self.report(&fates, request_id, deadline, "batched invocation").await;
         let mut response = SqsBatchResponse::default();
         for (id, fate) in ids.into_iter().zip(&fates) {
             if matches!(fate, Fate::Failed { .. }) {
@@ -196,6 +203,25 @@ impl Handler {
             judged
         };
         Ok(self.delivery.lock().await.deliver(judged, budget).await?)
+    }
+
+    /// Logs the invocation's summary line and publishes its metrics: the fates, and what each stage counted.
+    async fn report(&self, fates: &[Fate], request_id: &str, deadline: Instant, message: &str) -> Summary {
+        let mut report = Report { request_id: Some(request_id.to_owned()), ..Report::default() };
+        report.count(fates);
+        if let Some(judge) = self.judge().as_mut() {
+            report.rules = judge.take_stats();
+            report.rule_set = judge.rules().version().map(|v| v.0.clone());
+        }
+        report.delivery = self.delivery.lock().await.take_stats();
+        report.rollout = self.reloader.as_ref().map(Reloader::take_stats);
+        report.time_left = Some(deadline.saturating_duration_since(Instant::now()));
+        report.summary.log(request_id, report.rule_set.as_deref(), message);
+        let summary = report.summary.clone();
+        if let Some(publisher) = &self.metrics {
+            publisher.publish(report);
+        }
+        summary
     }
 
     /// The active rule set's version and the last-known-good one kept in memory (`None`: the embedded default).
@@ -252,6 +278,8 @@ pub enum InitError {
 
 /// Builds the handler from the configuration: clients, engine and rules, once per container.
 pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handler, InitError> {
+    // Before any module runs (the cold start's self-test included).
+    config.rule_logs.set();
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
     let trust =
@@ -291,11 +319,11 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
             (judge, Some(reloader))
         }
     };
-    let delivery = Delivery {
-        records: RecordPort::Kinesis(clients.kinesis_sink(&config.stream)),
-        letters: LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
-        dropped: None,
-    };
+    let delivery = Delivery::new(
+        RecordPort::Kinesis(clients.kinesis_sink(&config.stream)),
+        LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
+        None,
+    );
     Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch, config.rollback_after))
 }
 

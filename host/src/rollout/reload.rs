@@ -11,8 +11,9 @@
 //! Whenever the status changes it is written beside the manifest, to `PREFIX/status/FUNCTION.json`, so that
 //! `weft rules status` shows operators what the deployment runs, what it refused and what it rolled back.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::{Engine, Limits};
 use crate::rollout::source::{self, Accepted, Refused, SourceError, Trust};
@@ -52,8 +53,27 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// What the reloader did since the metrics last asked, and how old its view of S3 is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RolloutStats {
+    pub checks: u64,
+    pub swaps: u64,
+    pub rollbacks: u64,
+    /// Versions refused (or not fetched), by [`SourceError::class`].
+    pub refusals: BTreeMap<&'static str, u64>,
+    /// From the manifest's publication (its Last-Modified) to the swap, for the last swap since.
+    pub swap_delay: Option<Duration>,
+    /// Since S3 last answered a check (or since the container started, before it first did): grows while the rule
+    /// set cannot be fetched.
+    pub age: Duration,
+}
+
 struct State {
     status: Status,
+    /// Counts since the last take (`age` is computed when taken).
+    stats: RolloutStats,
+    /// When S3 last answered a check (new version, unchanged, or a version refused for what it holds).
+    answered: Instant,
     /// ETag of the last manifest judged (accepted or refused): the next GET is conditional on it.
     seen_etag: Option<String>,
     last_check: Option<Instant>,
@@ -84,8 +104,15 @@ impl Reloader {
         trust: Trust,
         poll: Duration,
     ) -> Reloader {
-        let state =
-            State { status: Status::default(), seen_etag: None, last_check: None, in_flight: false, ready: None };
+        let state = State {
+            status: Status::default(),
+            stats: RolloutStats::default(),
+            answered: Instant::now(),
+            seen_etag: None,
+            last_check: None,
+            in_flight: false,
+            ready: None,
+        };
         Reloader { s3, bucket, key, engine, limits, trust, poll, state: Arc::new(Mutex::new(state)) }
     }
 
@@ -94,7 +121,15 @@ impl Reloader {
         let result = self.load(None).await;
         let mut state = self.lock();
         state.last_check = Some(Instant::now());
-        let accepted = result.map_err(|refused| refused.error)?.expect("an unconditional GET has a body");
+        state.stats.checks += 1;
+        let accepted = match result {
+            Ok(accepted) => accepted.expect("an unconditional GET has a body"),
+            Err(refused) => {
+                state.count_refusal(&refused.error);
+                return Err(refused.error);
+            }
+        };
+        state.answered = Instant::now();
         tracing::info!(version = %accepted.version, "rule set loaded");
         state.seen_etag = accepted.etag.clone();
         state.status.active = Some(accepted.version.0.clone());
@@ -113,6 +148,7 @@ impl Reloader {
             state.in_flight = true;
             state.last_check = Some(Instant::now());
             state.status.checks += 1;
+            state.stats.checks += 1;
         }
         let this = self.clone();
         tokio::spawn(async move {
@@ -129,6 +165,8 @@ impl Reloader {
         tracing::info!(version = %accepted.version, previous = ?previous, "rule set activated");
         state.status.last_known_good = previous;
         state.status.swaps += 1;
+        state.stats.swaps += 1;
+        state.stats.swap_delay = accepted.published.and_then(|at| SystemTime::now().duration_since(at).ok());
         self.publish_status(&mut state);
         Some(accepted.rules)
     }
@@ -137,6 +175,7 @@ impl Reloader {
     /// not loaded again until the manifest changes).
     pub fn rolled_back(&self, rollback: &crate::judge::Rollback) {
         let mut state = self.lock();
+        state.stats.rollbacks += 1;
         state.status.active = rollback.to.clone();
         state.status.last_known_good = None;
         state.status.rolled_back = Some(RolledBack {
@@ -174,6 +213,13 @@ impl Reloader {
         self.lock().status.clone()
     }
 
+    /// What happened since the last take, and the age of the last answer from S3.
+    pub fn take_stats(&self) -> RolloutStats {
+        let mut state = self.lock();
+        let age = state.answered.elapsed();
+        RolloutStats { age, ..std::mem::take(&mut state.stats) }
+    }
+
     /// Fetches and checks the manifest unless it still has the ETag `if_none_match` (`Ok(None)`).
     async fn load(&self, if_none_match: Option<&str>) -> Result<Option<Accepted>, Refused> {
         let (s3, bucket, key) = (&self.s3, &self.bucket, &self.key);
@@ -189,6 +235,9 @@ impl Reloader {
     fn settle(&self, outcome: Result<Option<Accepted>, Refused>) {
         let mut state = self.lock();
         state.in_flight = false;
+        if !matches!(outcome, Err(Refused { error: SourceError::Unreachable { .. }, .. })) {
+            state.answered = Instant::now();
+        }
         match outcome {
             Ok(None) => {}
             Ok(Some(accepted)) => {
@@ -197,6 +246,7 @@ impl Reloader {
                 state.ready = Some(accepted);
             }
             Err(Refused { etag, error }) => {
+                state.count_refusal(&error);
                 let reason = error.to_string();
                 // A refused manifest is not fetched again until it changes; S3 being unreachable is retried at
                 // the next poll.
@@ -212,5 +262,11 @@ impl Reloader {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn count_refusal(&mut self, error: &SourceError) {
+        *self.stats.refusals.entry(error.class()).or_default() += 1;
     }
 }

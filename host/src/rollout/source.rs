@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 
@@ -63,11 +64,26 @@ pub enum SourceError {
     SelfTest(String),
 }
 
+impl SourceError {
+    /// A short stable class for metrics (the reason itself is in the log line and the status).
+    pub fn class(&self) -> &'static str {
+        match self {
+            SourceError::BadLocation(_) => "location",
+            SourceError::Unreachable { .. } => "unreachable",
+            SourceError::Signature(_) => "signature",
+            SourceError::Manifest(_) => "manifest",
+            SourceError::SelfTest(_) => "self-test",
+        }
+    }
+}
+
 /// A manifest as fetched: its bytes, its ETag and signature when it came from S3.
 pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     pub etag: Option<String>,
     pub signature: Option<String>,
+    /// When it was published (S3's Last-Modified): the metrics report how long a swap took from there.
+    pub published: Option<SystemTime>,
 }
 
 /// What must hold before a rule set may run.
@@ -82,6 +98,7 @@ pub struct Accepted {
     pub rules: RuleSet,
     pub version: RuleSetVersion,
     pub etag: Option<String>,
+    pub published: Option<SystemTime>,
 }
 
 /// The S3 key of a file a manifest at `manifest_key` names (`name` is relative to the manifest's prefix).
@@ -110,6 +127,10 @@ pub async fn fetch_manifest(
         }
     };
     let etag = object.e_tag().map(str::to_owned);
+    let published = object.last_modified().and_then(|at| {
+        let secs = u64::try_from(at.secs()).ok()?;
+        Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(at.subsec_nanos().into()))
+    });
     let signature = object.metadata().and_then(|m| m.get(SIGNATURE_METADATA)).cloned();
     let bytes = object
         .body
@@ -118,7 +139,7 @@ pub async fn fetch_manifest(
         .map_err(|e| SourceError::Unreachable { location, reason: format!("reading the body: {e}") })?
         .into_bytes()
         .to_vec();
-    Ok(Some(FetchedManifest { bytes, etag, signature }))
+    Ok(Some(FetchedManifest { bytes, etag, signature, published }))
 }
 
 /// Every file a manifest names, fetched from S3 beside it (concurrently).
@@ -192,7 +213,7 @@ pub fn build(
     let rules = parsed.load(engine, limits, files)?;
     let rules = self_test(rules, &parsed.manifest.tests)?;
     let version = rules.version().cloned().expect("a rule set from a manifest has a version");
-    Ok(Accepted { rules, version, etag })
+    Ok(Accepted { rules, version, etag, published: None })
 }
 
 /// An S3 rule set that was not accepted, with its manifest's ETag when the manifest itself was fetched.
@@ -226,7 +247,7 @@ pub async fn load_s3(
     let files = fetch_files(s3, bucket, key, &parsed).await.map_err(refused)?;
     let (engine, limits, tag) = (engine.clone(), limits.clone(), etag.clone());
     match tokio::task::spawn_blocking(move || build(&parsed, &files, &engine, &limits, tag)).await {
-        Ok(built) => built.map(Some).map_err(refused),
+        Ok(built) => built.map(|accepted| Some(Accepted { published: fetched.published, ..accepted })).map_err(refused),
         Err(join) => Err(refused(SourceError::Unreachable { location: "compile".into(), reason: join.to_string() })),
     }
 }
@@ -262,7 +283,7 @@ pub async fn load(
                 reason: e.to_string(),
             })?;
             let signature = std::fs::read_to_string(signature_file(path)).ok();
-            let parsed = verify(&FetchedManifest { bytes, etag: None, signature }, trust)?;
+            let parsed = verify(&FetchedManifest { bytes, etag: None, signature, published: None }, trust)?;
             build(&parsed, &LocalFiles(path.parent().unwrap_or(Path::new("."))), engine, limits, None)
         }
         RuleSource::S3 { bucket, key } => {

@@ -13,6 +13,7 @@ pub mod matching;
 mod output;
 mod rule;
 pub mod signing;
+pub mod stats;
 pub mod tables;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::rules::matching::Matcher;
 use crate::rules::output::Lineage;
 pub use crate::rules::rule::{Failure, Handling, OnError, Output, QUARANTINED, Quarantine, Rule};
 use crate::rules::rule::{Health, Ruling};
+use crate::rules::stats::{RuleReport, RuleSetStats, RuleStats};
 use crate::verdict::{DeadLetter, Dropped, OriginalEvent, Stage, Verdict};
 
 /// The reason given when a chain ends with no record and no explicit drop.
@@ -109,6 +111,7 @@ impl RuleSet {
             // One module alone (`weft run --module`, `weft rules test`): every event gets the module's own answer.
             quarantine: Quarantine { after: 0, cool_down: Duration::ZERO },
             health: Health::default(),
+            stats: RuleStats::default(),
         };
         RuleSet {
             rules: vec![rule],
@@ -196,12 +199,13 @@ impl RuleSet {
             if selected.is_empty() {
                 continue;
             }
+            rule.stats.events += selected.len() as u64;
             let lineage = self.lineage.as_ref().map(|l| &l[r]);
             if rule.quarantined() {
                 for &i in &selected {
                     failed[i] = true;
                     let failure = rule.quarantined_failure();
-                    results[i].push(rule.apply_policy(failure, &inputs[i], lineage, self.fallback.as_mut()));
+                    results[i].push(rule.settle(failure, &inputs[i], lineage, self.fallback.as_mut()));
                 }
                 continue;
             }
@@ -221,7 +225,7 @@ impl RuleSet {
                         rule.record_health(fails);
                     }
                 }
-                results[i].push(rule.apply_policy(ruling, &inputs[i], lineage, self.fallback.as_mut()));
+                results[i].push(rule.settle(ruling, &inputs[i], lineage, self.fallback.as_mut()));
             }
         }
         for (failed, out_of_time) in failed.into_iter().zip(out_of_time) {
@@ -246,6 +250,21 @@ impl RuleSet {
     /// The rules, in order, for status and tests.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// What each rule did since the last take, and what its modules' calls cost.
+    pub fn take_stats(&mut self) -> RuleSetStats {
+        let rules = self
+            .rules
+            .iter_mut()
+            .map(|rule| RuleReport {
+                rule: rule.name.clone(),
+                stats: std::mem::take(&mut rule.stats),
+                modules: rule.chain.iter_mut().map(|m| (m.module().name.clone(), m.take_stats())).collect(),
+                quarantined: rule.quarantined(),
+            })
+            .collect();
+        RuleSetStats { rules, fallback: self.fallback.as_mut().map(RuleInstance::take_stats) }
     }
 
     /// Modules of this rule set, for reports.

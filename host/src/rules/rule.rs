@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{CallError, Limits, ModuleId, OUT_OF_TIME, RuleInstance, RuleModule, wit};
 use crate::rules::matching::{Matcher, Path};
 use crate::rules::output::{Lineage, check_count, partition_key, stamp_record, to_records};
+use crate::rules::stats::RuleStats;
 use crate::rules::tables::TableSet;
 use crate::rules::{NO_RECORDS, SKIPPED};
 use crate::verdict::{Record, RecordId};
@@ -83,6 +84,7 @@ pub struct Rule {
     pub(super) on_error: OnError,
     pub(super) quarantine: Quarantine,
     pub(super) health: Health,
+    pub(super) stats: RuleStats,
 }
 
 /// What a rule does with its modules' answers: where records go, what a failure costs, when to stop calling.
@@ -107,7 +109,16 @@ impl Rule {
             .into_iter()
             .map(|(module, params)| RuleInstance::new(module, params, tables.tables.clone(), limits.clone()))
             .collect();
-        Rule { name, matcher, chain, output, on_error, quarantine, health: Health::default() }
+        Rule {
+            name,
+            matcher,
+            chain,
+            output,
+            on_error,
+            quarantine,
+            health: Health::default(),
+            stats: RuleStats::default(),
+        }
     }
 
     /// Counts a module failure or a success; `after` failures in a row quarantine the rule.
@@ -121,6 +132,7 @@ impl Rule {
             // Checked: a clock near its end must not panic the host (the manifest bounds the cool-down anyway).
             let now = Instant::now();
             self.health.quarantined_until = Some(now.checked_add(self.quarantine.cool_down).unwrap_or(now));
+            self.stats.quarantines += 1;
             tracing::warn!(
                 metric = "RuleQuarantined",
                 rule = %self.name,
@@ -156,8 +168,26 @@ impl Rule {
 }
 
 impl Rule {
+    /// Counts what the rule ruled on an event, then applies its on-error policy.
+    pub(super) fn settle(
+        &mut self,
+        ruling: Ruling,
+        input: &wit::Event,
+        lineage: Option<&Lineage>,
+        fallback: Option<&mut RuleInstance>,
+    ) -> Ruling {
+        self.stats.count(&ruling);
+        if let Ruling::Failed(failure) = &ruling
+            && failure.class != OUT_OF_TIME
+            && self.on_error == OnError::Default
+        {
+            self.stats.fallbacks += 1;
+        }
+        self.apply_policy(ruling, input, lineage, fallback)
+    }
+
     /// What a failure costs under this rule's on-error policy; other rulings pass through.
-    pub(super) fn apply_policy(
+    fn apply_policy(
         &self,
         ruling: Ruling,
         input: &wit::Event,

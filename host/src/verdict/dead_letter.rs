@@ -28,6 +28,16 @@ pub enum Stage {
     Sink,
 }
 
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Rule => "rule",
+            Stage::Sink => "sink",
+        }
+    }
+}
+
 /// The original event: its JSON exactly as received, or, when it was not JSON, its text (a JSON string).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]

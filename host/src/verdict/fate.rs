@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::verdict::Tally;
+use crate::verdict::{Stage, Tally};
 
 /// What finally became of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,7 @@ pub enum Fate {
         reason: String,
     },
     DeadLettered {
+        stage: Stage,
         class: String,
     },
     /// Neither delivered nor dead-lettered: must be reported to Lambda as not processed, so it comes back.
@@ -34,7 +35,11 @@ pub struct Summary {
     pub dead_lettered: u64,
     /// Events neither delivered nor dead-lettered (reported to Lambda as failures).
     pub failed: u64,
+    /// By reason and class, as the rules wrote them: for `weft run`'s summary on the author's terminal, never in
+    /// what the Lambda answers or logs (see `crate::privacy`).
+    #[serde(skip)]
     pub drop_reasons: Tally,
+    #[serde(skip)]
     pub dead_letter_classes: Tally,
 }
 
@@ -60,6 +65,22 @@ impl Summary {
         );
     }
 
+    /// Adds another summary's counts (`weft run` adds up its slices).
+    pub fn add(&mut self, other: &Summary) {
+        self.events_in += other.events_in;
+        self.events_written += other.events_written;
+        self.records_out += other.records_out;
+        self.dropped += other.dropped;
+        self.dead_lettered += other.dead_lettered;
+        self.failed += other.failed;
+        for (reason, count) in &other.drop_reasons {
+            *self.drop_reasons.entry(reason.clone()).or_default() += count;
+        }
+        for (class, count) in &other.dead_letter_classes {
+            *self.dead_letter_classes.entry(class.clone()).or_default() += count;
+        }
+    }
+
     pub fn count(&mut self, fates: &[Fate]) {
         for fate in fates {
             self.events_in += 1;
@@ -72,7 +93,7 @@ impl Summary {
                     self.dropped += 1;
                     *self.drop_reasons.entry(reason.clone()).or_default() += 1;
                 }
-                Fate::DeadLettered { class } => {
+                Fate::DeadLettered { class, .. } => {
                     self.dead_lettered += 1;
                     *self.dead_letter_classes.entry(class.clone()).or_default() += 1;
                 }

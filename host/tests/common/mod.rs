@@ -59,7 +59,7 @@ pub fn run_with(rules: RuleSet, input: &str, batch: usize) -> (Collected, Summar
                 fate
             }
             Verdict::DeadLetter(letter) => {
-                let fate = Fate::DeadLettered { class: letter.error_class.clone() };
+                let fate = Fate::DeadLettered { stage: letter.stage, class: letter.error_class.clone() };
                 out.dead_letters.push(*letter);
                 fate
             }
@@ -145,6 +145,21 @@ impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
     }
 }
 
+impl Captured {
+    /// From now on, weft's own log lines up to `level`, through its own formatter, for the whole test binary (the
+    /// AWS SDK's and wasmtime's lines are theirs, not weft's log format's business).
+    pub fn weft_logs(level: tracing::Level) -> Captured {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        let captured = Captured::default();
+        let weft_only = tracing_subscriber::filter::Targets::new().with_target("weft", level);
+        let subscriber =
+            tracing_subscriber::registry().with(weft::logs::layer(captured.clone()).with_filter(weft_only));
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        captured
+    }
+}
+
 /// A conversation event of `kind` with the given eventBody fields.
 pub fn event(id: &str, kind: &str, body: serde_json::Value) -> String {
     serde_json::json!({
@@ -160,4 +175,14 @@ pub fn event(id: &str, kind: &str, body: serde_json::Value) -> String {
         }
     })
     .to_string()
+}
+
+/// An SQS event source mapping's invocation carrying `bodies`, one message each (ids `m0`, `m1`, ...).
+pub fn sqs_batch<S: AsRef<str>>(bodies: &[S]) -> String {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| serde_json::json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": body.as_ref(), "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
+        .collect();
+    serde_json::json!({"Records": records}).to_string()
 }

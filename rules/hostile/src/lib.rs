@@ -41,6 +41,18 @@ pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
             Ok(Record::json(event.partition_key(), &"flooded")?.into())
         }
         "error" => Err(RuleError::new("on-purpose", "the event asked for an error")),
+        // Personal data from the event (`caller`: a name, a phone number, an e-mail address) in every kind of text
+        // a module writes: a log line, then a panic, a drop reason or an error, as `leak` says.
+        "leak" => {
+            let caller = body["caller"].as_str().unwrap_or_default();
+            weft_sdk::log(Level::Error, &format!("looking at {caller}"));
+            match body["leak"].as_str().unwrap_or_default() {
+                "panic" => panic!("cannot map {caller}"),
+                "drop" => Ok(Outcome::drop(format!("not for {caller}"))),
+                "error" => Err(RuleError::new(format!("bad-{caller}"), format!("failed on {caller}"))),
+                _ => Ok(Record::json(event.partition_key(), &"leaked")?.into()),
+            }
+        }
         // A 1 MiB error code of terminal escapes and control characters.
         "hostile-code" => Err(RuleError::new("\u{1b}[2J\u{7}\r\n\u{0}".repeat(1 << 17), "a hostile code")),
         // One record whose data (an object, `{"pad":"xx…"}`) is exactly `size` bytes.

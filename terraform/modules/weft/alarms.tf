@@ -47,16 +47,48 @@ resource "aws_cloudwatch_metric_alarm" "kinesis_throttled" {
   tags                = local.tags
 }
 
-# weft's log lines that an operator must act on carry a top-level `"metric"` field; each becomes a metric (by a
-# filter on the function's log group) and an alarm. host/tests/log_alarms.rs evaluates these patterns against the
-# lines weft really writes in each case.
+# weft's own metrics (Embedded Metric Format, one set of documents per invocation): rates and levels. The alarms
+# are defined in metric-alarms.json, which host/tests/metrics.rs evaluates against the documents weft writes when
+# each alarm's fault is staged.
+locals {
+  metric_alarms = {
+    for name, alarm in jsondecode(file("${path.module}/metric-alarms.json")) : name => alarm
+    if alarm.metric != "RuleSetAge" || var.rules_prefix != ""
+  }
+  metric_alarm_thresholds = {
+    zero              = 0
+    dead_letters      = var.dead_letter_alarm_threshold
+    deadline_pressure = var.lambda_timeout_seconds * 1000 * 0.1
+    rule_set_age      = var.rules_poll_seconds * var.rule_set_age_alarm_polls
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "weft_metric" {
+  for_each            = local.metric_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = var.metrics_namespace
+  metric_name         = each.value.metric
+  dimensions          = merge({ Function = aws_lambda_function.weft.function_name }, each.value.dimensions)
+  statistic           = each.value.statistic
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = local.metric_alarm_thresholds[each.value.threshold]
+  comparison_operator = each.value.comparison
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  tags                = local.tags
+}
+
+# Happenings an operator must act on at once, even when no invocation follows to publish a metric: weft's log lines
+# for them carry a top-level `"metric"` field; each becomes a metric (by a filter on the function's log group) and
+# an alarm. host/tests/log_alarms.rs evaluates these patterns against the lines weft really writes in each case.
 locals {
   log_alarms = {
     RuleSetRefused     = "A published rule set was refused; the previous version keeps running. `weft rules status` shows why; fix, `weft rules test`, publish again."
     RuleSetRolledBack  = "A new rule set version failed its first live events and was rolled back to the last good one. Its failed events are dead letters: fix the rule set, publish, then `weft redrive`."
     RuleSetUnavailable = "A cold start could not load its rule set (S3 unreachable, refused, or not published yet); invocations fail and Lambda retries them (or the default rule runs, with WEFT_RULES_COLD_START=default)."
     RuleQuarantined    = "A rule failed event after event and is quarantined: its on-error policy applies without calling it. Read its dead letters, fix the module, publish."
-    EventFailed        = "An event could be neither delivered nor dead-lettered (the dead-letter queue refused it); Lambda retries it. Check the queue, its KMS key and the function's permissions."
   }
 }
 
@@ -68,7 +100,7 @@ resource "aws_cloudwatch_log_metric_filter" "weft" {
 
   metric_transformation {
     name      = each.key
-    namespace = "weft"
+    namespace = var.metrics_namespace
     value     = "1"
   }
 }
@@ -77,7 +109,7 @@ resource "aws_cloudwatch_metric_alarm" "weft_log" {
   for_each            = local.log_alarms
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = each.value
-  namespace           = "weft"
+  namespace           = var.metrics_namespace
   metric_name         = aws_cloudwatch_log_metric_filter.weft[each.key].metric_transformation[0].name
   statistic           = "Sum"
   period              = 300

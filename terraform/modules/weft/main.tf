@@ -25,6 +25,9 @@ locals {
     WEFT_RECORDS_PER_EVENT    = tostring(var.records_per_event)
     WEFT_BATCH                = "64"
     WEFT_LOG                  = var.log_level
+    WEFT_METRICS_NAMESPACE    = var.metrics_namespace
+    WEFT_METRICS_DIMENSIONS   = var.metrics_dimensions
+    WEFT_RULE_LOGS            = var.rule_logs
   }
 
   extra_stream_arns = [for s in var.extra_stream_names : "arn:${local.partition}:kinesis:${local.region}:${local.account_id}:stream/${s}"]

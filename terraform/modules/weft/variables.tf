@@ -231,6 +231,41 @@ variable "log_retention_days" {
   }
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of weft's metrics (and of the log-based ones)."
+  type        = string
+  default     = "weft"
+}
+
+variable "metrics_dimensions" {
+  description = "Breakdowns published besides the per-function metrics: any of Rule, Module, Stream, Stage, Reason (comma-separated), or none. Each value is a metric series, billed."
+  type        = string
+  default     = "Rule,Module,Stream,Stage,Reason"
+}
+
+variable "rule_logs" {
+  description = "Level of rule modules' log lines: debug (whatever the module chose) or as-written. Redacted either way."
+  type        = string
+  default     = "debug"
+
+  validation {
+    condition     = contains(["debug", "as-written"], var.rule_logs)
+    error_message = "rule_logs must be debug or as-written."
+  }
+}
+
+variable "dead_letter_alarm_threshold" {
+  description = "Dead letters of one stage (parse, rule, sink) in 5 minutes above which its alarm fires."
+  type        = number
+  default     = 10
+}
+
+variable "rule_set_age_alarm_polls" {
+  description = "Poll intervals without an answer from S3 about the rule set after which the RuleSetStale alarm fires."
+  type        = number
+  default     = 3
+}
+
 variable "alarm_actions" {
   description = "ARNs (e.g. SNS topics) notified when an alarm fires: dead letters waiting, Lambda errors, Kinesis throttling, a refused rule set."
   type        = list(string)

@@ -1,0 +1,105 @@
+//! The environment variables the Lambda reads: the documented list (`weft env` prints it; the Terraform module
+//! sets it; docs/operating.md's table is checked against it).
+
+/// One environment variable weft reads.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Variable {
+    pub name: &'static str,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "WEFT_STREAM",
+        required: true,
+        default: None,
+        description: "Kinesis stream records are written to: its name, or its ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME).",
+    },
+    Variable { name: "WEFT_DLQ_URL", required: true, default: None, description: "URL of the SQS dead-letter queue." },
+    Variable {
+        name: "WEFT_DLQ_BUCKET",
+        required: false,
+        default: None,
+        description: "S3 bucket for dead letters over SQS's 256 KiB (the message then points at the object). Without it such an event fails its invocation instead.",
+    },
+    Variable {
+        name: "WEFT_RULES",
+        required: false,
+        default: None,
+        description: "Rule set manifest to run: s3://BUCKET/PREFIX/manifest.json (hot-swapped, see WEFT_RULES_POLL_SECONDS) or a path. Unset: the embedded default rule.",
+    },
+    Variable {
+        name: "WEFT_RULES_POLL_SECONDS",
+        required: false,
+        default: Some("30"),
+        description: "How often the S3 manifest is re-checked (a conditional GET, in the background).",
+    },
+    Variable {
+        name: "WEFT_RULES_PUBLIC_KEY",
+        required: false,
+        default: None,
+        description: "ed25519 public key (hex, from `weft rules keygen`): when set, unsigned or wrongly signed rule sets are refused.",
+    },
+    Variable {
+        name: "WEFT_RULES_COLD_START",
+        required: false,
+        default: Some("fail"),
+        description: "A cold start that cannot load the S3 rule set: `fail` its invocations (Lambda retries them) or run the embedded `default` rule until it loads.",
+    },
+    Variable {
+        name: "WEFT_RULES_ROLLBACK_AFTER",
+        required: false,
+        default: Some("10"),
+        description: "A new rule set version that fails this many of its first events in a row is rolled back to the version before it (0: never).",
+    },
+    Variable {
+        name: "WEFT_TIME_PER_EVENT_MS",
+        required: false,
+        default: Some("100"),
+        description: "Time a rule module may spend on one event.",
+    },
+    Variable {
+        name: "WEFT_MEMORY_MB",
+        required: false,
+        default: Some("64"),
+        description: "Linear memory of one rule module instance.",
+    },
+    Variable {
+        name: "WEFT_RECORDS_PER_EVENT",
+        required: false,
+        default: Some("100"),
+        description: "Records one event may produce.",
+    },
+    Variable {
+        name: "WEFT_BATCH",
+        required: false,
+        default: Some("64"),
+        description: "Events per call into a rule module.",
+    },
+    Variable {
+        name: "WEFT_METRICS_NAMESPACE",
+        required: false,
+        default: Some("weft"),
+        description: "CloudWatch namespace of the metrics (Embedded Metric Format documents on standard output).",
+    },
+    Variable {
+        name: "WEFT_METRICS_DIMENSIONS",
+        required: false,
+        default: Some("Rule,Module,Stream,Stage,Reason"),
+        description: "Breakdowns published besides the per-function metrics (each value is a CloudWatch metric series, billed): any of Rule, Module, Stream, Stage, Reason, or `none`.",
+    },
+    Variable {
+        name: "WEFT_RULE_LOGS",
+        required: false,
+        default: Some("debug"),
+        description: "Level of rule modules' log lines: `debug` whatever the module chose, or `as-written`. Their text is redacted (phone numbers, long digit runs, e-mail addresses) either way.",
+    },
+    Variable {
+        name: "WEFT_LOG",
+        required: false,
+        default: Some("info"),
+        description: "Log filter (tracing EnvFilter syntax); logs are JSON.",
+    },
+];
