@@ -100,6 +100,10 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
         (0..8).map(|i| common::event(&format!("p{i}"), "customer.start", json!({"attack": "panic"})) + "\n").collect();
     judge.judge(weft::input::split(input.as_bytes(), "t".into()));
     assert!(judge.take_rollback().is_some(), "the failing version was rolled back");
+    let flaky = judge.take_stats().rules.into_iter().find(|r| r.rule == "flaky").map(|r| r.stats);
+    let counts = flaky.map(|s| (s.events, s.failures.panic, s.quarantines, s.quarantined_events));
+    // One batch of 8: all called (quarantine is decided per batch), quarantined once, on the third failure.
+    assert_eq!(counts, Some((8, 8, 1, 0)), "the rolled-back version's counts reach the metrics");
 
     // An event neither delivered nor dead-lettered: the dead-letter queue is unreachable.
     let nowhere = clients(&aws::endpoint(), &closed_port(), &aws::endpoint()).await;

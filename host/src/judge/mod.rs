@@ -10,6 +10,7 @@ use weft_sdk::Event;
 
 use crate::input::{Chunk, Source};
 use crate::rules::RuleSet;
+use crate::rules::stats::RuleSetStats;
 use crate::verdict::{DeadLetter, Judged, OriginalEvent, Stage, Verdict};
 
 /// Events handed to the rules in one call (see `RuleSet::process_batch`).
@@ -29,6 +30,8 @@ pub struct Judge {
     /// True until the current rule set passes its first event.
     on_probation: bool,
     rolled_back: Option<Rollback>,
+    /// What a rule set rolled back from did before it went, until the metrics take it.
+    rolled_back_stats: Option<RuleSetStats>,
 }
 
 /// An automatic rollback: the version that failed, and the one restored.
@@ -48,6 +51,7 @@ impl Judge {
             rollback_after: 0,
             on_probation: false,
             rolled_back: None,
+            rolled_back_stats: None,
         }
     }
 
@@ -87,7 +91,8 @@ impl Judge {
         } else if track.failed_in_a_row >= self.rollback_after
             && let Some(previous) = self.previous.take()
         {
-            let failed = std::mem::replace(&mut self.rules, previous);
+            let mut failed = std::mem::replace(&mut self.rules, previous);
+            self.rolled_back_stats = Some(failed.take_stats());
             let rollback = Rollback {
                 from: failed.version().map(|v| v.0.clone()),
                 to: self.rules.version().map(|v| v.0.clone()),
@@ -109,9 +114,11 @@ impl Judge {
         &self.rules
     }
 
-    /// What the rules did since the last take (see [`RuleSet::take_stats`]).
-    pub fn take_stats(&mut self) -> crate::rules::stats::RuleSetStats {
-        self.rules.take_stats()
+    /// What the rules did since the last take (see [`RuleSet::take_stats`]), a rule set rolled back from included.
+    pub fn take_stats(&mut self) -> RuleSetStats {
+        let mut stats = self.rolled_back_stats.take().unwrap_or_default();
+        stats.add(self.rules.take_stats());
+        stats
     }
 
     pub fn into_rules(self) -> RuleSet {

@@ -125,6 +125,9 @@ impl Reloader {
         let accepted = match result {
             Ok(accepted) => accepted.expect("an unconditional GET has a body"),
             Err(refused) => {
+                if !matches!(refused.error, SourceError::Unreachable { .. }) {
+                    state.answered = Instant::now();
+                }
                 state.count_refusal(&refused.error);
                 return Err(refused.error);
             }

@@ -128,7 +128,8 @@ impl Rule {
             return;
         }
         self.health.failures_in_a_row += 1;
-        if self.quarantine.after > 0 && self.health.failures_in_a_row >= self.quarantine.after {
+        // Once per quarantine: later failures of the same batch do not quarantine it again.
+        if self.quarantine.after > 0 && self.health.failures_in_a_row >= self.quarantine.after && !self.quarantined() {
             // Checked: a clock near its end must not panic the host (the manifest bounds the cool-down anyway).
             let now = Instant::now();
             self.health.quarantined_until = Some(now.checked_add(self.quarantine.cool_down).unwrap_or(now));
