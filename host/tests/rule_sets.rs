@@ -212,6 +212,28 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
             json!({"rules": [{"name": "a", "modules": [default], "quarantine": {"coolDownSeconds": 10_000_000_000_000_000_000u64}}]}),
             "rule set manifest: rules[0] (\"a\").quarantine.coolDownSeconds: 10000000000000000000 is outside 0 to 86400",
         ),
+        // The operator's limits are ceilings: a rule set may lower them, not raise them.
+        (
+            json!({"rules": [{"name": "a", "modules": [default], "limits": {"memoryMb": 4096}}]}),
+            "rule set manifest: rules[0] (\"a\").limits.memoryMb: 4096 is over the deployment's 64 (a rule set may lower a limit, not raise it)",
+        ),
+        (
+            json!({"rules": [{"name": "a", "modules": [default], "limits": {"timePerEventMs": 60000}}]}),
+            "rule set manifest: rules[0] (\"a\").limits.timePerEventMs: 60000 is over the deployment's 100",
+        ),
+        (
+            json!({"rules": [{"name": "a", "modules": [default], "limits": {"moduleBytes": 104857600}}]}),
+            "rule set manifest: rules[0] (\"a\").limits.moduleBytes: 104857600 is over the deployment's 20971520",
+        ),
+        // Files stay inside the rule set's folder.
+        (
+            json!({"rules": [{"name": "a", "modules": [{"module": "../hostile.wasm", "sha256": zeros}]}]}),
+            "rule set manifest: rules[0] (\"a\").modules[0]: ../hostile.wasm: names a file outside the rule set's folder",
+        ),
+        (
+            json!({"tables": {"q": {"file": "/etc/passwd"}}, "rules": [{"name": "a", "modules": [default]}]}),
+            "rule set manifest: tables.q: /etc/passwd: names a file outside the rule set's folder",
+        ),
     ];
     for (manifest, expected) in &cases {
         let error = load(manifest).err().unwrap_or_else(|| panic!("{manifest} loaded"));
@@ -225,6 +247,20 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
             .starts_with("rule set manifest: rules: EOF while parsing a list"),
         "broken JSON"
     );
+}
+
+#[test]
+fn a_rule_set_may_lower_the_deployments_limits() {
+    let default = json!({"module": "builtin:default"});
+    let lowered =
+        json!({"rules": [{"name": "a", "modules": [default], "limits": {"memoryMb": 8, "timePerEventMs": 20}}]});
+    let rules = load(&lowered).unwrap();
+    let limits = rules.modules().next().unwrap().limits().clone();
+    assert_eq!((limits.memory_bytes, limits.time_per_event), (8 << 20, std::time::Duration::from_millis(20)));
+    let operator = Limits { memory_bytes: 256 << 20, ..Limits::default() };
+    let dir = manifest_dir(&json!({"rules": [{"name": "a", "modules": [default], "limits": {"memoryMb": 128}}]}));
+    let rules = Manifest::load_file(&dir.path().join("manifest.json"), engine(), &operator).unwrap();
+    assert_eq!(rules.modules().next().unwrap().limits().memory_bytes, 128 << 20, "under the operator's 256");
 }
 
 #[test]

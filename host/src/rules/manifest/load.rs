@@ -66,7 +66,15 @@ pub trait Fetch {
 pub struct LocalFiles<'a>(pub &'a FsPath);
 
 impl Fetch for LocalFiles<'_> {
+    /// Only files under the manifest's folder: a name with `..`, a root or a drive is refused, so a rule set from
+    /// disk cannot read (and load as a table, or hash) whatever else the process can read.
     fn fetch(&self, name: &str) -> Result<Vec<u8>, String> {
+        let inside = FsPath::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        if !inside || name.is_empty() {
+            return Err("names a file outside the rule set's folder".into());
+        }
         let path = self.0.join(name);
         std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }

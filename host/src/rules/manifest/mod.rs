@@ -82,25 +82,26 @@ pub struct RuleSpec {
     pub quarantine: QuarantineSpec,
 }
 
-/// Per-rule limits; each one given replaces the configured value (`WEFT_*`) for this rule's modules.
+/// Per-rule limits; each one given replaces the deployment's value (`WEFT_*`, or weft's default) for this rule's
+/// modules, and may only lower it.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsSpec {
-    /// 1 to 60000.
+    /// 1 to the deployment's (`WEFT_TIME_PER_EVENT_MS`, default 100).
     pub time_per_event_ms: Option<u64>,
-    /// Linear memory per instance, 2 to 4096.
+    /// Linear memory per instance, 2 to the deployment's (`WEFT_MEMORY_MB`, default 64).
     pub memory_mb: Option<u64>,
-    /// 1 to 10000.
+    /// 1 to the deployment's (`WEFT_RECORDS_PER_EVENT`, default 100).
     pub records_per_event: Option<usize>,
-    /// Partition key plus data, 1 to 1048576 (Kinesis' limit).
+    /// Partition key plus data, 1 to 1048576 (Kinesis' limit, the default).
     pub record_bytes: Option<usize>,
-    /// All records of one event, 1 to 5242880.
+    /// All records of one event, 1 to 5242880 (the default).
     pub event_bytes: Option<usize>,
-    /// Log lines per event (more are counted and dropped), 0 to 10000.
+    /// Log lines per event (more are counted and dropped), 0 to 20 (the default).
     pub log_lines_per_event: Option<usize>,
-    /// `lookup` calls per event, 0 to 1000000.
+    /// `lookup` calls per event, 0 to 1000 (the default).
     pub lookups_per_event: Option<usize>,
-    /// Size of each `.wasm` file, up to 104857600.
+    /// Size of each `.wasm` file, 1 to 20971520 (the default).
     pub module_bytes: Option<usize>,
 }
 
@@ -152,43 +153,47 @@ fn default_cool_down() -> u64 {
 }
 
 impl LimitsSpec {
-    /// `base` with this rule's values in place; an error names the field and its range.
+    /// `base` (the deployment's limits, `WEFT_*` and weft's defaults) with this rule's values in place. A rule may
+    /// lower a limit, never raise it: whoever can publish a rule set must not get more time or memory per event
+    /// than the operator gave the function. An error names the field and its range.
     fn apply(&self, base: &Limits) -> Result<Limits, (&'static str, String)> {
-        fn check<T: PartialOrd + std::fmt::Display + Copy>(
+        fn check<T: TryFrom<u64> + Copy>(
             field: &'static str,
-            value: Option<T>,
-            min: T,
-            max: T,
+            value: Option<u64>,
+            min: u64,
+            max: u64,
         ) -> Result<Option<T>, (&'static str, String)> {
             match value {
-                Some(v) if v < min || v > max => Err((field, format!("{v} is outside {min} to {max}"))),
-                other => Ok(other),
+                Some(v) if v > max => Err((
+                    field,
+                    format!("{v} is over the deployment's {max} (a rule set may lower a limit, not raise it)"),
+                )),
+                Some(v) if v < min => Err((field, format!("{v} is under {min}"))),
+                Some(v) => Ok(T::try_from(v).ok()),
+                None => Ok(None),
             }
         }
+        let n = |value: Option<usize>| value.map(|v| v as u64);
         let mut limits = base.clone();
-        if let Some(ms) = check("timePerEventMs", self.time_per_event_ms, 1, 60_000)? {
+        let ms = base.time_per_event.as_millis() as u64;
+        if let Some(ms) = check::<u64>("timePerEventMs", self.time_per_event_ms, 1, ms)? {
             limits.time_per_event = std::time::Duration::from_millis(ms);
         }
-        if let Some(mb) = check("memoryMb", self.memory_mb, 2, 4096)? {
-            limits.memory_bytes = mb as usize * 1024 * 1024;
+        if let Some(mb) = check::<usize>("memoryMb", self.memory_mb, 2, (base.memory_bytes >> 20) as u64)? {
+            limits.memory_bytes = mb * 1024 * 1024;
         }
-        if let Some(n) = check("recordsPerEvent", self.records_per_event, 1, 10_000)? {
-            limits.records_per_event = n;
-        }
-        if let Some(n) = check("recordBytes", self.record_bytes, 1, crate::engine::KINESIS_MAX_RECORD_BYTES)? {
-            limits.record_bytes = n;
-        }
-        if let Some(n) = check("eventBytes", self.event_bytes, 1, 5 * 1024 * 1024)? {
-            limits.event_bytes = n;
-        }
-        if let Some(n) = check("logLinesPerEvent", self.log_lines_per_event, 0, 10_000)? {
-            limits.log_lines_per_call = n;
-        }
-        if let Some(n) = check("lookupsPerEvent", self.lookups_per_event, 0, 1_000_000)? {
-            limits.lookups_per_event = n;
-        }
-        if let Some(n) = check("moduleBytes", self.module_bytes, 1, 100 * 1024 * 1024)? {
-            limits.module_bytes = n;
+        let fields: [(&'static str, Option<usize>, u64, &mut usize); 6] = [
+            ("recordsPerEvent", self.records_per_event, 1, &mut limits.records_per_event),
+            ("recordBytes", self.record_bytes, 1, &mut limits.record_bytes),
+            ("eventBytes", self.event_bytes, 1, &mut limits.event_bytes),
+            ("logLinesPerEvent", self.log_lines_per_event, 0, &mut limits.log_lines_per_call),
+            ("lookupsPerEvent", self.lookups_per_event, 0, &mut limits.lookups_per_event),
+            ("moduleBytes", self.module_bytes, 1, &mut limits.module_bytes),
+        ];
+        for (field, value, min, limit) in fields {
+            if let Some(v) = check::<usize>(field, n(value), min, *limit as u64)? {
+                *limit = v;
+            }
         }
         Ok(limits)
     }
