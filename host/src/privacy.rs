@@ -13,7 +13,48 @@
 //! Redaction cannot find a name; the level is what keeps names out. It does find what is most often leaked by
 //! accident: phone numbers and other long digit runs (ani, dnis, card and account numbers) and e-mail addresses.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The longest reason, message or panic text kept from a module; longer ones are cut, and say how long they were.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// The longest error code kept from a module.
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// A module's error code as weft keeps it: at most [`MAX_CODE_CHARS`] of `a-z A-Z 0-9 . _ : -`, anything else as
+/// `_` (`_` when nothing is left). A code is a class to filter and count by, not text: it goes into dead letters,
+/// SQS attributes and summaries, so it may hold nothing that a terminal, a log or SQS would read as more.
+pub fn code(text: &str) -> String {
+    let code: String = text
+        .chars()
+        .take(MAX_CODE_CHARS)
+        .map(|c| if c.is_ascii_alphanumeric() || "._:-".contains(c) { c } else { '_' })
+        .collect();
+    if code.is_empty() { "_".into() } else { code }
+}
+
+/// At most [`MAX_TEXT_BYTES`] of a module's `text`, cut at a character boundary and marked when cut.
+pub fn clip(text: String) -> String {
+    if text.len() <= MAX_TEXT_BYTES {
+        return text;
+    }
+    let mut end = MAX_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+/// `text` safe to print on a terminal: control characters (escape sequences, carriage returns, bells) written as
+/// `\u{1b}`, so a module's words cannot clear a screen or retitle a window.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect(),
+    )
+}
 
 /// Whether module log lines keep their own level (`WEFT_RULE_LOGS=as-written`) instead of `debug`.
 static AS_WRITTEN: AtomicBool = AtomicBool::new(false);
@@ -124,6 +165,19 @@ fn is_date(span: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_short_and_safe_text_is_clipped_and_printable() {
+        let hostile = format!("\u{1b}[2J{}\u{0}", "x".repeat(1 << 20));
+        assert_eq!(code(&hostile).len(), MAX_CODE_CHARS);
+        assert!(code(&hostile).starts_with("__2Jxxx"));
+        assert_eq!((code(""), code("kinesis-throttled")), ("_".to_owned(), "kinesis-throttled".to_owned()));
+        let long = clip("é".repeat(5000));
+        assert!(long.len() < MAX_TEXT_BYTES + 40 && long.ends_with("(10000 bytes in all)"), "{}", long.len());
+        assert_eq!(clip("short".into()), "short");
+        assert_eq!(printable("clear\u{1b}[2J\r\n"), "clear\\u{1b}[2J\\u{d}\\u{a}");
+        assert!(matches!(printable("plain"), Cow::Borrowed("plain")));
+    }
 
     #[test]
     fn phone_numbers_account_numbers_and_addresses_are_redacted() {

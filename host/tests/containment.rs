@@ -90,6 +90,57 @@ fn output_weft_cannot_write_is_refused() {
     assert!(empty_key.reason.contains("partition key is empty"), "{}", empty_key.reason);
 }
 
+/// Peak resident memory of this process (nextest runs each test in a process of its own), from /proc.
+fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+/// A module's words are bounded where they cross: a 1 MiB code of terminal escapes becomes a short safe class, a
+/// 1 MiB reason or message is cut to 4 KiB and says how long it was.
+#[test]
+fn codes_reasons_and_messages_are_bounded_at_the_boundary() {
+    let code = contained("hostile-code", Limits::default());
+    assert_eq!(code.error_class.len(), 64, "{:?}", code.error_class);
+    assert!(code.error_class.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)));
+    let message = contained("huge-message", Limits::default());
+    assert!(
+        message.reason.len() < 4200 && message.reason.ends_with("(1048576 bytes in all)"),
+        "{}",
+        message.reason.len()
+    );
+    let input = [attack("before", "none"), attack("bad", "huge-drop"), attack("after", "none")].join("\n");
+    let (out, summary) = run_with(hostile_rules(Limits::default()), &input, 64);
+    assert_eq!((summary.events_written, summary.dropped), (2, 1));
+    let reason = &out.dropped[0].reason;
+    assert!(reason.len() < 4200 && reason.ends_with("(1048576 bytes in all)"), "{}", reason.len());
+}
+
+/// An answer over the copy allowance (records per event × their bytes, plus a few KiB of text) is stopped before the
+/// host copies it, named in the dead letter; a batch of such answers is retried event by event, each answer checked
+/// before the next call, and the process stays small.
+#[test]
+fn an_answer_over_the_copy_allowance_is_refused_before_it_is_copied() {
+    let limits = Limits::default();
+    let allowance = limits.copy_allowance(1);
+    let huge = |id: &str| event(id, "acw", json!({"conversationId": id, "attack": "huge-drop", "size": 7 << 20}));
+    let mut input = vec![attack("before", "none")];
+    // Five: together over the batch call's ceiling (32 MiB), so the batch is retried event by event.
+    input.extend((0..5).map(|i| huge(&format!("huge{i}"))));
+    input.push(attack("after", "none"));
+    let (out, summary) = run_with(hostile_rules(limits), &input.join("\n"), 64);
+    assert_eq!((summary.events_written, summary.dead_lettered), (2, 5), "{:?}", out.dead_letters);
+    for letter in &out.dead_letters {
+        assert_eq!(letter.error_class, "copy-limit", "{}", letter.reason);
+        let expected = format!("hostile.wasm: copy limit of {allowance} bytes exceeded");
+        assert!(letter.reason.starts_with(&expected), "{}", letter.reason);
+    }
+    let peak = peak_rss_mib();
+    println!("peak RSS with five 7 MiB answers in one batch: {peak} MiB (copy allowance {allowance} bytes per event)");
+    assert!(peak < 256, "peak RSS {peak} MiB");
+}
+
 #[test]
 fn a_rule_error_is_dead_lettered_with_its_code() {
     let dead = contained("error", Limits::default());

@@ -29,8 +29,8 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_BATCH_ENTRIES: usize = 10;
 /// Room kept for the message attributes, which count towards the limit (two names and two clipped values).
 const ATTRIBUTE_ALLOWANCE: usize = 1024;
-/// The longest message attribute value weft sends; longer values are clipped (the dead letter keeps them whole).
-pub const MAX_ATTRIBUTE_CHARS: usize = 64;
+/// The longest message attribute value weft sends.
+pub const MAX_ATTRIBUTE_CHARS: usize = crate::privacy::MAX_CODE_CHARS;
 /// The longest reason in a stored dead letter's summary (the stored dead letter has the whole reason).
 pub const MAX_SUMMARY_REASON_BYTES: usize = 4096;
 /// SendMessageBatch calls in flight at once.
@@ -299,16 +299,10 @@ fn attribute(value: &str) -> MessageAttributeValue {
         .expect("type is set")
 }
 
-/// A message attribute's value: at most [`MAX_ATTRIBUTE_CHARS`] of `a-z A-Z 0-9 . _ : -`, anything else as `_`.
-/// SQS refuses some characters outright and counts attributes against the message size; an error class is a
-/// module's choice, so it is clipped here (the dead letter keeps it whole).
+/// A message attribute's value: at most 64 of `a-z A-Z 0-9 . _ : -`, anything else as `_` (see
+/// [`crate::privacy::code`]). SQS refuses some characters outright and counts attributes against the message size.
 pub fn attribute_text(value: &str) -> String {
-    let text: String = value
-        .chars()
-        .take(MAX_ATTRIBUTE_CHARS)
-        .map(|c| if c.is_ascii_alphanumeric() || "._:-".contains(c) { c } else { '_' })
-        .collect();
-    if text.is_empty() { "_".into() } else { text }
+    crate::privacy::code(value)
 }
 
 /// The name of an oversize dead letter's object: a hash of the event id, never the id itself (an event chooses

@@ -30,6 +30,9 @@ pub enum CallError {
     Instantiate { message: String },
     #[error("module answered {answered} outcomes for a batch of {expected}")]
     BatchMismatch { expected: usize, answered: usize },
+    /// More bytes than the limits allow a call's answer (and its imports' arguments) to carry.
+    #[error("copy limit of {limit} bytes exceeded: the answer is larger than records per event × their bytes allow")]
+    CopyLimit { limit: usize },
     /// Not the module's fault: the invocation's time for rules ran out before or during the call.
     #[error("the invocation's time for rules ran out")]
     OutOfTime,
@@ -46,6 +49,7 @@ impl CallError {
             CallError::Lookups { .. } => "lookup-limit",
             CallError::Instantiate { .. } => "instantiate",
             CallError::BatchMismatch { .. } => "invalid-output",
+            CallError::CopyLimit { .. } => "copy-limit",
             CallError::OutOfTime => OUT_OF_TIME,
         }
     }
@@ -171,19 +175,27 @@ impl RuleInstance {
             }
         };
         live.store.data_mut().begin_call(event_id, events);
+        let allowance = self.limits.copy_allowance(events);
+        live.store.set_hostcall_fuel(allowance);
         if self.module.engine.deadline() {
             // +1: the current tick may end at any moment.
             live.store.set_epoch_deadline(limit.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
         }
+        let started = Instant::now();
         let result = f(&live.rule, &mut live.store);
         let suppressed = live.store.data().call.logs_suppressed;
         if suppressed > 0 {
             tracing::warn!(module = %self.module.id().name, event = event_id, suppressed, "rule log lines over the limit were dropped");
         }
+        // The epoch interrupts only the module's code; the host's copying of its answer counts against the same
+        // deadline (bounded by the copy allowance, but a module must not buy time with a huge answer).
+        if result.is_ok() && self.module.engine.deadline() && started.elapsed() > limit + 2 * TICK {
+            return Err(CallError::Deadline { limit });
+        }
         result.map_err(|error| {
             // After a trap the instance must not be entered again.
             let live = self.live.take().expect("instance is live during a call");
-            classify(error, live.store.data(), limit)
+            classify(error, live.store.data(), limit, allowance)
         })
     }
 
@@ -203,7 +215,7 @@ impl RuleInstance {
             store.set_epoch_deadline(ticks);
         }
         let rule = self.module.pre.instantiate(&mut store).map_err(|e| {
-            match classify(e, store.data(), self.limits.time_per_event) {
+            match classify(e, store.data(), self.limits.time_per_event, usize::MAX) {
                 CallError::Trap { message } => CallError::Instantiate { message },
                 other => other,
             }
@@ -213,7 +225,7 @@ impl RuleInstance {
 }
 
 /// Turns what wasmtime reported into the reason a dead letter gives.
-fn classify(error: wasmtime::Error, state: &HostState, limit: Duration) -> CallError {
+fn classify(error: wasmtime::Error, state: &HostState, limit: Duration, allowance: usize) -> CallError {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
         return CallError::Memory { limit: exceeded.limit, desired: exceeded.desired };
     }
@@ -222,6 +234,11 @@ fn classify(error: wasmtime::Error, state: &HostState, limit: Duration) -> CallE
     }
     if let Some(desired) = state.memory.refused {
         return CallError::Memory { limit: state.limits_memory(), desired };
+    }
+    // wasmtime's error for an exhausted copy allowance is not public; its text is (tests/containment.rs fails if
+    // an upgrade changes it, rather than this turning silently into `trap`).
+    if error.downcast_ref::<Trap>().is_none() && format!("{error:#}").contains("fuel allocated for hostcalls") {
+        return CallError::CopyLimit { limit: allowance };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::Deadline { limit },

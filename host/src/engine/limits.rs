@@ -32,6 +32,22 @@ pub struct Limits {
     pub log_line_bytes: usize,
 }
 
+/// The most a batch call's answer may carry, whatever its size: a batch whose answer is larger is retried event
+/// by event, each with its own allowance, so only the events that need more than theirs fail.
+pub const MAX_BATCH_COPY_BYTES: usize = 32 * 1024 * 1024;
+
+impl Limits {
+    /// Bytes the host may copy out of a module in one call of `events` events (wasmtime's "hostcall fuel", which
+    /// also bounds each import's arguments): all the records one event may have, their host structures, and a
+    /// reason or an error of a few KiB more than weft keeps (text is clipped once it is across), per event.
+    pub fn copy_allowance(&self, events: usize) -> usize {
+        let per_record = std::mem::size_of::<super::wit::OutputRecord>();
+        let texts = 3 * crate::privacy::MAX_TEXT_BYTES + 64 * 1024;
+        let per_event = self.event_bytes + self.records_per_event * per_record + texts;
+        if events <= 1 { per_event } else { (per_event * events).min(MAX_BATCH_COPY_BYTES.max(per_event)) }
+    }
+}
+
 /// Kinesis' hard limit on one record (data plus partition key).
 pub const KINESIS_MAX_RECORD_BYTES: usize = 1024 * 1024;
 

@@ -209,12 +209,18 @@ impl RuleSet {
                 }
                 continue;
             }
-            let outcomes = if selected.len() == inputs.len() {
-                rule.first_calls(&inputs)
+            let mut answers = if selected.len() == inputs.len() {
+                rule.first_batch(&inputs)
             } else {
-                rule.first_calls(&selected.iter().map(|&i| inputs[i].clone()).collect::<Vec<_>>())
+                rule.first_batch(&selected.iter().map(|&i| inputs[i].clone()).collect::<Vec<_>>())
             };
-            for (&i, outcome) in selected.iter().zip(outcomes) {
+            for &i in &selected {
+                // After a failed batch call each event is retried alone (only the one that caused it then fails).
+                let outcome = match &mut answers {
+                    Ok(answers) => Ok(answers.next().expect("one answer per event")),
+                    Err(_) if selected.len() > 1 => rule.first_call(&inputs[i]),
+                    Err(error) => Err(error.clone()),
+                };
                 let ruling = rule.finish_chain(&inputs[i], outcome, lineage);
                 match &ruling {
                     // Time running out is the invocation's, not the rule's: it neither fails nor clears the rule.
@@ -228,6 +234,14 @@ impl RuleSet {
                 results[i].push(rule.settle(ruling, &inputs[i], lineage, self.fallback.as_mut()));
             }
         }
+        self.update_track(failed, out_of_time);
+        let version = self.version.as_ref().map(|v| v.0.clone());
+        results.into_iter().zip(events).map(|(rulings, event)| verdict(event, combine(rulings), &version)).collect()
+    }
+
+    /// Per event of a batch: some rule failed on it, or the invocation's time ran out on it (neither passes nor
+    /// fails the rule set).
+    fn update_track(&mut self, failed: Vec<bool>, out_of_time: Vec<bool>) {
         for (failed, out_of_time) in failed.into_iter().zip(out_of_time) {
             match (failed, out_of_time) {
                 (true, _) => self.track.failed_in_a_row += 1,
@@ -238,8 +252,6 @@ impl RuleSet {
                 (false, true) => {}
             }
         }
-        let version = self.version.as_ref().map(|v| v.0.clone());
-        results.into_iter().zip(events).map(|(rulings, event)| verdict(event, combine(rulings), &version)).collect()
     }
 
     /// Runs one event through the rules.

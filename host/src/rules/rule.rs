@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{CallError, Limits, ModuleId, OUT_OF_TIME, RuleInstance, RuleModule, wit};
+use crate::privacy;
 use crate::rules::matching::{Matcher, Path};
 use crate::rules::output::{Lineage, check_count, partition_key, stamp_record, to_records};
 use crate::rules::stats::RuleStats;
@@ -220,14 +221,16 @@ impl Rule {
         }
     }
 
-    /// The first module's outcomes for `inputs`: one batch call, or one call per event after a trap.
-    pub(super) fn first_calls(&mut self, inputs: &[wit::Event]) -> Vec<Result<wit::Outcome, CallError>> {
-        let first = &mut self.chain[0];
-        match first.process_batch(inputs) {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            Err(_) if inputs.len() > 1 => inputs.iter().map(|event| first.process(event)).collect(),
-            Err(error) => vec![Err(error)],
-        }
+    /// The first module's answers for `inputs` in one batch call; on failure, the error (the caller then retries
+    /// each event alone with [`Rule::first_call`], checking each answer before the next call, so that a hostile
+    /// batch's retried answers are never all held at once).
+    pub(super) fn first_batch(&mut self, inputs: &[wit::Event]) -> Result<std::vec::IntoIter<wit::Outcome>, CallError> {
+        self.chain[0].process_batch(inputs).map(Vec::into_iter)
+    }
+
+    /// The first module's answer for one event.
+    pub(super) fn first_call(&mut self, input: &wit::Event) -> Result<wit::Outcome, CallError> {
+        self.chain[0].process(input)
     }
 
     /// Continues the chain after its first module answered `first`.
@@ -301,8 +304,13 @@ pub(super) fn answered(
 ) -> Result<Vec<wit::OutputRecord>, Ruling> {
     let records = match outcome {
         Err(error) => return Err(failure(rule, module.clone(), error.class(), error.to_string())),
-        Ok(wit::Outcome::Error(e)) => return Err(failure(rule, module.clone(), &e.code, e.message)),
+        // A module's words are bounded here, where they cross into the host: codes to a short safe class, text to
+        // a few KiB (what follows keeps them per event until delivery, and prints and sends them).
+        Ok(wit::Outcome::Error(e)) => {
+            return Err(failure(rule, module.clone(), &privacy::code(&e.code), privacy::clip(e.message)));
+        }
         Ok(wit::Outcome::Drop(reason)) => {
+            let reason = privacy::clip(reason);
             return Err(Ruling::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module.clone()) });
         }
         Ok(wit::Outcome::Records(records)) => records,

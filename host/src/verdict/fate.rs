@@ -74,10 +74,10 @@ impl Summary {
         self.dead_lettered += other.dead_lettered;
         self.failed += other.failed;
         for (reason, count) in &other.drop_reasons {
-            *self.drop_reasons.entry(reason.clone()).or_default() += count;
+            tally(&mut self.drop_reasons, reason, *count);
         }
         for (class, count) in &other.dead_letter_classes {
-            *self.dead_letter_classes.entry(class.clone()).or_default() += count;
+            tally(&mut self.dead_letter_classes, class, *count);
         }
     }
 
@@ -91,16 +91,27 @@ impl Summary {
                 }
                 Fate::Dropped { reason } => {
                     self.dropped += 1;
-                    *self.drop_reasons.entry(reason.clone()).or_default() += 1;
+                    tally(&mut self.drop_reasons, reason, 1);
                 }
                 Fate::DeadLettered { class, .. } => {
                     self.dead_lettered += 1;
-                    *self.dead_letter_classes.entry(class.clone()).or_default() += 1;
+                    tally(&mut self.dead_letter_classes, class, 1);
                 }
                 Fate::Failed { .. } => self.failed += 1,
             }
         }
     }
+}
+
+/// Distinct reasons (or classes) a summary keeps; the rest are counted together, so that a module answering a new
+/// reason for every event cannot grow a run's summary without bound.
+pub const MAX_DISTINCT: usize = 32;
+/// Where the reasons past [`MAX_DISTINCT`] are counted.
+pub const OTHER_REASONS: &str = "(other reasons)";
+
+fn tally(counts: &mut Tally, key: &str, n: u64) {
+    let key = if counts.len() < MAX_DISTINCT || counts.contains_key(key) { key } else { OTHER_REASONS };
+    *counts.entry(key.to_owned()).or_default() += n;
 }
 
 impl std::fmt::Display for Summary {
@@ -113,11 +124,12 @@ impl std::fmt::Display for Summary {
         if self.failed > 0 {
             write!(f, ", {} failed (neither delivered nor dead-lettered)", self.failed)?;
         }
+        // Reasons and classes may be a module's words: printed escaped, never as terminal controls.
         for (reason, count) in &self.drop_reasons {
-            write!(f, "\n  dropped {count}: {reason}")?;
+            write!(f, "\n  dropped {count}: {}", crate::privacy::printable(reason))?;
         }
         for (class, count) in &self.dead_letter_classes {
-            write!(f, "\n  dead-lettered {count}: {class}")?;
+            write!(f, "\n  dead-lettered {count}: {}", crate::privacy::printable(class))?;
         }
         Ok(())
     }

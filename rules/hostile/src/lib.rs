@@ -53,6 +53,9 @@ pub fn hostile(event: Event) -> Result<Outcome, RuleError> {
                 _ => Ok(Record::json(event.partition_key(), &"leaked")?.into()),
             }
         }
+        // A drop reason, and an error message, of `size` bytes (default 1 MiB).
+        "huge-drop" => Ok(Outcome::drop("r".repeat(body["size"].as_u64().unwrap_or(1 << 20) as usize))),
+        "huge-message" => Err(RuleError::new("big", "m".repeat(body["size"].as_u64().unwrap_or(1 << 20) as usize))),
         // A 1 MiB error code of terminal escapes and control characters.
         "hostile-code" => Err(RuleError::new("\u{1b}[2J\u{7}\r\n\u{0}".repeat(1 << 17), "a hostile code")),
         // One record whose data (an object, `{"pad":"xx…"}`) is exactly `size` bytes.
