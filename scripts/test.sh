@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo fmt --all --check
+# Every lint is an error: a warning nobody reads is a bug nobody fixes.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 mkdir -p target
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

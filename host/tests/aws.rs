@@ -379,7 +379,7 @@ async fn an_oversize_dead_letter_is_kept_whole_in_s3() {
     // An event just under EventBridge's 256 KB that fails: with its reason and metadata, its dead letter is over SQS's 256 KiB.
     let big =
         common::event("huge", "customer.end", json!({"eventTime": "not a number", "subject": "x".repeat(261_500)}));
-    let failed = run_batch(&h, &[big.clone()], Duration::from_secs(10)).await;
+    let failed = run_batch(&h, std::slice::from_ref(&big), Duration::from_secs(10)).await;
     assert!(failed.is_empty());
     let letters = drain_queue(&s.c, &s.dlq).await;
     assert_eq!(letters.len(), 1);

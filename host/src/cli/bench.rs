@@ -60,7 +60,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let without_deadline = Engine::with_deadline(false)?;
     let mut on = instance(&with_deadline)?;
     let mut off = instance(&without_deadline)?;
-    let mut paths: Vec<(&str, Box<dyn FnMut() + '_>)> = vec![
+    let mut paths: Vec<Path<'_>> = vec![
         (
             "native (default rule linked in)",
             Box::new(|| events.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
@@ -94,6 +94,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A way through the default rule, by name: one round over the corpus.
+type Path<'a> = (&'a str, Box<dyn FnMut() + 'a>);
+
 /// One call per event.
 fn calls(instance: &mut RuleInstance, inputs: &[wit::Event]) {
     inputs.iter().for_each(|e| drop(black_box(instance.process(e).expect("runs"))))
@@ -117,7 +120,7 @@ fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime) 
 
 /// The median time of each path. Rounds interleave the paths, so a burst of noise on this shared machine lands on
 /// all of them alike; round 0 warms up.
-fn measure(paths: &mut [(&str, Box<dyn FnMut() + '_>)], rounds: usize) -> Vec<Duration> {
+fn measure(paths: &mut [Path<'_>], rounds: usize) -> Vec<Duration> {
     let mut times = vec![Vec::new(); paths.len()];
     for round in 0..=rounds.max(1) {
         for (index, (_, path)) in paths.iter_mut().enumerate() {
