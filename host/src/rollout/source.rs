@@ -62,6 +62,8 @@ pub enum SourceError {
     Manifest(#[from] ManifestError),
     #[error("self-test failed: {0}")]
     SelfTest(String),
+    #[error("{location}: {bytes} bytes is over the {limit} a rule set's {what} may have")]
+    TooLarge { location: String, what: &'static str, bytes: u64, limit: u64 },
 }
 
 impl SourceError {
@@ -73,6 +75,7 @@ impl SourceError {
             SourceError::Signature(_) => "signature",
             SourceError::Manifest(_) => "manifest",
             SourceError::SelfTest(_) => "self-test",
+            SourceError::TooLarge { .. } => "too-large",
         }
     }
 }
@@ -132,13 +135,7 @@ pub async fn fetch_manifest(
         Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(at.subsec_nanos().into()))
     });
     let signature = object.metadata().and_then(|m| m.get(SIGNATURE_METADATA)).cloned();
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| SourceError::Unreachable { location, reason: format!("reading the body: {e}") })?
-        .into_bytes()
-        .to_vec();
+    let bytes = read_bounded(object, &location, "manifest", MAX_MANIFEST_BYTES).await?;
     Ok(Some(FetchedManifest { bytes, etag, signature, published }))
 }
 
@@ -148,17 +145,18 @@ pub async fn fetch_files(
     bucket: &str,
     manifest_key: &str,
     parsed: &Parsed,
+    max_module_bytes: usize,
 ) -> Result<Prefetched, SourceError> {
-    let mut names: Vec<String> = parsed.manifest.tables.values().map(|t| t.file.clone()).collect();
-    for rule in &parsed.manifest.rules {
-        names.extend(
-            rule.modules.iter().filter(|m| m.module != crate::rules::embedded::DEFAULT_RULE).map(|m| m.module.clone()),
-        );
-    }
+    let tables = parsed.manifest.tables.values().map(|t| (t.file.clone(), "table", MAX_TABLE_BYTES));
+    let modules = parsed.manifest.rules.iter().flat_map(|rule| {
+        let modules = rule.modules.iter().filter(|m| m.module != crate::rules::embedded::DEFAULT_RULE);
+        modules.map(|m| (m.module.clone(), "module", max_module_bytes as u64))
+    });
+    let mut names: Vec<(String, &'static str, u64)> = tables.chain(modules).collect();
     names.sort();
-    names.dedup();
+    names.dedup_by(|a, b| a.0 == b.0);
     let mut tasks = tokio::task::JoinSet::new();
-    for name in names {
+    for (name, what, limit) in names {
         let (s3, bucket, key) = (s3.clone(), bucket.to_owned(), sibling_key(manifest_key, &name));
         tasks.spawn(async move {
             let location = format!("s3://{bucket}/{key}");
@@ -167,12 +165,8 @@ pub async fn fetch_files(
                     location: location.clone(),
                     reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
                 })?;
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| SourceError::Unreachable { location, reason: format!("reading the body: {e}") })?;
-            Ok::<_, SourceError>((name, bytes.into_bytes().to_vec()))
+            let bytes = read_bounded(object, &location, what, limit).await?;
+            Ok::<_, SourceError>((name, bytes))
         });
     }
     let mut files = HashMap::new();
@@ -182,6 +176,39 @@ pub async fn fetch_files(
         files.insert(name, bytes);
     }
     Ok(Prefetched(files))
+}
+
+/// The largest manifest weft reads (the combined example is 4 KiB).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+/// The largest table file weft reads: tables are held in memory by every container.
+pub const MAX_TABLE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// An object's body, refused before it is read when its Content-Length is over `limit`, and cut off when more
+/// than `limit` bytes arrive whatever the header said: a rules bucket is not trusted to size what it serves.
+async fn read_bounded(
+    object: aws_sdk_s3::operation::get_object::GetObjectOutput,
+    location: &str,
+    what: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, SourceError> {
+    let too_large = |bytes| SourceError::TooLarge { location: location.to_owned(), what, bytes, limit };
+    let declared = object.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    if declared > limit {
+        return Err(too_large(declared));
+    }
+    let mut body = object.body;
+    let mut bytes = Vec::with_capacity(declared as usize);
+    loop {
+        let chunk = body.try_next().await.map_err(|e| SourceError::Unreachable {
+            location: location.to_owned(),
+            reason: format!("reading the body: {e}"),
+        })?;
+        let Some(chunk) = chunk else { return Ok(bytes) };
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(too_large((bytes.len() + chunk.len()) as u64));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
 }
 
 /// Files fetched ahead of loading (the loader itself is synchronous and CPU-bound).
@@ -244,7 +271,7 @@ pub async fn load_s3(
     }
     let refused = |error| Refused { etag: etag.clone(), error };
     let parsed = verify(&fetched, trust).map_err(refused)?;
-    let files = fetch_files(s3, bucket, key, &parsed).await.map_err(refused)?;
+    let files = fetch_files(s3, bucket, key, &parsed, limits.module_bytes).await.map_err(refused)?;
     let (engine, limits, tag) = (engine.clone(), limits.clone(), etag.clone());
     match tokio::task::spawn_blocking(move || build(&parsed, &files, &engine, &limits, tag)).await {
         Ok(built) => built.map(|accepted| Some(Accepted { published: fetched.published, ..accepted })).map_err(refused),
