@@ -181,7 +181,9 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
 
     let good = default_only("good");
     put(&direct.s3, &bucket, &good, &[], sign(&good)).await;
-    let trust = Trust { public_key: Some(key.verifying_key()) };
+    // Two keys configured, as during a rotation: the new one signs; `other` is neither.
+    let retiring = weft::rules::signing::generate().unwrap();
+    let trust = Trust { public_keys: vec![retiring.verifying_key(), key.verifying_key()] };
     let reloader = reloader(&c.s3, &bucket, trust);
     let rules = reloader.load_now().await.unwrap();
     let captured = Captured::default();
@@ -197,6 +199,8 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let mut failing_test = default_only("selftest");
     failing_test["tests"] = json!([{"name": "expects a drop", "event": serde_json::from_str::<Value>(&event("t", "acw", json!({}))).unwrap(), "expect": {"dropped": "never"}}]);
     let unsigned = default_only("unsigned");
+    let mut unpinned = default_only("unpinned");
+    unpinned["tables"] = json!({"q": {"file": "tables/q.json"}});
     let wrongly_signed = default_only("wrongly-signed");
     let unreachable = with_module("unreachable", &format!("modules/{hostile_sha}.wasm"), &hostile_sha);
 
@@ -232,6 +236,12 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
             "self-test failed: expects a drop: expected a drop (\"never\")".into(),
         ),
         (&unsigned, vec![], None, "the rule set is not signed".into()),
+        (
+            &unpinned,
+            vec![("tables/q.json", b"{\"a\": \"b\"}".to_vec())],
+            sign(&unpinned),
+            "table `q` has no sha256: a signed rule set must pin every file it names".into(),
+        ),
         (
             &wrongly_signed,
             vec![],

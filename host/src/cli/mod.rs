@@ -102,7 +102,8 @@ async fn load_rules(
     use anyhow::Context;
     use weft::rollout::source::{RuleSource, Trust};
     let source = RuleSource::parse(location)?;
-    let trust = Trust { public_key: public_key.map(weft::rules::signing::public_key).transpose()? };
+    let trust =
+        Trust { public_keys: public_key.map(weft::rules::signing::public_keys).transpose()?.unwrap_or_default() };
     let s3 = match source {
         RuleSource::S3 { .. } => Some(weft::aws::Clients::load().await.rules_s3()),
         RuleSource::File(_) => None,

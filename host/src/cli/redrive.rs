@@ -47,7 +47,8 @@ pub struct RedriveArgs {
     /// (default: WEFT_RULES; with neither, the embedded default rule).
     #[arg(long, value_name = "MANIFEST", env = "WEFT_RULES")]
     rules: Option<String>,
-    /// Refuse a rule set not signed by this ed25519 public key (hex; default: WEFT_RULES_PUBLIC_KEY).
+    /// Refuse a rule set not signed by one of these ed25519 public keys (hex, comma-separated; default:
+    /// WEFT_RULES_PUBLIC_KEY).
     #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
     public_key: Option<String>,
 }

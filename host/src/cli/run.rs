@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// and checked exactly as the Lambda does).
     #[arg(long, value_name = "MANIFEST", conflicts_with = "module")]
     rules: Option<String>,
-    /// Refuse a rule set not signed by this ed25519 public key (hex; default: WEFT_RULES_PUBLIC_KEY).
+    /// Refuse a rule set not signed by one of these ed25519 public keys (hex, comma-separated; default:
+    /// WEFT_RULES_PUBLIC_KEY).
     #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
     public_key: Option<String>,
     /// Run this rule module (a component, or a core module built with weft's SDK) alone instead of the default

@@ -64,7 +64,7 @@ impl Config {
                 .parsed("WEFT_RULES", "s3://BUCKET/KEY or a path to a manifest", |v| RuleSource::parse(v).ok())?,
             rules_poll: Duration::from_secs(vars.number("WEFT_RULES_POLL_SECONDS", 30, 1, 3600)?),
             rules_public_key: vars.parsed("WEFT_RULES_PUBLIC_KEY", PUBLIC_KEY, |key| {
-                signing::public_key(key).is_ok().then(|| key.to_owned())
+                signing::public_keys(key).is_ok_and(|keys| !keys.is_empty()).then(|| key.to_owned())
             })?,
             cold_start_default: vars
                 .parsed("WEFT_RULES_COLD_START", "`fail` or `default`", |v| match v {
@@ -93,7 +93,7 @@ impl Config {
 const STREAM: &str =
     "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)";
 const QUEUE_URL: &str = "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)";
-const PUBLIC_KEY: &str = "an ed25519 public key, 64 hex digits (weft rules keygen)";
+const PUBLIC_KEY: &str = "ed25519 public keys, 64 hex digits each (weft rules keygen), comma-separated";
 const NAMESPACE: &str = "a CloudWatch namespace: 1 to 255 of a-z A-Z 0-9 . - _ / # :, not starting with AWS/";
 const BREAKDOWNS: &str = "a comma-separated list of Rule, Module, Stream, Stage, Reason, or `none`";
 

@@ -282,8 +282,14 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
     config.rule_logs.set();
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
-    let trust =
-        Trust { public_key: config.rules_public_key.as_deref().map(crate::rules::signing::public_key).transpose()? };
+    let trust = Trust {
+        public_keys: config
+            .rules_public_key
+            .as_deref()
+            .map(crate::rules::signing::public_keys)
+            .transpose()?
+            .unwrap_or_default(),
+    };
     let default_judge = || -> Result<Judge, InitError> {
         let rules = RuleSet::embedded_default(&engine, config.limits.clone())?;
         Ok(Judge::new(rules).with_batch_size(config.batch))

@@ -40,7 +40,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "WEFT_RULES_PUBLIC_KEY",
         required: false,
         default: None,
-        description: "ed25519 public key (hex, from `weft rules keygen`): when set, unsigned or wrongly signed rule sets are refused.",
+        description: "ed25519 public keys (hex, from `weft rules keygen`; several, comma-separated, while a key is rotated): when set, unsigned or wrongly signed rule sets, and signed ones with a table not pinned by sha256, are refused.",
     },
     Variable {
         name: "WEFT_RULES_COLD_START",

@@ -92,8 +92,8 @@ pub struct FetchedManifest {
 /// What must hold before a rule set may run.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
-    /// When set, the manifest must carry a valid signature by this key.
-    pub public_key: Option<VerifyingKey>,
+    /// When not empty, the manifest must carry a valid signature by one of these keys, and pin every file.
+    pub public_keys: Vec<VerifyingKey>,
 }
 
 /// A rule set that passed every check, ready to run.
@@ -222,10 +222,16 @@ impl Fetch for Prefetched {
 
 /// The checks on the manifest's own bytes, before anything it names is fetched: its signature, then its parse.
 pub fn verify(fetched: &FetchedManifest, trust: &Trust) -> Result<Parsed, SourceError> {
-    if let Some(key) = &trust.public_key {
-        signing::verify(key, &fetched.bytes, fetched.signature.as_deref())?;
+    if trust.public_keys.is_empty() {
+        return Ok(Manifest::parse(&fetched.bytes)?);
     }
-    Ok(Manifest::parse(&fetched.bytes)?)
+    signing::verify(&trust.public_keys, &fetched.bytes, fetched.signature.as_deref())?;
+    let parsed = Manifest::parse(&fetched.bytes)?;
+    // Modules always carry their hash; a table without one would change under an unchanged signature.
+    if let Some((name, _)) = parsed.manifest.tables.iter().find(|(_, table)| table.sha256.is_none()) {
+        return Err(SignatureError::UnpinnedTable(name.clone()).into());
+    }
+    Ok(parsed)
 }
 
 /// Hashes, compile, world, the whole set, self-test: the rest of the checks. CPU-bound (Cranelift): run it off the

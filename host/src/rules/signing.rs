@@ -1,6 +1,8 @@
-//! Signed rule sets: an ed25519 signature over the exact manifest bytes. A Lambda configured with a public key
+//! Signed rule sets: an ed25519 signature over the exact manifest bytes. A Lambda configured with public keys
 //! refuses a manifest that is unsigned or signed by another key, so write access to the rules bucket alone is not
-//! enough to change what runs.
+//! enough to change what runs. Several keys may be configured at once, so that a new key is added before the old
+//! one is removed (rotation), and a signed manifest must pin every file it names by hash (the signature covers the
+//! files through their hashes).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
@@ -13,17 +15,23 @@ pub enum SignatureError {
     Unsigned,
     #[error("the signature is not 128 hex digits")]
     Malformed,
-    #[error("the signature does not verify with the configured public key")]
+    #[error("the signature does not verify with any configured public key")]
     Invalid,
+    #[error("table `{0}` has no sha256: a signed rule set must pin every file it names")]
+    UnpinnedTable(String),
     #[error("{what} is not an ed25519 key ({len} hex digits)")]
     BadKey { what: &'static str, len: usize },
 }
 
-/// Checks `signature` (hex, as published) over `manifest`.
-pub fn verify(public_key: &VerifyingKey, manifest: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
+/// Checks `signature` (hex, as published) over `manifest`: it must verify with one of `public_keys`.
+pub fn verify(public_keys: &[VerifyingKey], manifest: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Unsigned)?;
     let bytes: [u8; 64] = from_hex(signature.trim()).ok_or(SignatureError::Malformed)?;
-    public_key.verify(manifest, &Signature::from_bytes(&bytes)).map_err(|_| SignatureError::Invalid)
+    let signature = Signature::from_bytes(&bytes);
+    match public_keys.iter().any(|key| key.verify(manifest, &signature).is_ok()) {
+        true => Ok(()),
+        false => Err(SignatureError::Invalid),
+    }
 }
 
 /// The signature of `manifest`, hex.
@@ -43,6 +51,11 @@ pub fn public_key(hex: &str) -> Result<VerifyingKey, SignatureError> {
     let bad = SignatureError::BadKey { what: "the public key", len: 64 };
     let bytes: [u8; 32] = from_hex(hex.trim()).ok_or(bad.clone())?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| bad)
+}
+
+/// Public keys, comma-separated (`WEFT_RULES_PUBLIC_KEY` during a rotation holds the new key and the old one).
+pub fn public_keys(text: &str) -> Result<Vec<VerifyingKey>, SignatureError> {
+    text.split(',').map(str::trim).filter(|k| !k.is_empty()).map(public_key).collect()
 }
 
 /// A private key from its hex form (the key file `weft rules keygen` writes).
@@ -75,12 +88,15 @@ mod tests {
         let key = generate().unwrap();
         let public = public_key(&to_hex(key.verifying_key().as_bytes())).unwrap();
         let signature = sign(&key, b"{\"rules\":[]}");
-        assert_eq!(verify(&public, b"{\"rules\":[]}", Some(&signature)), Ok(()));
-        assert_eq!(verify(&public, b"{\"rules\":[ ]}", Some(&signature)), Err(SignatureError::Invalid));
+        assert_eq!(verify(&[public], b"{\"rules\":[]}", Some(&signature)), Ok(()));
+        assert_eq!(verify(&[public], b"{\"rules\":[ ]}", Some(&signature)), Err(SignatureError::Invalid));
         let other = generate().unwrap();
-        assert_eq!(verify(&other.verifying_key(), b"{\"rules\":[]}", Some(&signature)), Err(SignatureError::Invalid));
-        assert_eq!(verify(&public, b"x", None), Err(SignatureError::Unsigned));
-        assert_eq!(verify(&public, b"x", Some("zz")), Err(SignatureError::Malformed));
+        assert_eq!(verify(&[other.verifying_key()], b"{\"rules\":[]}", Some(&signature)), Err(SignatureError::Invalid));
+        let rotating = format!("{}, {}", to_hex(other.verifying_key().as_bytes()), to_hex(public.as_bytes()));
+        assert_eq!(verify(&public_keys(&rotating).unwrap(), b"{\"rules\":[]}", Some(&signature)), Ok(()), "either key");
+        assert!(public_keys("abc,").is_err());
+        assert_eq!(verify(&[public], b"x", None), Err(SignatureError::Unsigned));
+        assert_eq!(verify(&[public], b"x", Some("zz")), Err(SignatureError::Malformed));
         assert!(public_key("abc").is_err());
         let round = signing_key(&to_hex(&key.to_bytes())).unwrap();
         assert_eq!(round.to_bytes(), key.to_bytes());

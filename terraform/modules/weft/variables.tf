@@ -164,7 +164,7 @@ variable "rules_poll_seconds" {
 }
 
 variable "rules_public_key" {
-  description = "ed25519 public key (64 hex digits, from `weft rules keygen`); when set, unsigned or wrongly signed rule sets are refused."
+  description = "ed25519 public keys (64 hex digits each, from `weft rules keygen`; comma-separated while a key is rotated); when set, unsigned or wrongly signed rule sets, and signed ones with a table not pinned by sha256, are refused."
   type        = string
   default     = ""
 
