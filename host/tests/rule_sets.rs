@@ -225,6 +225,15 @@ fn a_rule_set_that_does_not_load_is_refused_naming_the_rule_and_the_field() {
             json!({"rules": [{"name": "a", "modules": [default], "limits": {"moduleBytes": 104857600}}]}),
             "rule set manifest: rules[0] (\"a\").limits.moduleBytes: 104857600 is over the deployment's 20971520",
         ),
+        // Counts are bounded before anything is fetched.
+        (
+            json!({"rules": (0..257).map(|i| json!({"name": format!("r{i}"), "modules": [default]})).collect::<Vec<_>>()}),
+            "rule set manifest: rules: 257 is over the limit of 256",
+        ),
+        (
+            json!({"rules": [{"name": "a", "modules": vec![default.clone(); 17]}]}),
+            "rule set manifest: rules[0] (\"a\").modules: 17 is over the limit of 16",
+        ),
         // Files stay inside the rule set's folder.
         (
             json!({"rules": [{"name": "a", "modules": [{"module": "../hostile.wasm", "sha256": zeros}]}]}),

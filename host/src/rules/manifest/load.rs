@@ -55,7 +55,15 @@ pub enum Problem {
     Table { file: String, error: TableError },
     #[error("{0}")]
     BadLimit(String),
+    #[error("{count} is over the limit of {max}")]
+    TooMany { count: usize, max: usize },
 }
+
+/// The most rules, modules in one rule's chain, tables and golden cases a manifest may have.
+pub const MAX_RULES: usize = 256;
+pub const MAX_CHAIN: usize = 16;
+pub const MAX_TABLES: usize = 64;
+pub const MAX_TESTS: usize = 10_000;
 
 /// Reads a file named in a manifest (relative to it).
 pub trait Fetch {
@@ -98,7 +106,27 @@ impl Manifest {
             }
         })?;
         de.end().map_err(|e| ManifestError::Document { at: "document".into(), message: e.to_string() })?;
+        manifest.check_counts()?;
         Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256 })
+    }
+
+    /// How many rules, modules, tables and tests a manifest may name, checked before anything it names is fetched
+    /// (a manifest of 10,000 modules must not become 10,000 downloads and compiles).
+    fn check_counts(&self) -> Result<(), ManifestError> {
+        let counts = [
+            ("rules", self.rules.len(), MAX_RULES),
+            ("tables", self.tables.len(), MAX_TABLES),
+            ("tests", self.tests.len(), MAX_TESTS),
+        ];
+        let chains = self.rules.iter().enumerate().map(|(r, rule)| (r, rule.modules.len()));
+        for (r, count) in chains.filter(|(_, count)| *count > MAX_CHAIN) {
+            let at = format!("rules[{r}] ({:?}).modules", self.rules[r].name);
+            return Err(invalid(at, Problem::TooMany { count, max: MAX_CHAIN }));
+        }
+        match counts.into_iter().find(|(_, count, max)| count > max) {
+            Some((at, count, max)) => Err(invalid(at, Problem::TooMany { count, max })),
+            None => Ok(()),
+        }
     }
 
     /// Reads and loads a manifest file; the files it names are read beside it.
