@@ -178,12 +178,21 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let key = weft::rules::signing::generate().unwrap();
     let other = weft::rules::signing::generate().unwrap();
     let sign = |manifest: &Value| Some(weft::rules::signing::sign(&key, manifest.to_string().as_bytes()));
+    // What `weft rules publish --key --deployment test` puts in a manifest; the good version is sequence 10.
+    let scoped = |mut manifest: Value, sequence: u64| {
+        manifest["scope"] = json!({"deployment": "test", "sequence": sequence});
+        manifest
+    };
 
-    let good = default_only("good");
+    let good = scoped(default_only("good"), 10);
     put(&direct.s3, &bucket, &good, &[], sign(&good)).await;
     // Two keys configured, as during a rotation: the new one signs; `other` is neither.
     let retiring = weft::rules::signing::generate().unwrap();
-    let trust = Trust { public_keys: vec![retiring.verifying_key(), key.verifying_key()] };
+    let trust = Trust {
+        public_keys: vec![retiring.verifying_key(), key.verifying_key()],
+        deployment: Some("test".into()),
+        min_sequence: 0,
+    };
     let reloader = reloader(&c.s3, &bucket, trust);
     let rules = reloader.load_now().await.unwrap();
     let captured = Captured::default();
@@ -194,14 +203,29 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
     let hostile_sha = ModuleId::new("", &hostile).sha256;
     let half = hostile[..hostile.len() / 2].to_vec();
     let bare = b"\0asm\x01\0\0\0".to_vec();
-    let with_module = |name: &str, file: &str, sha: &str| json!({"name": name, "lineage": true, "rules": [{"name": "m", "modules": [{"module": file, "sha256": sha}]}]});
-    let bad_path = json!({"name": "path", "lineage": true, "rules": [{"name": "m", "match": {"where": [{"path": "$..[?"}]}, "modules": [{"module": "builtin:default"}]}]});
-    let mut failing_test = default_only("selftest");
+    let with_module = |name: &str, file: &str, sha: &str| {
+        scoped(
+            json!({"name": name, "lineage": true, "rules": [{"name": "m", "modules": [{"module": file, "sha256": sha}]}]}),
+            11,
+        )
+    };
+    let bad_path = scoped(
+        json!({"name": "path", "lineage": true, "rules": [{"name": "m", "match": {"where": [{"path": "$..[?"}]}, "modules": [{"module": "builtin:default"}]}]}),
+        11,
+    );
+    let mut failing_test = scoped(default_only("selftest"), 11);
     failing_test["tests"] = json!([{"name": "expects a drop", "event": serde_json::from_str::<Value>(&event("t", "acw", json!({}))).unwrap(), "expect": {"dropped": "never"}}]);
-    let unsigned = default_only("unsigned");
-    let mut unpinned = default_only("unpinned");
+    let unsigned = scoped(default_only("unsigned"), 11);
+    let mut unpinned = scoped(default_only("unpinned"), 11);
     unpinned["tables"] = json!({"q": {"file": "tables/q.json"}});
-    let wrongly_signed = default_only("wrongly-signed");
+    // A signature for this rule set, here, now: not an older publication, not another deployment's, not expired.
+    let replayed = scoped(default_only("replayed"), 9);
+    let mut staging = scoped(default_only("staging"), 12);
+    staging["scope"]["deployment"] = "staging".into();
+    let mut expired = scoped(default_only("expired"), 12);
+    expired["scope"]["expires"] = "2020-01-01T00:00:00Z".into();
+    let unscoped = default_only("unscoped");
+    let wrongly_signed = scoped(default_only("wrongly-signed"), 11);
     let unreachable = with_module("unreachable", &format!("modules/{hostile_sha}.wasm"), &hostile_sha);
 
     let mismatch = with_module("mismatch", "modules/m.wasm", &"ab".repeat(32));
@@ -236,6 +260,10 @@ async fn broken_versions_are_refused_with_the_reason_and_the_last_good_one_keeps
             "self-test failed: expects a drop: expected a drop (\"never\")".into(),
         ),
         (&unsigned, vec![], None, "the rule set is not signed".into()),
+        (&replayed, vec![], sign(&replayed), "the rule set's sequence 9 is older than 11".into()),
+        (&staging, vec![], sign(&staging), "the rule set is signed for deployment `staging`, not `test`".into()),
+        (&expired, vec![], sign(&expired), "the rule set's signature expired at 2020-01-01T00:00:00Z".into()),
+        (&unscoped, vec![], sign(&unscoped), "the signed rule set has no `scope`".into()),
         (
             &unpinned,
             vec![("tables/q.json", b"{\"a\": \"b\"}".to_vec())],
@@ -377,6 +405,46 @@ async fn a_version_that_passes_its_self_test_but_fails_live_events_is_rolled_bac
 fn weft_rules(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_weft")).arg("rules").args(args).envs(aws::env()).output().unwrap();
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A signed version is put back signed again, with a sequence above the current one (an older signed sequence
+/// would be refused as a replay); without the key the CLI says so instead of copying it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_version_is_rolled_back_by_signing_it_again_with_a_new_sequence() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("signed-rollback");
+    create_bucket(&c, &bucket).await;
+    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    let key = weft::rules::signing::generate().unwrap();
+    for (name, sequence) in [("v1", 1), ("v2", 2)] {
+        let mut manifest = default_only(name);
+        manifest["scope"] = json!({"deployment": "test", "sequence": sequence});
+        let signature = weft::rules::signing::sign(&key, manifest.to_string().as_bytes());
+        put(&c.s3, &bucket, &manifest, &[], Some(signature)).await;
+    }
+    let location = format!("s3://{bucket}/p/manifest.json");
+    let (ok, _, stderr) = weft_rules(&["rollback", &location]);
+    assert!(!ok && stderr.contains("is signed") && stderr.contains("--key"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("rules.key");
+    std::fs::write(&key_file, weft::rules::signing::to_hex(&key.to_bytes())).unwrap();
+    let (ok, stdout, stderr) =
+        weft_rules(&["rollback", &location, "--key", key_file.to_str().unwrap(), "--deployment", "test"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("signed again with a new sequence"), "{stdout}");
+    let now = c.s3.get_object().bucket(&bucket).key("p/manifest.json").send().await.unwrap();
+    let signature = now.metadata().unwrap()[weft::rules::signing::SIGNATURE_METADATA].clone();
+    let bytes = now.body.collect().await.unwrap().into_bytes();
+    let manifest: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(manifest["name"], "v1", "v1's rules are back");
+    assert!(manifest["scope"]["sequence"].as_u64().unwrap() > 2, "{}", manifest["scope"]);
+    assert_eq!(weft::rules::signing::verify(&[key.verifying_key()], &bytes, Some(&signature)), Ok(()));
+    // And a Lambda running v2 (sequence 2) accepts it.
+    let trust = Trust { public_keys: vec![key.verifying_key()], deployment: Some("test".into()), min_sequence: 3 };
+    let reloader = reloader(&c.s3, &bucket, trust);
+    assert!(reloader.load_now().await.is_ok(), "above the floor of the version it replaces");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ mod rollout;
 mod rules;
 mod run;
 mod schemas;
+mod scope;
 mod tail;
 mod timing;
 
@@ -102,8 +103,11 @@ async fn load_rules(
     use anyhow::Context;
     use weft::rollout::source::{RuleSource, Trust};
     let source = RuleSource::parse(location)?;
-    let trust =
-        Trust { public_keys: public_key.map(weft::rules::signing::public_keys).transpose()?.unwrap_or_default() };
+    let trust = Trust {
+        public_keys: public_key.map(weft::rules::signing::public_keys).transpose()?.unwrap_or_default(),
+        deployment: std::env::var("WEFT_DEPLOYMENT").ok().filter(|d| !d.is_empty()),
+        min_sequence: 0,
+    };
     let s3 = match source {
         RuleSource::S3 { .. } => Some(weft::aws::Clients::load().await.rules_s3()),
         RuleSource::File(_) => None,

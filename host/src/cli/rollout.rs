@@ -2,8 +2,9 @@
 //! and putting an earlier version back.
 //!
 //! The rules bucket is versioned (the Terraform module turns versioning on), so "the previous version" is the
-//! manifest object's previous S3 version. A rollback copies it over the current one with its metadata, signature
-//! included; each Lambda container picks it up at its next poll, through the same checks as any new version.
+//! manifest object's previous S3 version. A rollback copies it over the current one with its metadata — or, when it
+//! is signed, publishes it again signed with a new sequence (a Lambda refuses an older signed sequence as a replay);
+//! each Lambda container picks it up at its next poll, through the same checks as any new version.
 
 use std::process::ExitCode;
 
@@ -28,6 +29,9 @@ pub struct RollbackArgs {
     /// The S3 version id of the manifest to put back (default: the one before the current version).
     #[arg(long, value_name = "VERSION_ID")]
     to: Option<String>,
+    /// A signed version is put back signed again, with a new sequence (a Lambda refuses an older one as replayed).
+    #[command(flatten)]
+    sign: super::scope::SignArgs,
 }
 
 fn s3_location(location: &str) -> anyhow::Result<(String, String)> {
@@ -35,6 +39,25 @@ fn s3_location(location: &str) -> anyhow::Result<(String, String)> {
         RuleSource::S3 { bucket, key } => Ok((bucket, key)),
         RuleSource::File(_) => bail!("`{location}` is not an s3:// location"),
     }
+}
+
+/// Puts version `id` of the manifest back as a new publication, with a new scope and signature.
+async fn resign(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    signer: &super::scope::Signer,
+) -> anyhow::Result<()> {
+    let old = s3.get_object().bucket(bucket).key(key).version_id(id).send().await.context("reading that version")?;
+    let bytes = old.body.collect().await.context("reading that version")?.into_bytes();
+    let mut document: serde_json::Value = serde_json::from_slice(&bytes).context("that version is not JSON")?;
+    let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
+    let put = s3.put_object().bucket(bucket).key(key).content_type("application/json");
+    put.metadata(weft::rules::signing::SIGNATURE_METADATA, signature).body(manifest.into()).send().await.map_err(
+        |e| anyhow::anyhow!("uploading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+    )?;
+    Ok(())
 }
 
 /// One stored version of the manifest.
@@ -135,6 +158,20 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let id = target.s3_version_id.as_deref().context("that version has no S3 version id")?;
+    if let Some(signer) = args.sign.signer()? {
+        resign(&s3, &bucket, &key, id, &signer).await?;
+        println!(
+            "rolled back s3://{bucket}/{key} to {}'s rules (S3 version {id}), signed again with a new sequence; deployments load it at their next poll",
+            target.version
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if target.signed {
+        bail!(
+            "{} is signed: deployments refuse an older signed sequence as replayed. Put it back signed again: add --key and --deployment",
+            target.version
+        );
+    }
     s3.copy_object()
         .bucket(&bucket)
         .key(&key)

@@ -52,9 +52,8 @@ struct PublishArgs {
     /// Key prefix; the manifest goes to PREFIX/manifest.json.
     #[arg(long, default_value = "")]
     prefix: String,
-    /// Sign the manifest with this private key (from `weft rules keygen`).
-    #[arg(long, value_name = "FILE")]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    sign: super::scope::SignArgs,
 }
 
 #[derive(clap::Args)]
@@ -305,17 +304,18 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     weft::rollout::source::load(&source, None, &engine, &Limits::default(), &Trust::default())
         .await
         .with_context(|| format!("{} does not load; nothing was published", args.manifest.display()))?;
-    let signing_key = match &args.key {
-        Some(file) => Some(weft::rules::signing::signing_key(
-            &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
-        )?),
-        None => None,
-    };
+    let signer = args.sign.signer()?;
     let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&args.manifest)?)?;
     let uploads = content_addressed(&mut document, args.manifest.parent().unwrap_or(Path::new(".")))?;
-    let manifest = serde_json::to_vec_pretty(&document)?;
     let clients = Clients::load().await;
     let key = manifest_key(&args.prefix);
+    let (manifest, signature) = match &signer {
+        Some(signer) => {
+            let (bytes, signature) = signer.sign(&clients.s3, &args.bucket, &key, &mut document).await?;
+            (bytes, Some(signature))
+        }
+        None => (serde_json::to_vec_pretty(&document)?, None),
+    };
     for (name, bytes) in uploads {
         let object_key = weft::rollout::source::sibling_key(&key, &name);
         // Content-addressed: an object already there has these very bytes.
@@ -331,19 +331,15 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     let mut put = clients.s3.put_object().bucket(&args.bucket).key(&key).content_type("application/json");
-    if let Some(signing_key) = &signing_key {
-        put = put.metadata(SIGNATURE_METADATA, weft::rules::signing::sign(signing_key, &manifest));
+    if let Some(signature) = &signature {
+        put = put.metadata(SIGNATURE_METADATA, signature);
     }
     put.body(manifest.clone().into()).send().await.map_err(|e| {
         anyhow::anyhow!("uploading s3://{}/{key}: {}", args.bucket, aws_sdk_s3::error::DisplayErrorContext(&e))
     })?;
     let name = document["name"].as_str();
     let version = RuleSetVersion::new(name, &ModuleId::new("", &manifest).sha256);
-    println!(
-        "published {version} to s3://{}/{key}{}",
-        args.bucket,
-        if signing_key.is_some() { " (signed)" } else { "" }
-    );
+    println!("published {version} to s3://{}/{key}{}", args.bucket, if signature.is_some() { " (signed)" } else { "" });
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,6 +30,10 @@ pub struct Config {
     pub rules: Option<RuleSource>,
     pub rules_poll: Duration,
     pub rules_public_key: Option<String>,
+    /// This deployment's name, checked against a signed manifest's scope.
+    pub deployment: Option<String>,
+    /// The lowest signed sequence a cold start accepts.
+    pub rules_min_sequence: u64,
     /// A cold start that cannot load the rule set runs the default rule (else it fails its invocations).
     pub cold_start_default: bool,
     /// A new version failing its first this many events in a row is rolled back (0: never).
@@ -66,6 +70,8 @@ impl Config {
             rules_public_key: vars.parsed("WEFT_RULES_PUBLIC_KEY", PUBLIC_KEY, |key| {
                 signing::public_keys(key).is_ok_and(|keys| !keys.is_empty()).then(|| key.to_owned())
             })?,
+            deployment: vars.get("WEFT_DEPLOYMENT"),
+            rules_min_sequence: vars.number("WEFT_RULES_MIN_SEQUENCE", 0, 0, u64::MAX)?,
             cold_start_default: vars
                 .parsed("WEFT_RULES_COLD_START", "`fail` or `default`", |v| match v {
                     "fail" => Some(false),
@@ -170,6 +176,7 @@ fn range_text(var: &str) -> &'static str {
         "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
         "WEFT_RECORDS_PER_EVENT" => "a whole number from 1 to 10000",
         "WEFT_RULES_POLL_SECONDS" => "a whole number of seconds from 1 to 3600",
+        "WEFT_RULES_MIN_SEQUENCE" => "a whole number",
         _ => "a whole number from 1 to 10000",
     }
 }

@@ -25,6 +25,7 @@ use crate::metrics::{Publisher, Report};
 use crate::rollout::reload::Reloader;
 use crate::rollout::source::{RuleSource, Trust};
 use crate::rules::RuleSet;
+use crate::rules::signing;
 use crate::verdict::{Fate, Summary};
 
 /// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
@@ -283,12 +284,9 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
     let clients = crate::aws::Clients::load().await;
     let engine = crate::engine::Engine::new()?;
     let trust = Trust {
-        public_keys: config
-            .rules_public_key
-            .as_deref()
-            .map(crate::rules::signing::public_keys)
-            .transpose()?
-            .unwrap_or_default(),
+        public_keys: config.rules_public_key.as_deref().map(signing::public_keys).transpose()?.unwrap_or_default(),
+        deployment: config.deployment.clone(),
+        min_sequence: config.rules_min_sequence,
     };
     let default_judge = || -> Result<Judge, InitError> {
         let rules = RuleSet::embedded_default(&engine, config.limits.clone())?;

@@ -43,6 +43,18 @@ pub const VARIABLES: &[Variable] = &[
         description: "ed25519 public keys (hex, from `weft rules keygen`; several, comma-separated, while a key is rotated): when set, unsigned or wrongly signed rule sets, and signed ones with a table not pinned by sha256, are refused.",
     },
     Variable {
+        name: "WEFT_DEPLOYMENT",
+        required: false,
+        default: None,
+        description: "This deployment's name: a signed rule set whose scope names another deployment is refused (`weft rules publish --deployment`).",
+    },
+    Variable {
+        name: "WEFT_RULES_MIN_SEQUENCE",
+        required: false,
+        default: Some("0"),
+        description: "The lowest signed sequence a cold start accepts (later versions must be higher than the one running): raise it to refuse older signed publications outright.",
+    },
+    Variable {
         name: "WEFT_RULES_COLD_START",
         required: false,
         default: Some("fail"),

@@ -74,6 +74,8 @@ struct State {
     stats: RolloutStats,
     /// When S3 last answered a check (new version, unchanged, or a version refused for what it holds).
     answered: Instant,
+    /// The highest signed sequence accepted so far: a later version must be higher (not lowered by a rollback).
+    sequence: Option<u64>,
     /// ETag of the last manifest judged (accepted or refused): the next GET is conditional on it.
     seen_etag: Option<String>,
     last_check: Option<Instant>,
@@ -108,6 +110,7 @@ impl Reloader {
             status: Status::default(),
             stats: RolloutStats::default(),
             answered: Instant::now(),
+            sequence: None,
             seen_etag: None,
             last_check: None,
             in_flight: false,
@@ -118,7 +121,7 @@ impl Reloader {
 
     /// Loads the current version now (cold start). On success it is the active version.
     pub async fn load_now(&self) -> Result<RuleSet, SourceError> {
-        let result = self.load(None).await;
+        let result = self.load(None, &self.trust).await;
         let mut state = self.lock();
         state.last_check = Some(Instant::now());
         state.stats.checks += 1;
@@ -135,6 +138,7 @@ impl Reloader {
         state.answered = Instant::now();
         tracing::info!(version = %accepted.version, "rule set loaded");
         state.seen_etag = accepted.etag.clone();
+        state.sequence = accepted.sequence;
         state.status.active = Some(accepted.version.0.clone());
         self.publish_status(&mut state);
         Ok(accepted.rules)
@@ -165,6 +169,7 @@ impl Reloader {
         let mut state = self.lock();
         let accepted = state.ready.take()?;
         let previous = state.status.active.replace(accepted.version.0.clone());
+        state.sequence = accepted.sequence.max(state.sequence);
         tracing::info!(version = %accepted.version, previous = ?previous, "rule set activated");
         state.status.last_known_good = previous;
         state.status.swaps += 1;
@@ -224,15 +229,20 @@ impl Reloader {
     }
 
     /// Fetches and checks the manifest unless it still has the ETag `if_none_match` (`Ok(None)`).
-    async fn load(&self, if_none_match: Option<&str>) -> Result<Option<Accepted>, Refused> {
+    async fn load(&self, if_none_match: Option<&str>, trust: &Trust) -> Result<Option<Accepted>, Refused> {
         let (s3, bucket, key) = (&self.s3, &self.bucket, &self.key);
-        source::load_s3(s3, bucket, key, if_none_match, &self.engine, &self.limits, &self.trust).await
+        source::load_s3(s3, bucket, key, if_none_match, &self.engine, &self.limits, trust).await
     }
 
-    /// One background check, conditional on the ETag last judged.
+    /// One background check, conditional on the ETag last judged; a signed version must be newer than the last
+    /// one accepted.
     async fn check(&self) -> Result<Option<Accepted>, Refused> {
-        let seen = self.lock().seen_etag.clone();
-        self.load(seen.as_deref()).await
+        let (seen, sequence) = {
+            let state = self.lock();
+            (state.seen_etag.clone(), state.sequence)
+        };
+        let floor = sequence.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
+        self.load(seen.as_deref(), &Trust { min_sequence: floor, ..self.trust.clone() }).await
     }
 
     fn settle(&self, outcome: Result<Option<Accepted>, Refused>) {

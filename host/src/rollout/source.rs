@@ -92,8 +92,14 @@ pub struct FetchedManifest {
 /// What must hold before a rule set may run.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
-    /// When not empty, the manifest must carry a valid signature by one of these keys, and pin every file.
+    /// When not empty, the manifest must carry a valid signature by one of these keys, pin every file, and have a
+    /// scope for this deployment, not expired, with a sequence of at least `min_sequence`.
     pub public_keys: Vec<VerifyingKey>,
+    /// This deployment's name (`WEFT_DEPLOYMENT`): a signed manifest for another is refused.
+    pub deployment: Option<String>,
+    /// The lowest sequence accepted: `WEFT_RULES_MIN_SEQUENCE` at a cold start, one more than the active version's
+    /// afterwards.
+    pub min_sequence: u64,
 }
 
 /// A rule set that passed every check, ready to run.
@@ -102,6 +108,8 @@ pub struct Accepted {
     pub version: RuleSetVersion,
     pub etag: Option<String>,
     pub published: Option<SystemTime>,
+    /// The signed scope's sequence, when the manifest has one: the next version must be higher.
+    pub sequence: Option<u64>,
 }
 
 /// The S3 key of a file a manifest at `manifest_key` names (`name` is relative to the manifest's prefix).
@@ -231,6 +239,7 @@ pub fn verify(fetched: &FetchedManifest, trust: &Trust) -> Result<Parsed, Source
     if let Some((name, _)) = parsed.manifest.tables.iter().find(|(_, table)| table.sha256.is_none()) {
         return Err(SignatureError::UnpinnedTable(name.clone()).into());
     }
+    signing::check_scope(parsed.manifest.scope.as_ref(), trust.deployment.as_deref(), trust.min_sequence)?;
     Ok(parsed)
 }
 
@@ -246,7 +255,8 @@ pub fn build(
     let rules = parsed.load(engine, limits, files)?;
     let rules = self_test(rules, &parsed.manifest.tests)?;
     let version = rules.version().cloned().expect("a rule set from a manifest has a version");
-    Ok(Accepted { rules, version, etag, published: None })
+    let sequence = parsed.manifest.scope.as_ref().map(|scope| scope.sequence);
+    Ok(Accepted { rules, version, etag, published: None, sequence })
 }
 
 /// An S3 rule set that was not accepted, with its manifest's ETag when the manifest itself was fetched.

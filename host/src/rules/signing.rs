@@ -19,6 +19,20 @@ pub enum SignatureError {
     Invalid,
     #[error("table `{0}` has no sha256: a signed rule set must pin every file it names")]
     UnpinnedTable(String),
+    #[error(
+        "the signed rule set has no `scope` (deployment and sequence): publish it with `weft rules publish --key --deployment`"
+    )]
+    Unscoped,
+    #[error("the rule set is signed for deployment `{signed_for}`, not `{here}`")]
+    OtherDeployment { signed_for: String, here: String },
+    #[error(
+        "the rule set's sequence {sequence} is older than {floor}, the lowest this deployment accepts (a replayed publication?)"
+    )]
+    Replayed { sequence: u64, floor: u64 },
+    #[error("the rule set's signature expired at {0}")]
+    Expired(String),
+    #[error("`scope.expires` is `{0}`, not an RFC 3339 time")]
+    BadExpiry(String),
     #[error("{what} is not an ed25519 key ({len} hex digits)")]
     BadKey { what: &'static str, len: usize },
 }
@@ -37,6 +51,30 @@ pub fn verify(public_keys: &[VerifyingKey], manifest: &[u8], signature: Option<&
 /// The signature of `manifest`, hex.
 pub fn sign(key: &SigningKey, manifest: &[u8]) -> String {
     to_hex(&key.sign(manifest).to_bytes())
+}
+
+/// Checks a signed manifest's scope: for this deployment (when one is configured), at least `floor`, not expired.
+pub fn check_scope(
+    scope: Option<&crate::rules::manifest::Scope>,
+    deployment: Option<&str>,
+    floor: u64,
+) -> Result<(), SignatureError> {
+    let scope = scope.ok_or(SignatureError::Unscoped)?;
+    if let Some(here) = deployment
+        && scope.deployment != here
+    {
+        return Err(SignatureError::OtherDeployment { signed_for: scope.deployment.clone(), here: here.to_owned() });
+    }
+    if scope.sequence < floor {
+        return Err(SignatureError::Replayed { sequence: scope.sequence, floor });
+    }
+    if let Some(expires) = &scope.expires {
+        let at = humantime::parse_rfc3339_weak(expires).map_err(|_| SignatureError::BadExpiry(expires.clone()))?;
+        if at <= std::time::SystemTime::now() {
+            return Err(SignatureError::Expired(expires.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// A fresh key from the operating system's randomness.

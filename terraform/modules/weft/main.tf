@@ -18,6 +18,8 @@ locals {
     WEFT_RULES                = local.rules_manifest
     WEFT_RULES_POLL_SECONDS   = tostring(var.rules_poll_seconds)
     WEFT_RULES_PUBLIC_KEY     = var.rules_public_key
+    WEFT_DEPLOYMENT           = var.deployment == "" ? var.name : var.deployment
+    WEFT_RULES_MIN_SEQUENCE   = tostring(var.rules_min_sequence)
     WEFT_RULES_COLD_START     = var.rules_cold_start
     WEFT_RULES_ROLLBACK_AFTER = tostring(var.rules_rollback_after)
     WEFT_TIME_PER_EVENT_MS    = tostring(var.time_per_event_ms)

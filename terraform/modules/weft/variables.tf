@@ -174,6 +174,18 @@ variable "rules_public_key" {
   }
 }
 
+variable "deployment" {
+  description = "This deployment's name: a signed rule set must be published for it (`weft rules publish --deployment`). Empty: var.name."
+  type        = string
+  default     = ""
+}
+
+variable "rules_min_sequence" {
+  description = "The lowest signed rule set sequence a cold start accepts; raise it to refuse older signed publications outright."
+  type        = number
+  default     = 0
+}
+
 variable "rules_cold_start" {
   description = "A container that cannot load its rule set: fail its invocations (Lambda retries) or run the embedded default rule."
   type        = string

@@ -118,8 +118,8 @@ impl Manifest {
             ("tables", self.tables.len(), MAX_TABLES),
             ("tests", self.tests.len(), MAX_TESTS),
         ];
-        let chains = self.rules.iter().enumerate().map(|(r, rule)| (r, rule.modules.len()));
-        for (r, count) in chains.filter(|(_, count)| *count > MAX_CHAIN) {
+        let mut chains = self.rules.iter().enumerate().map(|(r, rule)| (r, rule.modules.len()));
+        if let Some((r, count)) = chains.find(|(_, count)| *count > MAX_CHAIN) {
             let at = format!("rules[{r}] ({:?}).modules", self.rules[r].name);
             return Err(invalid(at, Problem::TooMany { count, max: MAX_CHAIN }));
         }

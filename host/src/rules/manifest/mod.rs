@@ -38,6 +38,26 @@ pub struct Manifest {
     /// Golden cases for the whole rule set: `weft rules test MANIFEST` runs them.
     #[serde(default)]
     pub tests: Vec<crate::rules::golden::Case>,
+    /// What a signature over this manifest is for (required when the Lambda requires signatures).
+    #[serde(default)]
+    pub scope: Option<Scope>,
+}
+
+/// What a signature is for: which deployment, which publication, until when. `weft rules publish --key` writes it;
+/// a Lambda that requires signatures refuses a signed manifest without it, for another deployment, older than the
+/// one it runs, or expired — so a signed manifest cannot be replayed from the bucket's history or copied from
+/// staging to production.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scope {
+    /// The deployment it is for (`WEFT_DEPLOYMENT` of the Lambdas that may run it).
+    pub deployment: String,
+    /// Increases with every publication (`weft rules publish` uses milliseconds since the epoch, and one more than
+    /// the published version's when that is higher).
+    pub sequence: u64,
+    /// RFC 3339; after it the signature no longer counts.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 /// A lookup table file: a JSON object of keys to values, or a CSV file with a header row.
