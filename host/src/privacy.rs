@@ -33,12 +33,13 @@ pub fn code(text: &str) -> String {
     if code.is_empty() { "_".into() } else { code }
 }
 
-/// At most [`MAX_TEXT_BYTES`] of a module's `text`, cut at a character boundary and marked when cut.
-pub fn clip(text: String) -> String {
-    if text.len() <= MAX_TEXT_BYTES {
-        return text;
+/// At most `max` bytes of `text` (a module's, or a dead letter's for a summary), cut at a character boundary and
+/// marked when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
     }
-    let mut end = MAX_TEXT_BYTES;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -172,9 +173,9 @@ mod tests {
         assert_eq!(code(&hostile).len(), MAX_CODE_CHARS);
         assert!(code(&hostile).starts_with("__2Jxxx"));
         assert_eq!((code(""), code("kinesis-throttled")), ("_".to_owned(), "kinesis-throttled".to_owned()));
-        let long = clip("é".repeat(5000));
+        let long = clip(&"é".repeat(5000), MAX_TEXT_BYTES);
         assert!(long.len() < MAX_TEXT_BYTES + 40 && long.ends_with("(10000 bytes in all)"), "{}", long.len());
-        assert_eq!(clip("short".into()), "short");
+        assert_eq!(clip("short", MAX_TEXT_BYTES), "short");
         assert_eq!(printable("clear\u{1b}[2J\r\n"), "clear\\u{1b}[2J\\u{d}\\u{a}");
         assert!(matches!(printable("plain"), Cow::Borrowed("plain")));
     }

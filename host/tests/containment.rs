@@ -90,13 +90,6 @@ fn output_weft_cannot_write_is_refused() {
     assert!(empty_key.reason.contains("partition key is empty"), "{}", empty_key.reason);
 }
 
-/// Peak resident memory of this process (nextest runs each test in a process of its own), from /proc.
-fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
-}
-
 /// A module's words are bounded where they cross: a 1 MiB code of terminal escapes becomes a short safe class, a
 /// 1 MiB reason or message is cut to 4 KiB and says how long it was.
 #[test]
@@ -136,7 +129,7 @@ fn an_answer_over_the_copy_allowance_is_refused_before_it_is_copied() {
         let expected = format!("hostile.wasm: copy limit of {allowance} bytes exceeded");
         assert!(letter.reason.starts_with(&expected), "{}", letter.reason);
     }
-    let peak = peak_rss_mib();
+    let peak = common::memory_kib("VmHWM") / 1024;
     println!("peak RSS with five 7 MiB answers in one batch: {peak} MiB (copy allowance {allowance} bytes per event)");
     assert!(peak < 256, "peak RSS {peak} MiB");
 }
@@ -205,13 +198,6 @@ fn a_module_importing_a_capability_weft_does_not_grant_is_refused_at_load_naming
     assert!(error.contains("wasi_snapshot_preview1"), "{error}");
 }
 
-/// Resident memory of this process, from /proc.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
     let mut rules = hostile_rules(Limits::default());
@@ -219,12 +205,12 @@ fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
         (0..10_000).map(|i| weft::input::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap()).collect();
     let warm = rules.process_batch(&events[..1_000]);
     assert!(warm.iter().all(|d| matches!(d, Verdict::DeadLetter(l) if l.error_class == "panic")));
-    let before = rss_kib();
+    let before = common::memory_kib("VmRSS");
     for chunk in events[1_000..].chunks(64) {
         let verdicts = rules.process_batch(chunk);
         assert!(verdicts.iter().all(|d| matches!(d, Verdict::DeadLetter(l) if l.error_class == "panic")));
     }
-    let after = rss_kib();
+    let after = common::memory_kib("VmRSS");
     let instances = rules.modules().next().unwrap().instantiations();
     println!(
         "RSS over 9,000 trapping events after 1,000 to warm up: {before} KiB → {after} KiB; {instances} instances"

@@ -73,12 +73,6 @@ async fn server() -> String {
     url
 }
 
-fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_over_their_limit_are_refused_by_header_or_cut_off_while_read() {
     let url = server().await;
@@ -107,7 +101,7 @@ async fn objects_over_their_limit_are_refused_by_header_or_cut_off_while_read() 
         }
         assert_eq!(refused.error.class(), "too-large");
     }
-    let peak = peak_rss_mib();
+    let peak = common::memory_kib("VmHWM") / 1024;
     println!("peak RSS after a 2 GiB object and an endless one: {peak} MiB");
     assert!(peak < 200, "{peak} MiB");
 }

@@ -407,16 +407,22 @@ fn weft_rules(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A new bucket with versioning on, as the Terraform module makes the rules bucket (what rollbacks read).
+async fn versioned_bucket(c: &weft::aws::Clients, prefix: &str) -> String {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let bucket = unique(prefix);
+    create_bucket(c, &bucket).await;
+    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    bucket
+}
+
 /// A signed version is put back signed again, with a sequence above the current one (an older signed sequence
 /// would be refused as a replay); without the key the CLI says so instead of copying it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_version_is_rolled_back_by_signing_it_again_with_a_new_sequence() {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
-    let bucket = unique("signed-rollback");
-    create_bucket(&c, &bucket).await;
-    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-    c.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    let bucket = versioned_bucket(&c, "signed-rollback").await;
     let key = weft::rules::signing::generate().unwrap();
     for (name, sequence) in [("v1", 1), ("v2", 2)] {
         let mut manifest = default_only(name);
@@ -449,12 +455,8 @@ async fn a_signed_version_is_rolled_back_by_signing_it_again_with_a_new_sequence
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_sees_what_each_deployment_runs_and_rolls_back_with_the_cli() {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
-    let bucket = unique("rules");
-    create_bucket(&c, &bucket).await;
-    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-    c.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    let bucket = versioned_bucket(&c, "rules").await;
     let (v1, v2) = (default_only("v1"), default_only("v2"));
     put(&c.s3, &bucket, &v1, &[], None).await;
     let reloader = reloader(&c.s3, &bucket, Trust::default());

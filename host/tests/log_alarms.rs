@@ -146,6 +146,10 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
     for line in &lines {
         assert!(line.get("fields").is_none() && line["level"].is_string() && line["message"].is_string(), "{line}");
     }
+    // The failed event's line, for Logs Insights (its alarm is the `FailedEvents` metric alarm).
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["metric"] == "EventFailed").collect();
+    assert_eq!(failed.len(), 1, "{lines:#?}");
+    assert!(failed[0]["reason"].is_string(), "{}", failed[0]);
     let refused = lines.iter().find(|l| l["metric"] == "RuleSetRefused").unwrap();
     assert!(refused["reason"].as_str().unwrap().contains("is not JSONPath"), "{refused}");
 }

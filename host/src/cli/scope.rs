@@ -66,9 +66,8 @@ impl Signer {
     }
 }
 
-/// The sequence of the manifest now published at `s3://bucket/key`, if it has one.
+/// The sequence of the manifest now published at `s3://bucket/key`, if it has one (read as the Lambda reads it).
 async fn published_sequence(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<u64> {
-    let object = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
-    let bytes = object.body.collect().await.ok()?.into_bytes();
-    Manifest::parse(&bytes).ok()?.manifest.scope.map(|scope| scope.sequence)
+    let fetched = weft::rollout::source::fetch_manifest(s3, bucket, key, None).await.ok()??;
+    Manifest::parse(&fetched.bytes).ok()?.manifest.scope.map(|scope| scope.sequence)
 }

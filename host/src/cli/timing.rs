@@ -18,7 +18,6 @@ pub fn table(stats: &RuleSetStats) -> String {
     );
     for rule in &stats.rules {
         let s = &rule.stats;
-        let longest = rule.modules.iter().map(|(_, c)| c.longest).max().unwrap_or_default();
         let name = if rule.quarantined { format!("{} (quarantined)", rule.rule) } else { rule.rule.clone() };
         let _ = writeln!(
             out,
@@ -28,7 +27,7 @@ pub fn table(stats: &RuleSetStats) -> String {
             s.records,
             s.dropped,
             s.failures.total(),
-            times(rule.busy(), s.events, longest)
+            times(rule.busy(), s.events, rule.longest())
         );
         for (module, calls) in &rule.modules {
             let _ =

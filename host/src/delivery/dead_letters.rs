@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::budget::left;
 use super::retry::{Backoff, GiveUp};
 use super::stats::{LetterCounters, LetterStats};
+use crate::privacy;
 use crate::rules::stats::public_class;
 use crate::verdict::dead_letter::{DeadLetter, DeadLetterMessage, StoredDeadLetter, StoredObject};
 
@@ -29,8 +30,6 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_BATCH_ENTRIES: usize = 10;
 /// Room kept for the message attributes, which count towards the limit (two names and two clipped values).
 const ATTRIBUTE_ALLOWANCE: usize = 1024;
-/// The longest message attribute value weft sends.
-pub const MAX_ATTRIBUTE_CHARS: usize = crate::privacy::MAX_CODE_CHARS;
 /// The longest reason in a stored dead letter's summary (the stored dead letter has the whole reason).
 pub const MAX_SUMMARY_REASON_BYTES: usize = 4096;
 /// SendMessageBatch calls in flight at once.
@@ -119,9 +118,9 @@ impl DeadLetterQueue {
         let summary = DeadLetterMessage::Stored(StoredDeadLetter {
             schema_version: letter.schema_version,
             stage: letter.stage,
-            error_class: attribute_text(&letter.error_class),
-            reason: clip(&letter.reason, MAX_SUMMARY_REASON_BYTES),
-            event_id: letter.event_id.as_deref().map(|id| clip(id, MAX_SUMMARY_REASON_BYTES)),
+            error_class: privacy::code(&letter.error_class),
+            reason: privacy::clip(&letter.reason, MAX_SUMMARY_REASON_BYTES),
+            event_id: letter.event_id.as_deref().map(|id| privacy::clip(id, MAX_SUMMARY_REASON_BYTES)),
             stored_in: StoredObject { bucket: bucket.clone(), key, bytes },
         });
         Ok(sqs_safe(serde_json::to_string(&summary).expect("summaries serialise")))
@@ -291,18 +290,14 @@ fn sort_entries(
     (retry, reason)
 }
 
+/// A message attribute's value: at most 64 of `a-z A-Z 0-9 . _ : -` ([`privacy::code`]). SQS refuses some characters
+/// outright and counts attributes against the message size.
 fn attribute(value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
         .data_type("String")
-        .string_value(attribute_text(value))
+        .string_value(privacy::code(value))
         .build()
         .expect("type is set")
-}
-
-/// A message attribute's value: at most 64 of `a-z A-Z 0-9 . _ : -`, anything else as `_` (see
-/// [`crate::privacy::code`]). SQS refuses some characters outright and counts attributes against the message size.
-pub fn attribute_text(value: &str) -> String {
-    crate::privacy::code(value)
 }
 
 /// The name of an oversize dead letter's object: a hash of the event id, never the id itself (an event chooses
@@ -312,18 +307,6 @@ pub fn object_name(event_id: Option<&str>) -> String {
         Some(id) => Sha256::digest(id.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect(),
         None => format!("no-id-{:016x}", fastrand::u64(..)),
     }
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary, marked when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 /// A message body SQS accepts: JSON already escapes control characters; the two non-characters SQS refuses
@@ -341,19 +324,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attributes_keys_and_summaries_are_bounded() {
-        let hostile = format!("\u{1b}[2J{}\u{0}", "x".repeat(1 << 20));
-        let text = attribute_text(&hostile);
-        assert_eq!(text.len(), MAX_ATTRIBUTE_CHARS);
-        assert!(text.starts_with("__2Jxxx"), "{text}");
-        assert_eq!(attribute_text(""), "_");
-        assert_eq!(attribute_text("kinesis-throttled"), "kinesis-throttled");
+    fn object_names_and_bodies_are_safe_for_s3_and_sqs() {
         let name = object_name(Some(&"../".repeat(700)));
         assert_eq!(name.len(), 32);
         assert!(name.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(name, object_name(Some(&"../".repeat(700))), "the same event, the same name");
-        let clipped = clip(&"é".repeat(5000), 4096);
-        assert!(clipped.len() < 4200 && clipped.ends_with("(10000 bytes in all)"), "{}", clipped.len());
         assert_eq!(sqs_safe("\"a\u{ffff}\"".into()), "\"a\\uffff\"");
         assert_eq!(serde_json::from_str::<String>(&sqs_safe("\"a\u{ffff}\"".into())).unwrap(), "a\u{ffff}");
     }

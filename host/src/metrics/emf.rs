@@ -107,8 +107,12 @@ impl Head<'_> {
 }
 
 /// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serialises")
+}
+
 fn string(out: &mut String, text: &str) {
-    out.push_str(&serde_json::to_string(text).expect("a string serialises"));
+    out.push_str(&json_string(text));
 }
 
 /// A dimension value CloudWatch takes: printable ASCII, at most 250 characters.
@@ -169,10 +173,9 @@ fn function(r: &Report) -> Vec<(&'static str, f64)> {
 
 /// Members that are not metrics, as JSON: what an operator reads next to the numbers in Logs Insights.
 fn properties(r: &Report) -> Vec<(&'static str, String)> {
-    let json = |text: &str| serde_json::to_string(text).expect("a string serialises");
-    let mut properties = vec![("RuleSetVersion", json(r.rule_set.as_deref().unwrap_or("builtin:default")))];
+    let mut properties = vec![("RuleSetVersion", json_string(r.rule_set.as_deref().unwrap_or("builtin:default")))];
     if let Some(id) = &r.request_id {
-        properties.push(("RequestId", json(id)));
+        properties.push(("RequestId", json_string(id)));
     }
     if let Some(rollout) = r.rollout.as_ref().filter(|r| !r.refusals.is_empty()) {
         properties.push(("RuleSetRefusedFor", serde_json::to_string(&rollout.refusals).expect("counts serialise")));
@@ -182,13 +185,12 @@ fn properties(r: &Report) -> Vec<(&'static str, String)> {
 
 fn rule_metrics(rule: &crate::rules::stats::RuleReport) -> Vec<(&'static str, f64)> {
     let (s, f) = (&rule.stats, &rule.stats.failures);
-    let longest = rule.modules.iter().map(|(_, c)| c.longest).max().unwrap_or_default();
     vec![
         ("RuleEvents", s.events as f64),
         ("RuleRecords", s.records as f64),
         ("RuleDropped", s.dropped as f64),
         ("RuleTime", ms(rule.busy())),
-        ("RuleTimeMax", ms(longest)),
+        ("RuleTimeMax", ms(rule.longest())),
         ("TrapsDeadline", f.deadline as f64),
         ("TrapsMemory", f.memory as f64),
         ("TrapsPanic", f.panic as f64),

@@ -125,17 +125,8 @@ impl Reloader {
         let mut state = self.lock();
         state.last_check = Some(Instant::now());
         state.stats.checks += 1;
-        let accepted = match result {
-            Ok(accepted) => accepted.expect("an unconditional GET has a body"),
-            Err(refused) => {
-                if !matches!(refused.error, SourceError::Unreachable { .. }) {
-                    state.answered = Instant::now();
-                }
-                state.count_refusal(&refused.error);
-                return Err(refused.error);
-            }
-        };
-        state.answered = Instant::now();
+        state.judged(result.as_ref().err().map(|refused| &refused.error));
+        let accepted = result.map_err(|refused| refused.error)?.expect("an unconditional GET has a body");
         tracing::info!(version = %accepted.version, "rule set loaded");
         state.seen_etag = accepted.etag.clone();
         state.sequence = accepted.sequence;
@@ -248,9 +239,7 @@ impl Reloader {
     fn settle(&self, outcome: Result<Option<Accepted>, Refused>) {
         let mut state = self.lock();
         state.in_flight = false;
-        if !matches!(outcome, Err(Refused { error: SourceError::Unreachable { .. }, .. })) {
-            state.answered = Instant::now();
-        }
+        state.judged(outcome.as_ref().err().map(|refused| &refused.error));
         match outcome {
             Ok(None) => {}
             Ok(Some(accepted)) => {
@@ -259,7 +248,6 @@ impl Reloader {
                 state.ready = Some(accepted);
             }
             Err(Refused { etag, error }) => {
-                state.count_refusal(&error);
                 let reason = error.to_string();
                 // A refused manifest is not fetched again until it changes; S3 being unreachable is retried at
                 // the next poll.
@@ -279,7 +267,13 @@ impl Reloader {
 }
 
 impl State {
-    fn count_refusal(&mut self, error: &SourceError) {
-        *self.stats.refusals.entry(error.class()).or_default() += 1;
+    /// A check came back: S3 answered unless it could not be reached; a refusal is counted by its class.
+    fn judged(&mut self, refusal: Option<&SourceError>) {
+        if !matches!(refusal, Some(SourceError::Unreachable { .. })) {
+            self.answered = Instant::now();
+        }
+        if let Some(error) = refusal {
+            *self.stats.refusals.entry(error.class()).or_default() += 1;
+        }
     }
 }

@@ -307,10 +307,15 @@ pub(super) fn answered(
         // A module's words are bounded here, where they cross into the host: codes to a short safe class, text to
         // a few KiB (what follows keeps them per event until delivery, and prints and sends them).
         Ok(wit::Outcome::Error(e)) => {
-            return Err(failure(rule, module.clone(), &privacy::code(&e.code), privacy::clip(e.message)));
+            return Err(failure(
+                rule,
+                module.clone(),
+                &privacy::code(&e.code),
+                privacy::clip(&e.message, privacy::MAX_TEXT_BYTES),
+            ));
         }
         Ok(wit::Outcome::Drop(reason)) => {
-            let reason = privacy::clip(reason);
+            let reason = privacy::clip(&reason, privacy::MAX_TEXT_BYTES);
             return Err(Ruling::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module.clone()) });
         }
         Ok(wit::Outcome::Records(records)) => records,

@@ -124,6 +124,11 @@ impl RuleReport {
     pub fn busy(&self) -> std::time::Duration {
         self.modules.iter().map(|(_, calls)| calls.busy).sum()
     }
+
+    /// The longest single call into one of the rule's modules.
+    pub fn longest(&self) -> std::time::Duration {
+        self.modules.iter().map(|(_, calls)| calls.longest).max().unwrap_or_default()
+    }
 }
 
 /// A rule set's reports, and the calls of the default rule it falls back to (on-error: default).

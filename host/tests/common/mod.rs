@@ -186,3 +186,11 @@ pub fn sqs_batch<S: AsRef<str>>(bodies: &[S]) -> String {
         .collect();
     serde_json::json!({"Records": records}).to_string()
 }
+
+/// A memory figure of this process from /proc/self/status, in KiB: `VmRSS` now, `VmHWM` at its peak (nextest runs
+/// each test in a process of its own, so the peak is the test's).
+pub fn memory_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':'))).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
