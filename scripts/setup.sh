@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what weft's build and tests need, idempotently; safe to run any number of times:
 # - the pinned Rust toolchain with its wasm target (rust-toolchain.toml);
-# - cargo-nextest, the test runner;
+# - cargo-nextest, the test runner, and cargo-deny, the supply-chain check;
 # - a Python virtualenv (.venv) with moto (the AWS API server the tests talk to), the AWS CLI (the tests read the
 #   stream back with it once, as an operator would) and cargo-lambda (the Lambda runtime API server for the tests,
 #   and `cargo lambda build` for deployment);
@@ -14,6 +14,11 @@ rustup toolchain install >/dev/null
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
+fi
+
+# cargo-deny, which checks what may be in the build (deny.toml: licenses, bans, sources), from crates.io.
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]; then
+    cargo install --locked cargo-deny@0.20.2
 fi
 
 # venv DIR PACKAGE...: a virtualenv with exactly these packages, (re)installed only when the list changes.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::bindings::weft::rules::host::{Host, Level};
+use super::budget::{MemoryBudget, Share};
 use super::limits::Limits;
 use crate::privacy::{RuleLogs, redact};
 
@@ -42,9 +43,16 @@ pub(crate) struct CallState {
 }
 
 impl HostState {
-    pub(crate) fn new(module: Arc<str>, params: Arc<str>, tables: Arc<Tables>, limits: Limits) -> HostState {
+    pub(crate) fn new(
+        module: Arc<str>,
+        params: Arc<str>,
+        tables: Arc<Tables>,
+        limits: Limits,
+        budget: &Arc<MemoryBudget>,
+    ) -> HostState {
         let memory = MemoryCap {
             limit: limits.memory_bytes,
+            share: budget.share(),
             refused: None,
             instances: limits.instances,
             tables: limits.tables,
@@ -119,7 +127,9 @@ impl super::bindings::weft::rules::types::Host for HostState {}
 /// say which limit was hit.
 pub(crate) struct MemoryCap {
     limit: usize,
-    pub(crate) refused: Option<usize>,
+    /// This instance's part of the engine's budget for all instances.
+    share: Share,
+    pub(crate) refused: Option<Refused>,
     instances: usize,
     tables: usize,
     memories: usize,
@@ -141,13 +151,32 @@ pub struct MemoryLimitExceeded {
     pub desired: usize,
 }
 
+/// A refused `memory.grow`: over the instance's limit, or over what is left of the budget of all instances.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Refused {
+    Instance { desired: usize },
+    Budget { total: usize },
+}
+
+/// The error a `memory.grow` past the budget of all instances traps with.
+#[derive(Debug, thiserror::Error)]
+#[error("the memory of all rule instances together would pass {total} bytes")]
+pub struct MemoryBudgetExceeded {
+    pub total: usize,
+}
+
 impl wasmtime::ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Trap rather than return -1: a Rust guest aborts on allocation failure anyway, and a trap carries the
+        // reason.
         if desired > self.limit {
-            self.refused = Some(desired);
-            // Trap rather than return -1: a Rust guest aborts on allocation failure anyway, and a trap carries
-            // the reason.
+            self.refused = Some(Refused::Instance { desired });
             return Err(MemoryLimitExceeded { limit: self.limit, desired }.into());
+        }
+        if !self.share.grow(desired.saturating_sub(current)) {
+            let total = self.share.total();
+            self.refused = Some(Refused::Budget { total });
+            return Err(MemoryBudgetExceeded { total }.into());
         }
         Ok(true)
     }

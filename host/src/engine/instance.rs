@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use super::bindings::Rule;
-use super::host_api::{LookupLimitExceeded, MemoryLimitExceeded};
+use super::host_api::{LookupLimitExceeded, MemoryBudgetExceeded, MemoryLimitExceeded, Refused};
 use super::stats::CallStats;
 use super::{HostState, Limits, ModuleId, RuleModule, TICK, Tables, wit};
 
@@ -20,6 +20,9 @@ pub enum CallError {
     Deadline { limit: Duration },
     #[error("memory limit of {limit} bytes exceeded (asked for {desired})")]
     Memory { limit: usize, desired: usize },
+    /// The instance was within its own limit, but all instances together would hold more than their budget.
+    #[error("memory of all rule instances together would pass {total} bytes")]
+    MemoryBudget { total: usize },
     #[error("module panicked: {message}")]
     Panic { message: String },
     #[error("module trapped: {message}")]
@@ -43,7 +46,7 @@ impl CallError {
     pub fn class(&self) -> &'static str {
         match self {
             CallError::Deadline { .. } => "deadline-exceeded",
-            CallError::Memory { .. } => "memory-limit",
+            CallError::Memory { .. } | CallError::MemoryBudget { .. } => "memory-limit",
             CallError::Panic { .. } => "panic",
             CallError::Trap { .. } => "trap",
             CallError::Lookups { .. } => "lookup-limit",
@@ -120,6 +123,15 @@ impl RuleInstance {
         self.live = None;
     }
 
+    /// Creates the wasm instance now rather than at the first event, so that a module whose start function hangs,
+    /// traps or exhausts its memory is refused with its rule set instead of costing events.
+    pub fn warm(&mut self) -> Result<(), CallError> {
+        if self.live.is_none() {
+            self.live = Some(self.instantiate()?);
+        }
+        Ok(())
+    }
+
     /// Runs one event.
     pub fn process(&mut self, event: &wit::Event) -> Result<wit::Outcome, CallError> {
         self.call(&event.id, 1, |rule, store| rule.call_process(store, event))
@@ -130,6 +142,12 @@ impl RuleInstance {
         let first = events.first().map_or("", |e| e.id.as_str());
         let outcomes = self.call(first, events.len(), |rule, store| rule.call_process_batch(store, events))?;
         if outcomes.len() != events.len() {
+            tracing::warn!(
+                module = %self.module.id().name,
+                expected = events.len(),
+                answered = outcomes.len(),
+                "module answered a batch with the wrong number of outcomes; its events are asked one by one"
+            );
             return Err(CallError::BatchMismatch { expected: events.len(), answered: outcomes.len() });
         }
         Ok(outcomes)
@@ -207,9 +225,12 @@ impl RuleInstance {
             self.params.clone(),
             self.tables.clone(),
             self.limits.clone(),
+            self.module.engine.memory_budget(),
         );
         let mut store = Store::new(self.module.engine.wasmtime(), state);
+        // The start function runs under the same limits as a call: memory, deadline, bytes copied out.
         store.limiter(|state| &mut state.memory);
+        store.set_hostcall_fuel(self.limits.copy_allowance(1));
         if self.module.engine.deadline() {
             let ticks = self.limits.time_per_event.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
             store.set_epoch_deadline(ticks);
@@ -232,8 +253,13 @@ fn classify(error: wasmtime::Error, state: &HostState, limit: Duration, allowanc
     if let Some(exceeded) = error.downcast_ref::<LookupLimitExceeded>() {
         return CallError::Lookups { limit: exceeded.limit };
     }
-    if let Some(desired) = state.memory.refused {
-        return CallError::Memory { limit: state.limits_memory(), desired };
+    if let Some(exceeded) = error.downcast_ref::<MemoryBudgetExceeded>() {
+        return CallError::MemoryBudget { total: exceeded.total };
+    }
+    match state.memory.refused {
+        Some(Refused::Instance { desired }) => return CallError::Memory { limit: state.limits_memory(), desired },
+        Some(Refused::Budget { total }) => return CallError::MemoryBudget { total },
+        None => {}
     }
     // wasmtime's error for an exhausted copy allowance is not public; its text is (tests/containment.rs fails if
     // an upgrade changes it, rather than this turning silently into `trap`).

@@ -4,6 +4,7 @@
 //! One [`Engine`] per process. It owns the epoch ticker that makes per-call deadlines work: a thread that
 //! advances the engine's epoch every [`TICK`]; a call whose deadline (in ticks) passes traps with an interrupt.
 
+mod budget;
 pub mod componentize;
 pub mod config;
 mod host_api;
@@ -17,11 +18,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use budget::MemoryBudget;
 pub use host_api::{HostState, Tables};
 pub use instance::{CallError, OUT_OF_TIME, RuleInstance};
 pub use limits::{KINESIS_MAX_RECORD_BYTES, Limits};
 pub use module::{LoadError, ModuleId, RuleModule};
 pub use stats::CallStats;
+
+/// Memory of all instances together when nothing else is said: the CLI's (a Lambda's comes from its size, see
+/// `WEFT_RULES_MEMORY_MB`).
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
+/// The longest one module's compile may take: a Lambda's whole init phase is 10 s. The 80 KB test module compiles
+/// in a quarter of a second (a test build); compile time grows with the module, which `moduleBytes` bounds only
+/// loosely, so this bounds it whatever the module.
+pub const DEFAULT_COMPILE_BUDGET: Duration = Duration::from_secs(10);
 
 /// How often the epoch advances: the resolution of per-call deadlines.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -54,6 +65,10 @@ pub fn wit_event(event: &weft_sdk::Event) -> wit::Event {
 pub struct Engine {
     inner: wasmtime::Engine,
     linker: Arc<wasmtime::component::Linker<HostState>>,
+    /// Memory of all instances together.
+    memory: Arc<MemoryBudget>,
+    /// The longest one module's compile may take.
+    compile_budget: Duration,
     /// Kept alive as long as any clone of the engine: the ticker stops when the last one goes.
     _ticker: Option<Arc<Ticker>>,
 }
@@ -76,7 +91,29 @@ impl Engine {
         bindings::Rule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(EngineError)?;
         let ticker = deadline.then(|| Arc::new(Ticker::start(inner.clone())));
-        Ok(Engine { inner, linker: Arc::new(linker), _ticker: ticker })
+        let memory = MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
+        Ok(Engine { inner, linker: Arc::new(linker), memory, compile_budget: DEFAULT_COMPILE_BUDGET, _ticker: ticker })
+    }
+
+    /// The same engine with `bytes` for the linear memory of all its instances together (instances already
+    /// running keep drawing from the old budget).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Engine {
+        self.memory = MemoryBudget::new(bytes);
+        self
+    }
+
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.memory
+    }
+
+    /// The same engine, refusing modules whose compile takes longer than `budget`.
+    pub fn with_compile_budget(mut self, budget: Duration) -> Engine {
+        self.compile_budget = budget;
+        self
+    }
+
+    pub fn compile_budget(&self) -> Duration {
+        self.compile_budget
     }
 
     pub fn deadline(&self) -> bool {

@@ -1,6 +1,7 @@
 //! A compiled rule module: checked against weft's WIT world once, instantiated many times.
 
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -37,6 +38,8 @@ pub enum LoadError {
     Compile { module: String, reason: String },
     #[error("module {module}: does not fit weft's rule world (weft:rules/rule@0.1.0): {reason}")]
     World { module: String, reason: String },
+    #[error("module {module}: compiling it took longer than the budget of {budget:?}")]
+    CompileBudget { module: String, budget: std::time::Duration },
     #[error("module {module}: {bytes} bytes is over the limit of {limit} bytes per module")]
     TooLarge { module: String, bytes: usize, limit: usize },
 }
@@ -52,8 +55,7 @@ pub struct RuleModule {
 impl RuleModule {
     /// Compiles a component (Cranelift) and checks its imports and exports against weft's world.
     pub fn compile(engine: &Engine, id: ModuleId, wasm: &[u8]) -> Result<RuleModule, LoadError> {
-        let component = Component::new(engine.wasmtime(), wasm)
-            .map_err(|e| LoadError::Compile { module: id.name.clone(), reason: format!("{e:#}") })?;
+        let component = compile_within_budget(engine, &id.name, wasm)?;
         RuleModule::link(engine, id, component)
     }
 
@@ -113,6 +115,34 @@ impl RuleModule {
 
     pub fn id(&self) -> &ModuleId {
         &self.id
+    }
+}
+
+/// Compiles on a thread of its own and waits at most the engine's compile budget. Cranelift cannot be
+/// interrupted, so a module whose compile passes the budget is refused while that thread runs on to its end and
+/// its result is thrown away: the load (a cold start, a hot swap) is not held hostage, the CPU is spent once.
+fn compile_within_budget(engine: &Engine, module: &str, wasm: &[u8]) -> Result<Component, LoadError> {
+    let budget = engine.compile_budget();
+    let (send, receive) = std::sync::mpsc::sync_channel(1);
+    let (wasmtime, bytes) = (engine.wasmtime().clone(), wasm.to_vec());
+    let compiling = std::thread::Builder::new()
+        .name("weft-compile".into())
+        .spawn(move || send.send(Component::new(&wasmtime, &bytes)).unwrap_or(()));
+    if let Err(e) = compiling {
+        return Err(LoadError::Compile {
+            module: module.to_owned(),
+            reason: format!("could not start compiling: {e}"),
+        });
+    }
+    match receive.recv_timeout(budget) {
+        Ok(compiled) => {
+            compiled.map_err(|e| LoadError::Compile { module: module.to_owned(), reason: format!("{e:#}") })
+        }
+        Err(RecvTimeoutError::Timeout) => Err(LoadError::CompileBudget { module: module.to_owned(), budget }),
+        Err(RecvTimeoutError::Disconnected) => Err(LoadError::Compile {
+            module: module.to_owned(),
+            reason: "the compiler stopped without an answer".into(),
+        }),
     }
 }
 

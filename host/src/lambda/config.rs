@@ -39,6 +39,8 @@ pub struct Config {
     /// A new version failing its first this many events in a row is rolled back (0: never).
     pub rollback_after: u64,
     pub limits: Limits,
+    /// Linear memory of all rule instances together (the engine's budget).
+    pub rules_memory_bytes: usize,
     pub batch: usize,
     pub metrics: MetricsConfig,
     pub rule_logs: RuleLogs,
@@ -60,6 +62,9 @@ impl Config {
             records_per_event: vars.number("WEFT_RECORDS_PER_EVENT", 100, 1, 10_000)? as usize,
             ..Limits::default()
         };
+        // Half the Lambda's memory by default: the rest is the host's (batches, clients, compiled code).
+        let lambda_mb = vars.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|mb| mb.parse::<u64>().ok());
+        let rules_memory_mb = vars.number("WEFT_RULES_MEMORY_MB", lambda_mb.map_or(1024, |mb| mb / 2), 2, 10_240)?;
         Ok(Config {
             stream: vars.checked("WEFT_STREAM", STREAM, |s| valid_stream_name(s) || valid_stream_arn(s))?,
             dlq_url,
@@ -81,6 +86,7 @@ impl Config {
                 .unwrap_or(false),
             rollback_after: vars.number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
             limits,
+            rules_memory_bytes: rules_memory_mb as usize * 1024 * 1024,
             batch: vars.number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
             metrics: MetricsConfig {
                 namespace: vars.checked_or("WEFT_METRICS_NAMESPACE", "weft", NAMESPACE, valid_namespace)?,
@@ -174,6 +180,7 @@ fn range_text(var: &str) -> &'static str {
         "WEFT_RULES_ROLLBACK_AFTER" => "a whole number of events from 0 to 1000000",
         "WEFT_TIME_PER_EVENT_MS" => "a whole number of milliseconds from 1 to 60000",
         "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
+        "WEFT_RULES_MEMORY_MB" => "a whole number of MiB from 2 to 10240",
         "WEFT_RECORDS_PER_EVENT" => "a whole number from 1 to 10000",
         "WEFT_RULES_POLL_SECONDS" => "a whole number of seconds from 1 to 3600",
         "WEFT_RULES_MIN_SEQUENCE" => "a whole number",

@@ -282,7 +282,7 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
     // Before any module runs (the cold start's self-test included).
     config.rule_logs.set();
     let clients = crate::aws::Clients::load().await;
-    let engine = crate::engine::Engine::new()?;
+    let engine = crate::engine::Engine::new()?.with_memory_budget(config.rules_memory_bytes);
     let trust = Trust {
         public_keys: config.rules_public_key.as_deref().map(signing::public_keys).transpose()?.unwrap_or_default(),
         deployment: config.deployment.clone(),

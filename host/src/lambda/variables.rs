@@ -79,6 +79,12 @@ pub const VARIABLES: &[Variable] = &[
         description: "Linear memory of one rule module instance.",
     },
     Variable {
+        name: "WEFT_RULES_MEMORY_MB",
+        required: false,
+        default: Some("half the Lambda's memory"),
+        description: "Linear memory of all rule module instances together (a call that would pass it fails with class `memory-limit`).",
+    },
+    Variable {
         name: "WEFT_RECORDS_PER_EVENT",
         required: false,
         default: Some("100"),

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weft_sdk::Event;
 
-use crate::engine::{Engine, Limits, LoadError, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event};
+use crate::engine::{
+    CallError, Engine, Limits, LoadError, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event,
+};
 use crate::rules::embedded::DEFAULT_RULE;
 use crate::rules::matching::Matcher;
 use crate::rules::output::Lineage;
@@ -218,7 +220,10 @@ impl RuleSet {
                 // After a failed batch call each event is retried alone (only the one that caused it then fails).
                 let outcome = match &mut answers {
                     Ok(answers) => Ok(answers.next().expect("one answer per event")),
-                    Err(_) if selected.len() > 1 => rule.first_call(&inputs[i]),
+                    // A batch answer of the wrong length says nothing of any one event: each is asked alone.
+                    Err(error) if selected.len() > 1 || matches!(error, CallError::BatchMismatch { .. }) => {
+                        rule.first_call(&inputs[i])
+                    }
                     Err(error) => Err(error.clone()),
                 };
                 let ruling = rule.finish_chain(&inputs[i], outcome, lineage);

@@ -122,6 +122,14 @@ impl Rule {
         }
     }
 
+    /// Starts every module of the chain (see [`RuleInstance::warm`]); the error names the module's place.
+    pub(crate) fn warm(&mut self) -> Result<(), (usize, CallError)> {
+        for (index, instance) in self.chain.iter_mut().enumerate() {
+            instance.warm().map_err(|error| (index, error))?;
+        }
+        Ok(())
+    }
+
     /// Counts a module failure or a success; `after` failures in a row quarantine the rule.
     pub(super) fn record_health(&mut self, failed: bool) {
         if !failed {
@@ -338,5 +346,9 @@ pub(super) fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputReco
 }
 
 fn failure(rule: &str, module: ModuleId, class: &str, reason: String) -> Ruling {
+    // Every reason may quote the module (a trap's text, a stream name): bounded like the module's own words (whose
+    // clipped form, with its marker, passes untouched).
+    const MAX: usize = privacy::MAX_TEXT_BYTES + 64;
+    let reason = if reason.len() > MAX { privacy::clip(&reason, MAX) } else { reason };
     Ruling::Failed(Failure { rule: rule.to_owned(), module, class: class.to_owned(), reason })
 }

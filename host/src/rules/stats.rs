@@ -43,8 +43,8 @@ impl Failures {
             "deadline-exceeded" => &mut self.deadline,
             "memory-limit" => &mut self.memory,
             "panic" => &mut self.panic,
-            "lookup-limit" | "invalid-output" | "too-many-records" | "record-too-large" | "event-too-large"
-            | "partition-key" => &mut self.limit,
+            "lookup-limit" | "copy-limit" | "invalid-output" | "too-many-records" | "record-too-large"
+            | "event-too-large" | "partition-key" => &mut self.limit,
             "trap" | "instantiate" => &mut self.trap,
             OUT_OF_TIME => &mut self.out_of_time,
             _ => &mut self.error,
@@ -179,14 +179,29 @@ mod tests {
         let errors = [
             CallError::Deadline { limit: Duration::ZERO },
             CallError::Memory { limit: 0, desired: 0 },
+            CallError::MemoryBudget { total: 0 },
             CallError::Panic { message: String::new() },
             CallError::Trap { message: String::new() },
             CallError::Lookups { limit: 0 },
             CallError::Instantiate { message: String::new() },
             CallError::BatchMismatch { expected: 0, answered: 0 },
+            CallError::CopyLimit { limit: 0 },
             CallError::OutOfTime,
         ];
         for error in errors {
+            // No wildcard: a new kind of call error does not compile until it is listed above.
+            match error {
+                CallError::Deadline { .. }
+                | CallError::Memory { .. }
+                | CallError::MemoryBudget { .. }
+                | CallError::Panic { .. }
+                | CallError::Trap { .. }
+                | CallError::Lookups { .. }
+                | CallError::Instantiate { .. }
+                | CallError::BatchMismatch { .. }
+                | CallError::CopyLimit { .. }
+                | CallError::OutOfTime => {}
+            }
             assert_eq!(kind(error.class()).error, 0, "{} is weft's, not the module's", error.class());
         }
         assert_eq!(kind("deadline-exceeded").deadline, 1);

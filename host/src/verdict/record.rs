@@ -82,7 +82,9 @@ impl Record {
         if let Some(name) = &stream
             && !valid_stream_name(name)
         {
-            return Err(InvalidRecord::BadStream { index, stream: name.clone() });
+            // The name is the module's text: printed escaped and cut, never whole.
+            let stream = crate::privacy::clip(&crate::privacy::printable(name), 160);
+            return Err(InvalidRecord::BadStream { index, stream });
         }
         // Checked first, then put on one line without surrounding space: a record is one line of `weft run`'s JSON
         // lines, and a module may well write pretty-printed JSON. Only valid JSON is compacted, where whitespace

@@ -78,18 +78,23 @@ pub fn run_default(input: &str) -> (Collected, Summary) {
 /// The hostile test module as a component, built once per test binary.
 pub fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let repo = repo();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let core = weft::engine::componentize::cargo_build_wasm(
-            Path::new(&cargo),
-            &repo,
-            "weft-rule-hostile",
-            &repo.join("target/rules"),
-        )
-        .unwrap();
-        weft::engine::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
-    })
+    WASM.get_or_init(|| built_rule("weft-rule-hostile"))
+}
+
+/// The module written against the WIT without the SDK (rules/hostile-abi), as a component.
+pub fn hostile_abi_wasm() -> &'static [u8] {
+    static WASM: OnceLock<Vec<u8>> = OnceLock::new();
+    WASM.get_or_init(|| built_rule("weft-rule-hostile-abi"))
+}
+
+/// Builds one of the workspace's rule crates for wasm, as `weft rules build` does, and wraps it into a component.
+fn built_rule(package: &str) -> Vec<u8> {
+    let repo = repo();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let core =
+        weft::engine::componentize::cargo_build_wasm(Path::new(&cargo), &repo, package, &repo.join("target/rules"))
+            .unwrap();
+    weft::engine::componentize::componentize(&std::fs::read(core).unwrap()).unwrap()
 }
 
 /// The hostile test module, compiled.

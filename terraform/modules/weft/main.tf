@@ -24,6 +24,7 @@ locals {
     WEFT_RULES_ROLLBACK_AFTER = tostring(var.rules_rollback_after)
     WEFT_TIME_PER_EVENT_MS    = tostring(var.time_per_event_ms)
     WEFT_MEMORY_MB            = tostring(var.memory_per_module_mb)
+    WEFT_RULES_MEMORY_MB      = tostring(floor(var.lambda_memory_mb / 2))
     WEFT_RECORDS_PER_EVENT    = tostring(var.records_per_event)
     WEFT_BATCH                = "64"
     WEFT_LOG                  = var.log_level

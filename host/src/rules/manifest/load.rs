@@ -7,7 +7,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use super::*;
-use crate::engine::{Engine, LoadError, ModuleId, RuleModule};
+use crate::engine::{CallError, Engine, LoadError, ModuleId, RuleModule};
 use crate::rules::embedded::{self, DEFAULT_RULE};
 use crate::rules::matching::{Matcher, Path, Predicate, Test};
 use crate::rules::tables::{Table, TableError, TableSet};
@@ -55,6 +55,8 @@ pub enum Problem {
     Table { file: String, error: TableError },
     #[error("{0}")]
     BadLimit(String),
+    #[error("the module could not be started: {0}")]
+    Start(CallError),
     #[error("{count} is over the limit of {max}")]
     TooMany { count: usize, max: usize },
 }
@@ -179,7 +181,9 @@ impl Parsed {
                 .checked()
                 .map_err(|(field, problem)| invalid(at(&format!(".quarantine.{field}")), Problem::BadLimit(problem)))?;
             let handling = Handling { output, on_error, quarantine };
-            rules.push(Rule::new(spec.name.clone(), matcher, chain, handling, &tables, &rule_limits));
+            let mut rule = Rule::new(spec.name.clone(), matcher, chain, handling, &tables, &rule_limits);
+            rule.warm().map_err(|(m, error)| invalid(at(&format!(".modules[{m}]")), Problem::Start(error)))?;
+            rules.push(rule);
         }
         RuleSet::from_rules(engine, rules, version, manifest.lineage.then_some(tables.versions.clone()), limits)
             .map_err(|e| invalid("rules", Problem::Module(e)))
