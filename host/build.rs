@@ -49,9 +49,15 @@ fn build() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let workspace = manifest_dir.parent().ok_or("host/ has no parent")?.to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
-    for path in
-        ["guest-sdk/src", "guest-sdk/wit", "guest-sdk/macro/src", "guest-sdk/Cargo.toml", "rules/default", "Cargo.lock"]
-    {
+    for path in [
+        "guest-sdk/src",
+        "guest-sdk/wit",
+        "guest-sdk/macro/src",
+        "guest-sdk/Cargo.toml",
+        "rules/default",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
     println!("cargo:rerun-if-changed=src/engine/config.rs");

@@ -183,3 +183,54 @@ fn a_module_file_runs_in_place_of_the_default_rule() {
     let bad_params = weft(&["run", "--module", core.to_str().unwrap(), "--params", "{", "-"], b"");
     assert!(String::from_utf8_lossy(&bad_params.stderr).contains("--params is not JSON"));
 }
+
+/// A file several times the size of `weft run`'s read buffer (1 MiB): events cut by reads, objects back to back
+/// (`}{`), a broken line starting just before the first buffer boundary and a pretty-printed event across the second
+/// come out as if the file were read whole: every record, in order, and the dead letter at its true line and byte.
+#[test]
+fn a_file_larger_than_the_read_buffer_is_streamed_with_positions_kept() {
+    const READ: usize = 1 << 20;
+    let event =
+        |i: usize| common::event(&format!("s{i}"), "customer.start", json!({"conversationId": format!("s{i}")}));
+    let (mut input, mut expected) = (String::new(), Vec::new());
+    // Events up to a few bytes before `boundary`, then spaces up to where `next` must start.
+    let fill_to = |input: &mut String, expected: &mut Vec<String>, start: usize| {
+        while input.len() + 400 < start {
+            let i = expected.len();
+            input.push_str(&event(i));
+            // Every third event back to back with the next, as Firehose writes them.
+            input.push_str(if i.is_multiple_of(3) { "" } else { "\n" });
+            expected.push(format!("s{i}"));
+        }
+        input.push('\n');
+        input.push_str(&" ".repeat(start - input.len()));
+    };
+    fill_to(&mut input, &mut expected, READ - 6);
+    let broken = (input.len(), input.matches('\n').count() + 1);
+    input.push_str("this is not json\n");
+    fill_to(&mut input, &mut expected, 2 * READ - 100);
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&event(999_999)).unwrap()).unwrap();
+    input.push_str(&pretty);
+    expected.push("s999999".into());
+    input.push('\n');
+    let len = input.len();
+    fill_to(&mut input, &mut expected, len + READ / 2);
+    assert!(input.len() > 2 * READ + READ / 4);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (file, dead) = (dir.path().join("big.jsonl"), dir.path().join("dead.jsonl"));
+    std::fs::write(&file, &input).unwrap();
+    let out = weft(&["run", file.to_str().unwrap(), "--dead-letters", dead.to_str().unwrap()], b"");
+    let keys: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["partitionKey"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), expected.len(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(keys, expected);
+    let letters = lines(&dead);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["source"]["line"], broken.1 as u64);
+    assert_eq!(letters[0]["source"]["offset"], broken.0 as u64);
+    assert_eq!(letters[0]["event"], "this is not json");
+}

@@ -108,9 +108,13 @@ fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime) 
     let mut judge = Judge::new(rules);
     let mut delivery = Delivery::local(Box::new(std::io::sink()), None, None);
     let mut summary = Summary::default();
-    let mut chunks = input::split(bytes, "bench".into()).peekable();
-    while chunks.peek().is_some() {
-        let slice: Vec<Chunk> = chunks.by_ref().take(1000).collect();
+    // Read as `weft run` reads a file: a buffer at a time.
+    let mut stream = input::Stream::new(bytes, "bench".into());
+    loop {
+        let slice = stream.next_chunks(1000).expect("reading memory");
+        if slice.is_empty() {
+            break;
+        }
         let judged = judge.judge(slice);
         let far = weft::delivery::Budget::from_now(Duration::from_secs(60));
         summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));

@@ -4,7 +4,6 @@ use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -67,16 +66,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let files = expand(&args.inputs)?;
     let engine = Engine::new()?;
     let runtime = super::runtime()?;
-    let rules = match (&args.rules, &args.module) {
-        (Some(location), _) => runtime.block_on(super::load_rules(location, args.public_key.as_deref(), &engine))?,
-        (None, Some(path)) => {
-            let params = args.params.as_deref().unwrap_or("null");
-            serde_json::from_str::<serde_json::Value>(params).context("--params is not JSON")?;
-            let module = load_module(&engine, path)?;
-            RuleSet::single(&module.id().name.clone(), module, params.into(), Limits::default())
-        }
-        (None, None) => RuleSet::embedded_default(&engine, Limits::default())?,
-    };
+    let rules = rules(&args, &engine, &runtime)?;
     if let Some(version) = rules.version() {
         eprintln!("weft: rule set {version}");
     }
@@ -96,11 +86,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Verdicts wait here until a full slice is ready, across files, so PutRecords calls go out full.
     let mut waiting = Vec::with_capacity(SLICE);
     for file in &files {
-        let (name, data) = read(file)?;
-        let name: Arc<str> = name.into();
-        let mut chunks = input::split(&data, name).peekable();
-        while chunks.peek().is_some() {
-            let slice: Vec<Chunk> = chunks.by_ref().take(SLICE - waiting.len()).collect();
+        let (name, reader) = open(file)?;
+        // A buffer at a time: memory stays flat whatever the input's size.
+        let mut stream = input::Stream::new(reader, name.into());
+        loop {
+            let slice =
+                stream.next_chunks(SLICE - waiting.len()).with_context(|| format!("reading {}", file.display()))?;
+            if slice.is_empty() {
+                break;
+            }
             progress.inc(slice.iter().map(chunk_len).sum::<usize>() as u64);
             waiting.extend(judge.judge(slice));
             if waiting.len() >= SLICE {
@@ -121,6 +115,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     eprint!("{}", super::timing::table(&run.rules));
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The rules the flags name: a rule set, one module, or the embedded default.
+fn rules(args: &RunArgs, engine: &Engine, runtime: &tokio::runtime::Runtime) -> anyhow::Result<RuleSet> {
+    Ok(match (&args.rules, &args.module) {
+        (Some(location), _) => runtime.block_on(super::load_rules(location, args.public_key.as_deref(), engine))?,
+        (None, Some(path)) => {
+            let params = args.params.as_deref().unwrap_or("null");
+            serde_json::from_str::<serde_json::Value>(params).context("--params is not JSON")?;
+            let module = load_module(engine, path)?;
+            RuleSet::single(&module.id().name.clone(), module, params.into(), Limits::default())
+        }
+        (None, None) => RuleSet::embedded_default(engine, Limits::default())?,
+    })
 }
 
 /// What a run adds up over its slices.
@@ -232,14 +240,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+/// The file to read (standard input for `-`), and its name for positions in dead letters.
+fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
     if file.as_os_str() == "-" {
-        let mut data = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
-        return Ok(("-".into(), data));
+        return Ok(("-".into(), Box::new(std::io::stdin().lock())));
     }
-    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok((file.display().to_string(), data))
+    let reader = File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok((file.display().to_string(), Box::new(reader)))
 }
 
 fn create(path: Option<&Path>) -> anyhow::Result<Option<Lines>> {

@@ -7,6 +7,9 @@
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 pub mod envelope;
+mod stream;
+
+pub use stream::Stream;
 
 use std::sync::Arc;
 
@@ -67,12 +70,14 @@ pub enum Chunk<'a> {
 
 /// Splits `data` from `file` into chunks.
 pub fn split<'a>(data: &'a [u8], file: Arc<str>) -> Splitter<'a> {
-    Splitter { data, file, pos: 0, line: 1 }
+    Splitter { data, file, base: 0, pos: 0, line: 1 }
 }
 
 pub struct Splitter<'a> {
     data: &'a [u8],
     file: Arc<str>,
+    /// Where `data` starts in the file (a [`Stream`] splits one buffer at a time).
+    base: usize,
     pos: usize,
     line: usize,
 }
@@ -85,13 +90,12 @@ impl<'a> Iterator for Splitter<'a> {
         if self.pos >= self.data.len() {
             return None;
         }
-        let source = Source::File { file: self.file.clone(), line: self.line, offset: self.pos };
+        let source = Source::File { file: self.file.clone(), line: self.line, offset: self.base + self.pos };
         let start = self.pos;
         if self.data[start] != b'{' {
             // Not an object: up to the next `{` or the end of the line, whichever comes first, is one broken chunk
             // (each line of a JSON-lines file is its own item: `null` then `"a string"` are two dead letters).
-            let end =
-                self.data[start..].iter().position(|&b| b == b'{' || b == b'\n').map_or(self.data.len(), |i| start + i);
+            let end = memchr::memchr2(b'{', b'\n', &self.data[start..]).map_or(self.data.len(), |i| start + i);
             self.advance_to(end);
             let text = String::from_utf8_lossy(&self.data[start..end]).trim_end().to_owned();
             let reason =
@@ -106,7 +110,10 @@ impl<'a> Iterator for Splitter<'a> {
                     Ok(text) => Chunk::Object { text, source },
                     Err(e) => Chunk::Broken {
                         text: String::from_utf8_lossy(bytes).into_owned(),
-                        reason: format!("{source}: not UTF-8 (invalid byte at offset {})", start + e.valid_up_to()),
+                        reason: format!(
+                            "{source}: not UTF-8 (invalid byte at offset {})",
+                            self.base + start + e.valid_up_to()
+                        ),
                         source,
                     },
                 })
@@ -120,7 +127,22 @@ impl<'a> Iterator for Splitter<'a> {
     }
 }
 
-impl Splitter<'_> {
+impl<'a> Splitter<'a> {
+    /// Splits `data`, which starts at byte `base` and line `line` of `file`.
+    fn resume(data: &'a [u8], file: Arc<str>, base: usize, line: usize) -> Splitter<'a> {
+        Splitter { data, file, base, pos: 0, line }
+    }
+
+    /// Bytes of `data` split so far, and the line reached.
+    fn position(&self) -> (usize, usize) {
+        (self.pos, self.line)
+    }
+
+    /// Whether splitting has reached the end of `data`: a broken chunk that ends there may only be cut short.
+    fn at_end(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
     fn skip_whitespace(&mut self) {
         while let Some(&b) = self.data.get(self.pos) {
             match b {
@@ -138,7 +160,7 @@ impl Splitter<'_> {
     }
 
     fn advance_to(&mut self, end: usize) {
-        self.line += self.data[self.pos..end].iter().filter(|&&b| b == b'\n').count();
+        self.line += memchr::memchr_iter(b'\n', &self.data[self.pos..end]).count();
         self.pos = end;
     }
 
@@ -151,13 +173,17 @@ impl Splitter<'_> {
             match data[i] {
                 b'"' => {
                     i += 1;
+                    // Most of an event is inside strings: jump to the next byte that matters there.
                     loop {
-                        match data.get(i) {
-                            None => return Err((data.len(), "unterminated string at the end of the input")),
-                            Some(b'\\') => i += 2,
-                            Some(b'"') => break,
-                            Some(b'\n') => return Err((i, "unterminated string (a line ends inside it)")),
-                            Some(_) => i += 1,
+                        let rest = data.get(i..).unwrap_or_default();
+                        let Some(found) = memchr::memchr3(b'"', b'\\', b'\n', rest) else {
+                            return Err((data.len(), "unterminated string at the end of the input"));
+                        };
+                        i += found;
+                        match data[i] {
+                            b'\\' => i += 2,
+                            b'"' => break,
+                            _ => return Err((i, "unterminated string (a line ends inside it)")),
                         }
                     }
                 }
