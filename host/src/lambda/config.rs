@@ -332,4 +332,20 @@ mod tests {
         assert_eq!(set.limits.time_per_event, Duration::from_millis(250));
         assert_eq!((set.batch, set.dlq_bucket.as_deref()), (1, Some("b")));
     }
+
+    /// All instances' memory: half the Lambda's by default, as the operator sets it otherwise, 1 GiB outside Lambda.
+    #[test]
+    fn rules_memory_defaults_to_half_the_lambda() {
+        let mib = |vars: &[(&str, &str)]| {
+            let all: Vec<_> = BASE.iter().chain(vars).copied().collect();
+            config(&all).map(|c| c.rules_memory_bytes >> 20)
+        };
+        assert_eq!(mib(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")]).unwrap(), 256);
+        assert_eq!(mib(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"), ("WEFT_RULES_MEMORY_MB", "100")]).unwrap(), 100);
+        assert_eq!(mib(&[]).unwrap(), 1024);
+        assert_eq!(
+            mib(&[("WEFT_RULES_MEMORY_MB", "0")]).unwrap_err().to_string(),
+            "environment variable WEFT_RULES_MEMORY_MB is `0`: expected a whole number of MiB from 2 to 10240"
+        );
+    }
 }

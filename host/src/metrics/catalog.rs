@@ -149,7 +149,12 @@ pub const METRICS: &[Metric] = &[
         "The longest single call into one of the rule's modules (a batch is one call).",
     ),
     m("TrapsDeadline", Count, Rule, "Events the rule's module ran out of its time on (WEFT_TIME_PER_EVENT_MS)."),
-    m("TrapsMemory", Count, Rule, "Events the rule's module ran out of memory on (WEFT_MEMORY_MB)."),
+    m(
+        "TrapsMemory",
+        Count,
+        Rule,
+        "Events the rule's module ran out of memory on (its own WEFT_MEMORY_MB, or all instances' WEFT_RULES_MEMORY_MB).",
+    ),
     m("TrapsPanic", Count, Rule, "Events the rule's module panicked on."),
     m("TrapsLimit", Count, Rule, "Events whose output broke a limit (records, sizes, lookups, partition key)."),
     m(
