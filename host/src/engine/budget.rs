@@ -24,10 +24,6 @@ impl MemoryBudget {
         Arc::new(MemoryBudget { total, held: AtomicUsize::new(0) })
     }
 
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
     /// Bytes held by live instances now.
     pub fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)

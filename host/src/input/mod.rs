@@ -70,7 +70,7 @@ pub enum Chunk<'a> {
 
 /// Splits `data` from `file` into chunks.
 pub fn split<'a>(data: &'a [u8], file: Arc<str>) -> Splitter<'a> {
-    Splitter { data, file, base: 0, pos: 0, line: 1 }
+    Splitter::resume(data, file, 0, 1)
 }
 
 pub struct Splitter<'a> {

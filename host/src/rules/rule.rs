@@ -313,15 +313,9 @@ pub(super) fn answered(
     let records = match outcome {
         Err(error) => return Err(failure(rule, module.clone(), error.class(), error.to_string())),
         // A module's words are bounded here, where they cross into the host: codes to a short safe class, text to
-        // a few KiB (what follows keeps them per event until delivery, and prints and sends them).
-        Ok(wit::Outcome::Error(e)) => {
-            return Err(failure(
-                rule,
-                module.clone(),
-                &privacy::code(&e.code),
-                privacy::clip(&e.message, privacy::MAX_TEXT_BYTES),
-            ));
-        }
+        // a few KiB (what follows keeps them per event until delivery, and prints and sends them; `failure` clips
+        // every reason, the message of an error included).
+        Ok(wit::Outcome::Error(e)) => return Err(failure(rule, module.clone(), &privacy::code(&e.code), e.message)),
         Ok(wit::Outcome::Drop(reason)) => {
             let reason = privacy::clip(&reason, privacy::MAX_TEXT_BYTES);
             return Err(Ruling::Dropped { reason, rule: Some(rule.to_owned()), module: Some(module.clone()) });
@@ -346,9 +340,8 @@ pub(super) fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputReco
 }
 
 fn failure(rule: &str, module: ModuleId, class: &str, reason: String) -> Ruling {
-    // Every reason may quote the module (a trap's text, a stream name): bounded like the module's own words (whose
-    // clipped form, with its marker, passes untouched).
-    const MAX: usize = privacy::MAX_TEXT_BYTES + 64;
-    let reason = if reason.len() > MAX { privacy::clip(&reason, MAX) } else { reason };
+    // Every reason is the module's text or may quote it (its error message, a trap's text, a stream name).
+    let reason =
+        if reason.len() > privacy::MAX_TEXT_BYTES { privacy::clip(&reason, privacy::MAX_TEXT_BYTES) } else { reason };
     Ruling::Failed(Failure { rule: rule.to_owned(), module, class: class.to_owned(), reason })
 }
