@@ -51,20 +51,30 @@ cat > "$dir/default.jq" <<'JQ'
 JQ
 
 bytes=$(stat -c %s "$dir/events.jsonl")
-seconds() { python3 -c 'import sys, time; print(f"{time.time():.6f}")'; }
-start=$(seconds); target/release/weft run "$dir/events.jsonl" > "$dir/weft.jsonl" 2> "$dir/weft.log" || true; weft_end=$(seconds)
-jq -c -f "$dir/default.jq" "$dir/events.jsonl" > "$dir/jq.jsonl"; jq_end=$(seconds)
+# Wall time of a command, in seconds, from bash's own clock (no process started to read it); best of 3 runs each,
+# interleaved, so that neither side pays for a cold page cache or a busy moment of the machine.
+#   wall OUT ERR COMMAND...   runs COMMAND with its output to OUT and ERR, and prints how long it took
+wall() {
+    local start=$EPOCHREALTIME
+    "${@:3}" > "$1" 2> "$2" || true
+    awk -v start="$start" -v end="$EPOCHREALTIME" 'BEGIN { print end - start }'
+}
+weft_times=() jq_times=()
+for _ in 1 2 3; do
+    weft_times+=("$(wall "$dir/weft.jsonl" "$dir/weft.log" target/release/weft run "$dir/events.jsonl")")
+    jq_times+=("$(wall "$dir/jq.jsonl" "$dir/jq.log" jq -c -f "$dir/default.jq" "$dir/events.jsonl")")
+done
 
 if ! cmp -s "$dir/weft.jsonl" "$dir/jq.jsonl"; then
     echo "compare-jq: the outputs differ (first difference below): the comparison would not be fair" >&2
     diff <(head -1000 "$dir/weft.jsonl") <(head -1000 "$dir/jq.jsonl") | head -5 >&2
     exit 1
 fi
-python3 - "$events" "$bytes" "$start" "$weft_end" "$jq_end" "$(wc -l < "$dir/weft.jsonl")" <<'PY'
+python3 - "$events" "$bytes" "$(wc -l < "$dir/weft.jsonl")" "${weft_times[*]}" "${jq_times[*]}" <<'PY'
 import sys
-events, size, start, weft_end, jq_end, records = int(sys.argv[1]), int(sys.argv[2]), *map(float, sys.argv[3:6]), int(sys.argv[6])
-weft, jq = weft_end - start, jq_end - weft_end
-print(f"{events} events, {size / 1e6:.1f} MB, {records} records, byte-identical")
+events, size, records = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+weft, jq = min(map(float, sys.argv[4].split())), min(map(float, sys.argv[5].split()))
+print(f"{events} events, {size / 1e6:.1f} MB, {records} records, byte-identical; best of 3 runs each")
 print(f"weft run: {weft:6.2f} s  {events / weft:9.0f} events/s  {size / 1e6 / weft:6.1f} MB/s")
 print(f"jq:       {jq:6.2f} s  {events / jq:9.0f} events/s  {size / 1e6 / jq:6.1f} MB/s")
 print(f"weft is {jq / weft:.1f}x jq")

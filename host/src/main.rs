@@ -4,10 +4,6 @@
 
 mod cli;
 
-/// mimalloc, not the system allocator: measured in host/Cargo.toml.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -187,6 +187,104 @@ fn a_module_file_runs_in_place_of_the_default_rule() {
 /// A file several times the size of `weft run`'s read buffer (1 MiB): events cut by reads, objects back to back
 /// (`}{`), a broken line starting just before the first buffer boundary and a pretty-printed event across the second
 /// come out as if the file were read whole: every record, in order, and the dead letter at its true line and byte.
+/// Peak RSS of the largest child this process has waited for, in MiB.
+fn children_peak_mib() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage.
+    let usage = unsafe {
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()), 0);
+        usage.assume_init()
+    };
+    usage.ru_maxrss as u64 / 1024
+}
+
+#[test]
+fn peak_memory_does_not_grow_with_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    for megabytes in [4, 32] {
+        let file = dir.path().join(format!("{megabytes}.jsonl"));
+        let mut input = String::with_capacity(megabytes << 20);
+        let mut i = 0;
+        while input.len() < megabytes << 20 {
+            let body = json!({"conversationId": format!("c{i}"), "participantId": "p", "eventTime": i});
+            input.push_str(&common::event(&format!("m{i}"), "customer.start", body));
+            input.push('\n');
+            i += 1;
+        }
+        std::fs::write(&file, &input).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["run", file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // The largest child so far: the 32 MB run's peak once it has run, if it is the larger.
+        peaks.push(children_peak_mib());
+    }
+    println!("peak RSS of weft run: {peaks:?} MiB over 4 and 32 MB of events");
+    assert!(peaks[1] <= 64, "peak RSS {} MiB over 32 MB of events", peaks[1]);
+    assert!(peaks[1] <= peaks[0] + 8, "peak RSS grew with the input: {peaks:?} MiB");
+}
+
+#[test]
+fn judged_on_several_threads_records_and_dead_letters_keep_the_input_order() {
+    // Four slices of 1,000 events. The first slice's 10th event loops until its deadline (100 ms), so the other
+    // threads finish later slices first and their verdicts must wait for it.
+    let mut input = String::new();
+    let mut expected = Vec::new();
+    for i in 0..4_000 {
+        let attack = if i == 9 { "loop" } else { "none" };
+        input.push_str(&common::event(&format!("p{i}"), "customer.start", json!({"attack": attack})));
+        input.push('\n');
+        if i % 997 == 500 {
+            input.push_str("not json\n");
+        }
+        if i != 9 {
+            expected.push(format!("p{i}"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (file, module) = (dir.path().join("events.jsonl"), dir.path().join("hostile.wasm"));
+    std::fs::write(&file, &input).unwrap();
+    std::fs::write(&module, common::hostile_wasm()).unwrap();
+    let run = |jobs: &str| {
+        let dead = dir.path().join(format!("dead-{jobs}.jsonl"));
+        let args = ["run", file.to_str().unwrap(), "--module", module.to_str().unwrap(), "--batch", "1"];
+        let out = weft(&[&args[..], &["--jobs", jobs, "--dead-letters", dead.to_str().unwrap()]].concat(), b"");
+        (out, lines(&dead))
+    };
+    let (out, letters) = run("3");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("4004 events in: 3999 written as 3999 records, 0 dropped, 5 dead-lettered"), "{stderr}");
+    let ids: Vec<String> = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"]["ok"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, expected);
+    let places: Vec<(String, u64)> = letters
+        .iter()
+        .map(|l| (l["errorClass"].as_str().unwrap().to_owned(), l["source"]["line"].as_u64().unwrap()))
+        .collect();
+    let lines_of = |needle: &str| -> Vec<u64> {
+        input.lines().enumerate().filter(|(_, l)| l.contains(needle)).map(|(n, _)| n as u64 + 1).collect()
+    };
+    let mut want: Vec<(String, u64)> =
+        lines_of("not json").into_iter().map(|n| ("invalid-json".to_owned(), n)).collect();
+    want.insert(0, ("deadline-exceeded".into(), lines_of(r#""attack":"loop""#)[0]));
+    assert_eq!(places, want);
+    // One thread: the same records byte for byte, the same dead letters but for when they failed.
+    let (one, one_letters) = run("1");
+    assert_eq!(one.stdout, out.stdout);
+    let timeless = |mut letters: Vec<Value>| {
+        letters.iter_mut().for_each(|l| drop(l.as_object_mut().unwrap().remove("failedAt")));
+        letters
+    };
+    assert_eq!(timeless(one_letters), timeless(letters));
+}
+
 #[test]
 fn a_file_larger_than_the_read_buffer_is_streamed_with_positions_kept() {
     const READ: usize = 1 << 20;

@@ -83,7 +83,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "wasm, event dropped unparsed (boundary cost)",
             Box::new(|| calls(&mut instance(&with_deadline).expect("default rule loads"), &foreign)),
         ),
-        ("weft run end to end (split+parse+rule+write)", Box::new(|| end_to_end(&with_deadline, &bytes, &runtime))),
+        (
+            "weft run path, one thread (split+parse+rule+write)",
+            Box::new(|| end_to_end(&with_deadline, &bytes, &runtime)),
+        ),
     ];
     let medians = measure(&mut paths, args.rounds);
     let names: Vec<&str> = paths.iter().map(|(name, _)| *name).collect();

@@ -7,6 +7,7 @@ mod bench;
 mod bench_metrics;
 mod env;
 mod lambda;
+mod pipeline;
 mod redrive;
 mod rollout;
 mod rules;

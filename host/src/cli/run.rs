@@ -1,7 +1,7 @@
 //! `weft run`: the Lambda's data path over local files.
 
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,12 +11,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use weft::aws::Clients;
 use weft::delivery::{Budget, Delivery, LetterPort, Lines, RecordPort};
 use weft::engine::{Engine, Limits, RuleModule};
-use weft::input::{self, Chunk};
-use weft::judge::{DEFAULT_BATCH, Judge};
+use weft::judge::DEFAULT_BATCH;
 use weft::metrics::{MetricsConfig, Publisher, Report};
 use weft::rules::RuleSet;
 use weft::rules::stats::RuleSetStats;
 use weft::verdict::{Fate, Summary};
+
+use super::pipeline;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -56,6 +57,11 @@ pub struct RunArgs {
     /// Events per call into a rule module.
     #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N")]
     batch: usize,
+    /// Threads judging events, each on instances of its own as concurrent Lambda instances would be (a rule's
+    /// quarantine counts the failures of its thread's events); records and dead letters keep the input's order.
+    /// Default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     /// Write the metrics the Lambda would publish (CloudWatch Embedded Metric Format, one set of documents per
     /// slice of 1,000 events) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -70,7 +76,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(version) = rules.version() {
         eprintln!("weft: rule set {version}");
     }
-    let mut judge = Judge::new(rules).with_batch_size(args.batch);
+    let version = rules.version().map(|v| v.0.clone());
     let mut delivery = runtime.block_on(delivery(&args))?;
 
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -82,32 +88,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let mut run = RunTotals::default();
+    let mut run = RunTotals { version, ..RunTotals::default() };
+    let workers = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+    // A buffer at a time, a bounded number of slices in flight: memory stays flat whatever the input's size.
+    let mut pipeline = pipeline::start(files, rules, args.batch, workers, SLICE);
     // Verdicts wait here until a full slice is ready, across files, so PutRecords calls go out full.
     let mut waiting = Vec::with_capacity(SLICE);
-    for file in &files {
-        let (name, reader) = open(file)?;
-        // A buffer at a time: memory stays flat whatever the input's size.
-        let mut stream = input::Stream::new(reader, name.into());
-        loop {
-            let slice =
-                stream.next_chunks(SLICE - waiting.len()).with_context(|| format!("reading {}", file.display()))?;
-            if slice.is_empty() {
-                break;
-            }
-            progress.inc(slice.iter().map(chunk_len).sum::<usize>() as u64);
-            waiting.extend(judge.judge(slice));
-            if waiting.len() >= SLICE {
-                let fates =
-                    runtime.block_on(delivery.deliver(std::mem::take(&mut waiting), Budget::from_now(SLICE_TIME)))?;
-                run.slice(&fates, &mut judge, &mut delivery, publisher.as_ref());
-            }
+    let mut stats = RuleSetStats::default();
+    while let Some(slice) = pipeline.next()? {
+        progress.inc(slice.bytes as u64);
+        waiting.extend(slice.judged);
+        stats.add(slice.stats);
+        if waiting.len() >= SLICE {
+            let fates =
+                runtime.block_on(delivery.deliver(std::mem::take(&mut waiting), Budget::from_now(SLICE_TIME)))?;
+            run.slice(&fates, std::mem::take(&mut stats), &mut delivery, publisher.as_ref());
         }
     }
     let fates = runtime.block_on(delivery.deliver(waiting, Budget::from_now(SLICE_TIME)))?;
-    run.slice(&fates, &mut judge, &mut delivery, publisher.as_ref());
+    run.slice(&fates, stats, &mut delivery, publisher.as_ref());
     delivery.flush()?;
     progress.finish_and_clear();
+    // A read error, after everything read before it was delivered.
+    pipeline.finish()?;
     let summary = &run.summary;
     eprintln!("weft: {summary}");
     if let RecordPort::Kinesis(kinesis) = &delivery.records {
@@ -134,6 +137,7 @@ fn rules(args: &RunArgs, engine: &Engine, runtime: &tokio::runtime::Runtime) -> 
 /// What a run adds up over its slices.
 #[derive(Default)]
 struct RunTotals {
+    version: Option<String>,
     summary: Summary,
     rules: RuleSetStats,
     put_records_calls: u64,
@@ -141,11 +145,11 @@ struct RunTotals {
 
 impl RunTotals {
     /// Counts a delivered slice, and publishes its metrics as the Lambda would an invocation's.
-    fn slice(&mut self, fates: &[Fate], judge: &mut Judge, delivery: &mut Delivery, publisher: Option<&Publisher>) {
+    fn slice(&mut self, fates: &[Fate], rules: RuleSetStats, delivery: &mut Delivery, publisher: Option<&Publisher>) {
         let mut report = Report::default();
         report.count(fates);
-        report.rules = judge.take_stats();
-        report.rule_set = judge.rules().version().map(|v| v.0.clone());
+        report.rules = rules;
+        report.rule_set = self.version.clone();
         report.delivery = delivery.take_stats();
         self.summary.add(&report.summary);
         self.rules.add(report.rules.clone());
@@ -186,13 +190,6 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
             .expect("a valid template"),
     );
     bar
-}
-
-fn chunk_len(chunk: &Chunk) -> usize {
-    match chunk {
-        Chunk::Object { text, .. } => text.len(),
-        Chunk::Broken { text, .. } => text.len(),
-    }
 }
 
 /// Loads a module file (a component, or a core module built with weft's SDK).
@@ -238,15 +235,6 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The file to read (standard input for `-`), and its name for positions in dead letters.
-fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
-    if file.as_os_str() == "-" {
-        return Ok(("-".into(), Box::new(std::io::stdin().lock())));
-    }
-    let reader = File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok((file.display().to_string(), Box::new(reader)))
 }
 
 fn create(path: Option<&Path>) -> anyhow::Result<Option<Lines>> {

@@ -96,6 +96,12 @@ impl RuleInstance {
         }
     }
 
+    /// Another instance of the same module, parameters, tables and limits, with state of its own (for running
+    /// slices of input side by side, as concurrent Lambda instances would).
+    pub fn replica(&self) -> RuleInstance {
+        RuleInstance::new(self.module.clone(), self.params.clone(), self.tables.clone(), self.limits.clone())
+    }
+
     pub fn module(&self) -> &ModuleId {
         self.module.id()
     }

@@ -7,8 +7,10 @@
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 pub mod envelope;
+mod slice;
 mod stream;
 
+pub use slice::Slice;
 pub use stream::Stream;
 
 use std::sync::Arc;

@@ -145,6 +145,19 @@ impl RuleSet {
         Ok(RuleSet { rules, version: Some(version), lineage, fallback, needs_tree, track: Track::default() })
     }
 
+    /// The same rules on instances of their own (compiled modules, parameters and tables shared): a second
+    /// worker of `weft run`. Health, quarantines and counts start afresh, as in another Lambda instance.
+    pub fn replica(&self) -> RuleSet {
+        RuleSet {
+            rules: self.rules.iter().map(Rule::replica).collect(),
+            version: self.version.clone(),
+            lineage: self.lineage.clone(),
+            fallback: self.fallback.as_ref().map(RuleInstance::replica),
+            needs_tree: self.needs_tree,
+            track: Track::default(),
+        }
+    }
+
     /// The manifest's version; `None` for the embedded default or a single module.
     pub fn version(&self) -> Option<&RuleSetVersion> {
         self.version.as_ref()

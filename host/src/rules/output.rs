@@ -11,6 +11,7 @@ use crate::rules::matching::Path;
 use crate::verdict::{InvalidRecord, Record};
 
 /// A rule's lineage member, less the event id and record index that differ from record to record.
+#[derive(Clone)]
 pub(super) struct Lineage {
     head: String,
     tail: String,

@@ -122,6 +122,20 @@ impl Rule {
         }
     }
 
+    /// The same rule on fresh instances, with health and counts of its own.
+    pub(super) fn replica(&self) -> Rule {
+        Rule {
+            name: self.name.clone(),
+            matcher: self.matcher.clone(),
+            chain: self.chain.iter().map(RuleInstance::replica).collect(),
+            output: self.output.clone(),
+            on_error: self.on_error,
+            quarantine: self.quarantine,
+            health: Health::default(),
+            stats: RuleStats::default(),
+        }
+    }
+
     /// Starts every module of the chain (see [`RuleInstance::warm`]); the error names the module's place.
     pub(crate) fn warm(&mut self) -> Result<(), (usize, CallError)> {
         for (index, instance) in self.chain.iter_mut().enumerate() {
