@@ -3,8 +3,8 @@
 # - the pinned Rust toolchain with its wasm target (rust-toolchain.toml);
 # - cargo-nextest, the test runner, and cargo-deny, the supply-chain check;
 # - a Python virtualenv (.venv) with moto (the AWS API server the tests talk to), the AWS CLI (the tests read the
-#   stream back with it once, as an operator would) and cargo-lambda (the Lambda runtime API server for the tests,
-#   and `cargo lambda build` for deployment);
+#   stream back with it once, as an operator would), cargo-lambda (the Lambda runtime API server for the tests,
+#   and `cargo lambda build` for deployment) and componentize-py (it builds rules written in Python);
 # - two more virtualenvs for the Terraform checks: checkov (.venv-checkov) and python-hcl2 (.venv-hcl). They cannot
 #   share one: checkov bundles its own `hcl2` package, which python-hcl2's would overwrite.
 set -euo pipefail
@@ -33,6 +33,6 @@ venv() {
     fi
 }
 
-venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2"
+venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2" "componentize-py==0.25.1"
 venv .venv-checkov "checkov==3.2.469"
 venv .venv-hcl "python-hcl2==7.2.1"

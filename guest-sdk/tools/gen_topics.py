@@ -9,16 +9,11 @@ import json
 import re
 import sys
 
+from genesys_fields import NESTED, notes
+
 src = json.load(open(sys.argv[1]))
 PREFIX = "v2.detail.events.conversation.{id}."
-
-NESTED = {
-    "CustomerStartDetailEventTopicJourneyContext": "JourneyContext",
-    "FlowOutcomeDetailEventTopicFlowMilestone": "FlowMilestone",
-    "AttributeDetailEventTopicCommunication": "Communication",
-}
 ENUM_TYPES = {name: name[0].upper() + name[1:] for name in src["enums"]}
-PERSONAL = {"ani", "dnis", "addressTo", "addressFrom", "callbackNumbers", "callbackUserName"}
 
 
 def snake(name):
@@ -53,17 +48,7 @@ def rust_type(field):
 
 
 def field_doc(field):
-    parts = []
-    t = field["type"]
-    if "epoch ms" in t:
-        parts.append("Epoch milliseconds (UTC).")
-    elif "(ms)" in t:
-        parts.append("Milliseconds.")
-    if field["name"] in PERSONAL:
-        parts.append("Personal data: never log it; redact or hash it before it leaves the rule.")
-    if "since" in field:
-        parts.append(f"Sent since {field['since']}.")
-    return parts
+    return [f"{note}." for note in notes(field)]
 
 
 def emit_struct(name, doc, fields, out):

@@ -141,6 +141,8 @@ fn run(args: &str, dir: &Path, env: &[(&str, String)]) -> (bool, String) {
         .env("PATH", path)
         .env_remove("WEFT_RULES")
         .env_remove("WEFT_RULES_PUBLIC_KEY")
+        // Python rules are built with the componentize-py scripts/setup.sh installs.
+        .env("WEFT_COMPONENTIZE_PY", common::repo().join(".venv/bin/componentize-py"))
         .envs(aws::env())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()

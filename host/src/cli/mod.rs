@@ -8,10 +8,12 @@ mod bench_metrics;
 mod env;
 mod lambda;
 mod pipeline;
+mod python;
 mod redrive;
 mod rollout;
 mod rules;
 mod run;
+mod scaffold;
 mod schemas;
 mod scope;
 mod tail;
@@ -89,6 +91,15 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// The engine of the commands that run rules on the operator's machine (`weft run`, `weft rules build` and
+/// `test`): compiling is not on a cold start's clock there, so big modules (a Python rule is ~18 MB) get
+/// [`LOCAL_COMPILE_BUDGET`]; `weft rules build` says when the Lambda's own budget would refuse one.
+fn local_engine() -> anyhow::Result<weft::engine::Engine> {
+    Ok(weft::engine::Engine::new()?.with_compile_budget(LOCAL_COMPILE_BUDGET))
+}
+
+const LOCAL_COMPILE_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A runtime for the AWS calls of a command.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,13 +1,14 @@
-//! `weft rules`: the rule author's toolkit — scaffold a module crate, build it, run its golden tests.
+//! `weft rules`: the rule author's toolkit — scaffold a rule module (Rust or Python), build it, run its golden tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use weft::aws::Clients;
 use weft::engine::componentize::{WASM_TARGET, cargo_build_wasm};
-use weft::engine::{Engine, Limits, ModuleId, RuleModule};
+use weft::engine::{DEFAULT_COMPILE_BUDGET, Engine, Limits, ModuleId, RuleModule};
 use weft::judge::Judge;
 use weft::judge::check::check;
 use weft::rollout::source::{RuleSource, Trust};
@@ -25,11 +26,12 @@ pub struct RulesArgs {
 
 #[derive(clap::Subcommand)]
 enum RulesCommand {
-    /// Create a rule module crate from weft's template (no network needed); it builds and passes its tests as is.
-    New(NewArgs),
-    /// Build a module crate for wasm (size-optimised) and check it against weft's WIT world.
+    /// Create a rule module (a Rust crate, or a Python project) from weft's template; it builds and passes its
+    /// tests as is.
+    New(super::scaffold::NewArgs),
+    /// Build a rule module (a Rust crate, or a Python project: `rule.py`) and check it against weft's WIT world.
     Build(BuildArgs),
-    /// Run golden tests: a module crate's `tests/golden/*.json`, or a rule set manifest's `tests`.
+    /// Run golden tests: a module's `tests/golden/*.json`, or a rule set manifest's `tests`.
     Test(TestArgs),
     /// Upload a rule set to S3 for hot swap: modules and tables under their hashes first, the manifest last.
     Publish(PublishArgs),
@@ -63,15 +65,6 @@ struct KeygenArgs {
 }
 
 #[derive(clap::Args)]
-struct NewArgs {
-    /// The crate's name; it is created in a directory of that name.
-    name: String,
-    /// The weft guest SDK (`guest-sdk/` of a weft checkout); default: the one this weft was built from.
-    #[arg(long, value_name = "DIR")]
-    sdk: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
 struct BuildArgs {
     /// The module crate (default: the current directory).
     #[arg(default_value = ".")]
@@ -87,9 +80,9 @@ struct TestArgs {
 
 pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        RulesCommand::New(args) => new(args),
+        RulesCommand::New(args) => super::scaffold::new(args),
         RulesCommand::Build(args) => {
-            build(&args.dir)?;
+            build(&super::local_engine()?, &args.dir)?;
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Test(args) => test(&args.path),
@@ -100,65 +93,44 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The template, built into the binary: (path in the new crate, contents).
-const TEMPLATE: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../templates/rule/Cargo.toml.tmpl")),
-    ("rust-toolchain.toml", include_str!("../../templates/rule/rust-toolchain.toml.tmpl")),
-    (".gitignore", include_str!("../../templates/rule/gitignore.tmpl")),
-    ("src/lib.rs", include_str!("../../templates/rule/src/lib.rs.tmpl")),
-    ("tests/golden/customer-start.json", include_str!("../../templates/rule/tests/golden/customer-start.json")),
-    ("tests/golden/other-media-type.json", include_str!("../../templates/rule/tests/golden/other-media-type.json")),
-];
-
-/// The toolchain weft itself is built with (rust-toolchain.toml), which has the wasm target.
-const TOOLCHAIN: &str = "1.95.0";
-
-fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
-    let name = &args.name;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        bail!("`{name}` is not a crate name (letters, digits, `-` and `_`)");
+/// Builds the module in `dir` (a Python project or a Rust crate), compiles it and checks it against weft's world.
+fn build(engine: &Engine, dir: &Path) -> anyhow::Result<RuleModule> {
+    let (name, out) = if super::python::is_project(dir) { super::python::build(dir)? } else { build_rust(dir)? };
+    let component = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
+    let started = Instant::now();
+    let module = RuleModule::from_file(engine, &file_name(&out), &component)
+        .with_context(|| format!("{name} does not satisfy weft's rule world"))?;
+    let compile = started.elapsed();
+    println!(
+        "built {} ({} KiB, sha256 {}; compiled in {:.1} s)",
+        out.display(),
+        component.len() / 1024,
+        module.id().sha256,
+        compile.as_secs_f64()
+    );
+    if compile > DEFAULT_COMPILE_BUDGET {
+        println!(
+            "warning: a Lambda compiles rule modules as it starts, within {} s; on a machine like this one it would \
+             refuse this module (see docs/rules.md, \"Big modules\")",
+            DEFAULT_COMPILE_BUDGET.as_secs()
+        );
     }
-    let dir = PathBuf::from(name);
-    if dir.exists() {
-        bail!("{} already exists", dir.display());
-    }
-    let sdk = match args.sdk {
-        Some(sdk) => sdk,
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk"),
-    };
-    let sdk = sdk.canonicalize().with_context(|| {
-        format!("the weft guest SDK is not at {} (pass --sdk DIR: the guest-sdk/ of a weft checkout)", sdk.display())
-    })?;
-    for (path, text) in TEMPLATE {
-        let target = dir.join(path);
-        std::fs::create_dir_all(target.parent().expect("template paths have a parent"))?;
-        let text = text
-            .replace("{{name}}", name)
-            .replace("{{sdk}}", &sdk.display().to_string())
-            .replace("{{toolchain}}", TOOLCHAIN);
-        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
-    }
-    println!("created {}: `weft rules test {name}` builds it and runs its golden tests", dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(module)
 }
 
-/// Builds the crate in `dir`; the component's path.
-fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+/// Builds the crate in `dir` for wasm and wraps it into a component: its name and path.
+fn build_rust(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     let (package, target_dir) = package_of(dir)?;
     let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
     let core = cargo_build_wasm(&cargo, dir, &package, &target_dir)
         .map_err(|e| anyhow::anyhow!("{e}\n  (is the wasm target installed? `rustup target add {WASM_TARGET}`)"))?;
     let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
     let component = weft::engine::componentize::componentize(&bytes).map_err(anyhow::Error::msg)?;
-    let engine = Engine::new()?;
-    let module = RuleModule::from_file(&engine, &format!("{package}.wasm"), &component)
-        .with_context(|| format!("{package} does not satisfy weft's rule world"))?;
     let out_dir = target_dir.join("weft");
     std::fs::create_dir_all(&out_dir)?;
     let out = out_dir.join(format!("{package}.wasm"));
     std::fs::write(&out, &component)?;
-    println!("built {} ({} KiB, sha256 {})", out.display(), component.len() / 1024, module.id().sha256);
-    Ok(out)
+    Ok((package, out))
 }
 
 /// The package whose manifest is `dir/Cargo.toml`, and the target directory cargo uses for it.
@@ -188,12 +160,11 @@ fn package_of(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
 }
 
 fn test(path: &Path) -> anyhow::Result<ExitCode> {
-    let engine = Engine::new()?;
+    let engine = super::local_engine()?;
     let limits = Limits::default();
     let mut results = Vec::new();
     if path.is_dir() {
-        let component = build(path)?;
-        let module = RuleModule::from_file(&engine, &file_name(&component), &std::fs::read(&component)?)?;
+        let module = build(&engine, path)?;
         for (name, case) in cases(&path.join("tests/golden"))? {
             let params: Arc<str> = case.params.as_ref().map_or("null".into(), |p| p.to_string().into());
             let tables = case.tables.iter().map(|(t, rows)| (t.clone(), rows.clone().into_iter().collect())).collect();

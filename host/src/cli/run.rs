@@ -70,7 +70,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let files = expand(&args.inputs)?;
-    let engine = Engine::new()?;
+    let engine = super::local_engine()?;
     let runtime = super::runtime()?;
     let rules = rules(&args, &engine, &runtime)?;
     if let Some(version) = rules.version() {
