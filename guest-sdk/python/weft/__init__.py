@@ -15,12 +15,14 @@ The function returns a `Record`, a list of them (an empty list counts as a drop)
 
 The module runs in weft's sandbox with no WASI: no files, network, environment or clock. `time.time()` and its
 kin raise `RuleError("no-clock", ...)` (order by `eventBody.eventTime`); `datetime.now()` cannot be intercepted
-and traps. `print()` goes to weft's log, at `info`.
+and traps. `print()` goes to weft's log, at `info`. Modules are kept in the component when the build imports them:
+import what the rule uses at the top of rule.py; an import while the rule runs raises `ModuleNotFoundError`.
 """
 
 import json
 import sys
 import time
+import warnings  # noqa: F401  (the standard library imports it lazily, e.g. in hmac; kept in the component)
 from typing import Any, Callable, List, Optional, Union
 
 from wit_world import WitWorld as _WitWorld
@@ -178,6 +180,31 @@ def _no_clock(*_args: Any) -> float:
 # Without WASI these would trap with no message; a RuleError says why, and costs only its event.
 time.time = time.time_ns = time.monotonic = time.monotonic_ns = time.perf_counter = time.perf_counter_ns = _no_clock
 
+class _NoImportsWhileRunning:
+    """Imports read files, and a running rule has none: a module not imported when the rule was built (Python
+    modules imported while building are kept in the component) is refused with an error that says so, rather than
+    trapping, and code that tries an import and falls back on failure (as `hmac` does) keeps working."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        raise ModuleNotFoundError(
+            f"{name}: no module can be imported while a rule runs (there are no files): import it at the top of "
+            "rule.py",
+            name=name,
+        )
+
+
+def _seal_imports() -> None:
+    """Before the first event (building has imported what it keeps by then): every later import that would read a
+    file fails."""
+    import importlib.machinery
+
+    finders = sys.meta_path
+    if _NoImportsWhileRunning not in finders:
+        at = next((i for i, f in enumerate(finders) if f is importlib.machinery.PathFinder), len(finders))
+        finders.insert(at, _NoImportsWhileRunning)
+
+
 Handler = Callable[[Event], Union[Record, List[Record], Drop]]
 _handler: Optional[Handler] = None
 
@@ -214,7 +241,9 @@ class WitWorld(_WitWorld):
     """The exports of weft's `rule` world, implemented over the function marked `@weft.rule`."""
 
     def process(self, event: "_types.Event") -> "_types.Outcome":
+        _seal_imports()
         return _outcome(event)
 
     def process_batch(self, events: List["_types.Event"]) -> List["_types.Outcome"]:
+        _seal_imports()
         return [_outcome(event) for event in events]

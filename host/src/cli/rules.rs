@@ -111,7 +111,7 @@ fn build(engine: &Engine, dir: &Path) -> anyhow::Result<RuleModule> {
     if compile > DEFAULT_COMPILE_BUDGET {
         println!(
             "warning: a Lambda compiles rule modules as it starts, within {} s; on a machine like this one it would \
-             refuse this module (see docs/rules.md, \"Big modules\")",
+             refuse this module (see docs/writing-rules.md, \"Rules in Python\")",
             DEFAULT_COMPILE_BUDGET.as_secs()
         );
     }
