@@ -31,7 +31,7 @@ pub fn is_project(dir: &Path) -> bool {
     dir.join("rule.py").is_file()
 }
 
-/// Builds the project in `dir` into `dir/build/NAME.wasm` (NAME: the directory's name); the component's bytes.
+/// Builds the project in `dir` into `dir/build/NAME.wasm` (NAME: the directory's name): NAME and that path.
 pub fn build(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     let dir = dir.canonicalize().with_context(|| format!("reading {}", dir.display()))?;
     let name = dir.file_name().map_or_else(|| "rule".to_owned(), |n| n.to_string_lossy().into_owned());
