@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_metrics;
+mod diff;
 mod env;
 mod lambda;
 mod pipeline;

@@ -190,7 +190,7 @@ fn judge(
 }
 
 /// The file to read (standard input for `-`), and its name for positions in dead letters.
-fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
+pub(super) fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
     if file.as_os_str() == "-" {
         return Ok(("-".into(), Box::new(std::io::stdin().lock())));
     }

@@ -37,6 +37,9 @@ enum RulesCommand {
     Publish(PublishArgs),
     /// Make an ed25519 key pair for signing rule sets (FILE: private key; FILE.pub: public key).
     Keygen(KeygenArgs),
+    /// Run two rule sets over the same events and report what the second changes: records added, removed and
+    /// changed (by rule, stream and JSON path), outcomes that change; exit 1 when anything differs.
+    Diff(super::diff::DiffArgs),
     /// Show what is published at an S3 location, its earlier versions, and what each deployment runs, refused
     /// and rolled back.
     Status(super::rollout::StatusArgs),
@@ -88,6 +91,7 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
         RulesCommand::Test(args) => test(&args.path),
         RulesCommand::Publish(args) => super::runtime()?.block_on(publish(args)),
         RulesCommand::Keygen(args) => keygen(args),
+        RulesCommand::Diff(args) => super::diff::diff(args),
         RulesCommand::Status(args) => super::runtime()?.block_on(super::rollout::status(args)),
         RulesCommand::Rollback(args) => super::runtime()?.block_on(super::rollout::rollback(args)),
     }

@@ -201,7 +201,7 @@ pub fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<RuleModule> {
 
 /// Files to read, in order: each argument as given, directories expanded (recursively, sorted by name, hidden
 /// files skipped). Fails before anything runs if an input does not exist.
-fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {

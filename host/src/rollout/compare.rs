@@ -1,0 +1,266 @@
+//! What a new rule set would change: two verdicts on the same event compared, and the differences over many
+//! events added up into a report (`weft rules diff`).
+//!
+//! Records are matched by the rule that made them and their index among that rule's records; their data is
+//! compared as JSON, path by path, without the `_weft` lineage member (it names the rule set's version, which
+//! differs by definition). The report names events by id, never by content.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::verdict::{Record, Verdict};
+
+/// How one event's verdict differs between the old rule set and the new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// The new rule set writes a record the old one did not (by rule, stream and index).
+    Added {
+        rule: String,
+        stream: String,
+    },
+    Removed {
+        rule: String,
+        stream: String,
+    },
+    /// A record both write, with the paths that differ (`partitionKey`, `data.mediaType`, `data.queues[0]`).
+    Changed {
+        rule: String,
+        stream: String,
+        paths: Vec<String>,
+    },
+    /// The event's outcome changed kind: `records`, `dropped: REASON`, `dead-letter: CLASS`.
+    Outcome {
+        old: String,
+        new: String,
+    },
+}
+
+/// Compares two verdicts on one event; no differences means the same records (or the same drop or failure).
+pub fn compare(old: &Verdict, new: &Verdict) -> Vec<Difference> {
+    match (old, new) {
+        (Verdict::Records(old), Verdict::Records(new)) => compare_records(old, new),
+        _ if outcome(old) == outcome(new) => Vec::new(),
+        _ => vec![Difference::Outcome { old: outcome(old), new: outcome(new) }],
+    }
+}
+
+fn outcome(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Records(_) => "records".into(),
+        Verdict::Dropped(dropped) => format!("dropped: {}", dropped.reason),
+        Verdict::DeadLetter(letter) => format!("dead-letter: {}", letter.error_class),
+    }
+}
+
+fn compare_records(old: &[Record], new: &[Record]) -> Vec<Difference> {
+    let key = |r: &Record| (r.id.rule.clone(), r.id.index);
+    let old: BTreeMap<_, &Record> = old.iter().map(|r| (key(r), r)).collect();
+    let new: BTreeMap<_, &Record> = new.iter().map(|r| (key(r), r)).collect();
+    let stream = |r: &Record| r.stream.clone().unwrap_or_else(|| "(default)".into());
+    let mut differences = Vec::new();
+    for (id, record) in &old {
+        match new.get(id) {
+            None => differences.push(Difference::Removed { rule: id.0.clone(), stream: stream(record) }),
+            Some(other) => {
+                let mut paths = Vec::new();
+                if record.partition_key != other.partition_key {
+                    paths.push("partitionKey".to_owned());
+                }
+                if record.stream != other.stream {
+                    paths.push("stream".to_owned());
+                }
+                let (a, b) = (data(record), data(other));
+                json_paths(&a, &b, "data", &mut paths);
+                if !paths.is_empty() {
+                    differences.push(Difference::Changed { rule: id.0.clone(), stream: stream(other), paths });
+                }
+            }
+        }
+    }
+    for (id, record) in &new {
+        if !old.contains_key(id) {
+            differences.push(Difference::Added { rule: id.0.clone(), stream: stream(record) });
+        }
+    }
+    differences
+}
+
+/// A record's data without its lineage member.
+fn data(record: &Record) -> Value {
+    let mut value: Value = serde_json::from_str(record.data.get()).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.remove("_weft");
+    }
+    value
+}
+
+/// The paths at which `a` and `b` differ: members and elements are followed, anything else compared whole.
+fn json_paths(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                json_paths(value, b.get(key).unwrap_or(&Value::Null), &member(at, key), out);
+            }
+            for (key, value) in b {
+                if !a.contains_key(key) && !value.is_null() {
+                    out.push(member(at, key));
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                json_paths(a, b, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ if a != b => out.push(at.to_owned()),
+        _ => {}
+    }
+}
+
+fn member(at: &str, key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        format!("{at}.{key}")
+    } else {
+        format!("{at}[{}]", serde_json::to_string(key).expect("a string serialises"))
+    }
+}
+
+/// Differences over many events, counted, with up to `examples` event ids each.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub events: u64,
+    pub events_changed: u64,
+    /// Per rule and stream (`rule -> stream`): records added, removed, changed.
+    pub records: BTreeMap<String, RecordCounts>,
+    /// Per rule, stream and path of changed records: how many, and examples.
+    pub paths: BTreeMap<String, Examples>,
+    /// Per change of outcome (`records -> dropped: not a voice call`): how many, and examples.
+    pub outcomes: BTreeMap<String, Examples>,
+    #[serde(skip)]
+    examples: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RecordCounts {
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Examples {
+    pub count: u64,
+    /// Event ids, at most the report's number of examples.
+    pub events: Vec<String>,
+}
+
+impl Report {
+    pub fn new(examples: usize) -> Report {
+        Report { examples, ..Report::default() }
+    }
+
+    /// Counts one event's differences (none: an unchanged event).
+    pub fn add(&mut self, event_id: &str, differences: &[Difference]) {
+        self.events += 1;
+        if differences.is_empty() {
+            return;
+        }
+        self.events_changed += 1;
+        for difference in differences {
+            match difference {
+                Difference::Added { rule, stream } => self.counts(rule, stream).added += 1,
+                Difference::Removed { rule, stream } => self.counts(rule, stream).removed += 1,
+                Difference::Changed { rule, stream, paths } => {
+                    self.counts(rule, stream).changed += 1;
+                    for path in paths {
+                        let examples = self.examples;
+                        note(self.paths.entry(format!("{rule} -> {stream}: {path}")).or_default(), event_id, examples);
+                    }
+                }
+                Difference::Outcome { old, new } => {
+                    let examples = self.examples;
+                    note(self.outcomes.entry(format!("{old} -> {new}")).or_default(), event_id, examples);
+                }
+            }
+        }
+    }
+
+    fn counts(&mut self, rule: &str, stream: &str) -> &mut RecordCounts {
+        self.records.entry(format!("{rule} -> {stream}")).or_default()
+    }
+}
+
+fn note(entry: &mut Examples, event_id: &str, examples: usize) {
+    entry.count += 1;
+    if entry.events.len() < examples {
+        entry.events.push(event_id.to_owned());
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} events compared, {} changed", self.events, self.events_changed)?;
+        for (place, c) in &self.records {
+            writeln!(f, "  records {place}: {} added, {} removed, {} changed", c.added, c.removed, c.changed)?;
+        }
+        for (path, examples) in &self.paths {
+            writeln!(f, "  changed {path}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
+        }
+        for (change, examples) in &self.outcomes {
+            writeln!(f, "  outcome {change}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::RecordId;
+
+    fn record(rule: &str, index: usize, key: &str, data: &str) -> Record {
+        Record {
+            partition_key: key.into(),
+            data: serde_json::value::RawValue::from_string(data.into()).unwrap(),
+            stream: None,
+            id: RecordId { rule: rule.into(), index },
+        }
+    }
+
+    #[test]
+    fn changed_paths_are_named_and_lineage_is_ignored() {
+        let old = Verdict::Records(vec![
+            record("a", 0, "c1", r#"{"x":1,"q":["s",2],"_weft":{"ruleSet":"v1"},"gone":true}"#),
+            record("b", 0, "c1", "1"),
+        ]);
+        let new = Verdict::Records(vec![
+            record("a", 0, "c2", r#"{"x":1,"q":["s",3],"_weft":{"ruleSet":"v2"},"new key":null,"added":0}"#),
+            record("c", 0, "c1", "1"),
+        ]);
+        let differences = compare(&old, &new);
+        assert_eq!(
+            differences,
+            [
+                Difference::Changed {
+                    rule: "a".into(),
+                    stream: "(default)".into(),
+                    paths: vec!["partitionKey".into(), "data.q[1]".into(), "data.gone".into(), "data.added".into()],
+                },
+                Difference::Removed { rule: "b".into(), stream: "(default)".into() },
+                Difference::Added { rule: "c".into(), stream: "(default)".into() },
+            ]
+        );
+        assert!(compare(&old, &old).is_empty());
+        let mut report = Report::new(1);
+        report.add("e1", &differences);
+        report.add("e2", &differences);
+        report.add("e3", &[]);
+        let text = report.to_string();
+        assert!(text.starts_with("3 events compared, 2 changed\n"), "{text}");
+        assert!(text.contains("  changed a -> (default): data.q[1]: 2 (e.g. e1)\n"), "{text}");
+        assert!(text.contains("  records b -> (default): 0 added, 2 removed, 0 changed\n"), "{text}");
+    }
+}
