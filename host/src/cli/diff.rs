@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use weft::input::{Slice, Stream};
+use weft::input::Stream;
 use weft::judge::Judge;
 use weft::rollout::compare::{Report, compare};
 
@@ -49,8 +49,8 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
             if chunks.is_empty() {
                 break;
             }
-            let slice = Slice::new(chunks);
-            let (before, after) = (old.judge(slice.chunks()), new.judge(slice.chunks()));
+            // Chunks borrow the stream's buffer: both judges read them there, nothing is copied.
+            let (before, after) = (old.judge(chunks.clone()), new.judge(chunks));
             for (a, b) in before.iter().zip(&after) {
                 let id = a.event_id.clone().unwrap_or_else(|| a.source.to_string());
                 report.add(&id, &compare(&a.verdict, &b.verdict));

@@ -5,6 +5,7 @@
 //! The component imports nothing but weft's world: componentize-py's `--stub-wasi` replaces the WASI imports its
 //! Python runtime has with stubs that trap, so a module can use no clock, file or socket, and weft grants none.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -46,36 +47,32 @@ pub fn build(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
     let wit = sdk.join("wit");
-    componentize_py(&[
-        "-d".as_ref(),
-        wit.as_os_str(),
-        "-w".as_ref(),
-        "rule".as_ref(),
-        "bindings".as_ref(),
-        sdk.as_os_str(),
-    ])?;
+    componentize_py(&wit, &[OsStr::new("bindings"), sdk.as_os_str()])?;
     let out = build.join(format!("{name}.wasm"));
-    componentize_py(&[
-        "-d".as_ref(),
-        wit.as_os_str(),
-        "-w".as_ref(),
-        "rule".as_ref(),
-        "componentize".as_ref(),
-        "--stub-wasi".as_ref(),
-        "-p".as_ref(),
-        sdk.as_os_str(),
-        "-p".as_ref(),
-        dir.as_os_str(),
-        "weft_entry".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ])?;
+    let arg = OsStr::new;
+    let (sdk, dir) = (sdk.as_os_str(), dir.as_os_str());
+    let out_path = out.as_os_str();
+    let app = [
+        arg("componentize"),
+        arg("--stub-wasi"),
+        arg("-p"),
+        sdk,
+        arg("-p"),
+        dir,
+        arg("weft_entry"),
+        arg("-o"),
+        out_path,
+    ];
+    componentize_py(&wit, &app)?;
     Ok((name, out))
 }
 
-fn componentize_py(args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
+/// Runs componentize-py on weft's world (the WIT in `wit`) with `args`.
+fn componentize_py(wit: &Path, args: &[&OsStr]) -> anyhow::Result<()> {
     let program = std::env::var_os("WEFT_COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
-    let output = Command::new(&program).arg("--quiet").args(args).output().map_err(|e| {
+    let mut command = Command::new(&program);
+    command.arg("--quiet").arg("-d").arg(wit).args(["-w", "rule"]).args(args);
+    let output = command.output().map_err(|e| {
         anyhow::anyhow!(
             "could not run {} ({e}): Python rules are built with componentize-py (`pip install {COMPONENTIZE_PY}`, \
              or set WEFT_COMPONENTIZE_PY to its path)",

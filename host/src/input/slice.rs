@@ -24,10 +24,6 @@ enum Piece {
 }
 
 impl Slice {
-    pub fn new(chunks: Vec<Chunk<'_>>) -> Slice {
-        Slice::in_buffer(chunks, String::new())
-    }
-
     /// The slice in `buffer` (cleared first), the text of a slice done with: no allocation once it is large enough.
     pub fn in_buffer(chunks: Vec<Chunk<'_>>, mut text: String) -> Slice {
         text.clear();
@@ -91,7 +87,7 @@ mod tests {
     fn lends_back_the_chunks_it_was_given() {
         let input = b"{\"a\":1}\nnot json\n{\"b\":[2]}{\"c\":3}\n";
         let chunks: Vec<Chunk<'_>> = super::super::split(input, "f".into()).collect();
-        let slice = Slice::new(chunks.clone());
+        let slice = Slice::in_buffer(chunks.clone(), String::new());
         assert_eq!(slice.chunks().collect::<Vec<_>>(), chunks);
         assert_eq!(slice.len(), 4);
         assert_eq!(
