@@ -118,6 +118,30 @@ fn the_report_names_exactly_what_a_candidate_changes() {
     // Ids only: no event content in the report.
     assert!(!stdout.contains("tel:") && !stdout.contains("VOICE"), "{stdout}");
 
+    // With values, on request: each example of a changed path says what it was and what it becomes.
+    let (code, stdout, _) = weft(
+        &[
+            "rules",
+            "diff",
+            "old.json",
+            "new.json",
+            events.to_str().unwrap(),
+            "--json",
+            "--examples",
+            "1",
+            "--show-values",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let example = &report["paths"]["wrap-ups -> genesys-wrapups: partitionKey"];
+    let id = example["events"][0].as_str().unwrap();
+    let (_, kind, body) = samples.iter().find(|(i, _, _)| i == id).unwrap();
+    assert_eq!(kind.as_deref(), Some("acw"));
+    assert_eq!(example["values"], json!([format!("{} -> {}", body["conversationId"], json!(id))]));
+    assert!(report["outcomes"]["records -> dropped: no rule matched"].get("values").is_none());
+
     // A rule set against itself: nothing, exit 0.
     let (code, stdout, _) = weft(&["rules", "diff", "old.json", "old.json", events.to_str().unwrap()], dir.path());
     assert_eq!(code, Some(0));

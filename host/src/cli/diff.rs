@@ -25,6 +25,10 @@ pub struct DiffArgs {
     /// Event ids shown per difference.
     #[arg(long, default_value_t = 5, value_name = "N")]
     examples: usize,
+    /// Also show, for each example of a changed path, its value before and after. These are event contents
+    /// (possibly personal data): for a local investigation, not for CI logs.
+    #[arg(long)]
+    show_values: bool,
     /// Refuse rule sets not signed by one of these ed25519 public keys (hex, comma-separated).
     #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
     public_key: Option<String>,
@@ -40,6 +44,9 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut old = Judge::new(load(&args.old)?);
     let mut new = Judge::new(load(&args.new)?);
     let mut report = Report::new(args.examples);
+    if args.show_values {
+        report = report.showing_values();
+    }
     let started = Instant::now();
     for file in super::run::expand(&args.events)? {
         let (name, reader) = super::pipeline::open(&file)?;

@@ -28,13 +28,21 @@ pub enum Difference {
     Changed {
         rule: String,
         stream: String,
-        paths: Vec<String>,
+        changes: Vec<Change>,
     },
     /// The event's outcome changed kind: `records`, `dropped: REASON`, `dead-letter: CLASS`.
     Outcome {
         old: String,
         new: String,
     },
+}
+
+/// One path of a record that differs, with both values (shown only on request: they are event contents).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub old: Value,
+    pub new: Value,
 }
 
 /// Compares two verdicts on one event; no differences means the same records (or the same drop or failure).
@@ -64,17 +72,20 @@ fn compare_records(old: &[Record], new: &[Record]) -> Vec<Difference> {
         match new.get(id) {
             None => differences.push(Difference::Removed { rule: id.0.clone(), stream: stream(record) }),
             Some(other) => {
-                let mut paths = Vec::new();
+                let mut changes = Vec::new();
+                let text = |s: &str| Value::String(s.to_owned());
                 if record.partition_key != other.partition_key {
-                    paths.push("partitionKey".to_owned());
+                    let (old, new) = (text(&record.partition_key), text(&other.partition_key));
+                    changes.push(Change { path: "partitionKey".to_owned(), old, new });
                 }
                 if record.stream != other.stream {
-                    paths.push("stream".to_owned());
+                    let (old, new) = (Value::from(record.stream.clone()), Value::from(other.stream.clone()));
+                    changes.push(Change { path: "stream".to_owned(), old, new });
                 }
                 let (a, b) = (data(record), data(other));
-                json_paths(&a, &b, "data", &mut paths);
-                if !paths.is_empty() {
-                    differences.push(Difference::Changed { rule: id.0.clone(), stream: stream(other), paths });
+                json_paths(&a, &b, "data", &mut changes);
+                if !changes.is_empty() {
+                    differences.push(Difference::Changed { rule: id.0.clone(), stream: stream(other), changes });
                 }
             }
         }
@@ -97,7 +108,7 @@ fn data(record: &Record) -> Value {
 }
 
 /// The paths at which `a` and `b` differ: members and elements are followed, anything else compared whole.
-fn json_paths(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
+fn json_paths(a: &Value, b: &Value, at: &str, out: &mut Vec<Change>) {
     match (a, b) {
         (Value::Object(a), Value::Object(b)) => {
             for (key, value) in a {
@@ -105,7 +116,7 @@ fn json_paths(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
             }
             for (key, value) in b {
                 if !a.contains_key(key) && !value.is_null() {
-                    out.push(member(at, key));
+                    out.push(Change { path: member(at, key), old: Value::Null, new: value.clone() });
                 }
             }
         }
@@ -114,7 +125,7 @@ fn json_paths(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
                 json_paths(a, b, &format!("{at}[{i}]"), out);
             }
         }
-        _ if a != b => out.push(at.to_owned()),
+        _ if a != b => out.push(Change { path: at.to_owned(), old: a.clone(), new: b.clone() }),
         _ => {}
     }
 }
@@ -141,6 +152,9 @@ pub struct Report {
     pub outcomes: BTreeMap<String, Examples>,
     #[serde(skip)]
     examples: usize,
+    /// Whether examples of changed paths carry the old and new values (event contents: local use only).
+    #[serde(skip)]
+    show_values: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -155,11 +169,19 @@ pub struct Examples {
     pub count: u64,
     /// Event ids, at most the report's number of examples.
     pub events: Vec<String>,
+    /// With values shown: `old -> new` (as JSON) for each of `events`, in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 impl Report {
     pub fn new(examples: usize) -> Report {
         Report { examples, ..Report::default() }
+    }
+
+    /// The same report, its examples of changed paths with the values before and after.
+    pub fn showing_values(self) -> Report {
+        Report { show_values: true, ..self }
     }
 
     /// Counts one event's differences (none: an unchanged event).
@@ -173,11 +195,15 @@ impl Report {
             match difference {
                 Difference::Added { rule, stream } => self.counts(rule, stream).added += 1,
                 Difference::Removed { rule, stream } => self.counts(rule, stream).removed += 1,
-                Difference::Changed { rule, stream, paths } => {
+                Difference::Changed { rule, stream, changes } => {
                     self.counts(rule, stream).changed += 1;
-                    for path in paths {
-                        let examples = self.examples;
-                        note(self.paths.entry(format!("{rule} -> {stream}: {path}")).or_default(), event_id, examples);
+                    for Change { path, old, new } in changes {
+                        let (examples, show) = (self.examples, self.show_values);
+                        let entry = self.paths.entry(format!("{rule} -> {stream}: {path}")).or_default();
+                        if show && entry.events.len() < examples {
+                            entry.values.push(format!("{old} -> {new}"));
+                        }
+                        note(entry, event_id, examples);
                     }
                 }
                 Difference::Outcome { old, new } => {
@@ -208,6 +234,9 @@ impl std::fmt::Display for Report {
         }
         for (path, examples) in &self.paths {
             writeln!(f, "  changed {path}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
+            for (event, values) in examples.events.iter().zip(&examples.values) {
+                writeln!(f, "    {event}: {values}")?;
+            }
         }
         for (change, examples) in &self.outcomes {
             writeln!(f, "  outcome {change}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
@@ -218,6 +247,8 @@ impl std::fmt::Display for Report {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::verdict::RecordId;
 
@@ -247,7 +278,12 @@ mod tests {
                 Difference::Changed {
                     rule: "a".into(),
                     stream: "(default)".into(),
-                    paths: vec!["partitionKey".into(), "data.q[1]".into(), "data.gone".into(), "data.added".into()],
+                    changes: vec![
+                        change("partitionKey", json!("c1"), json!("c2")),
+                        change("data.q[1]", json!(2), json!(3)),
+                        change("data.gone", json!(true), Value::Null),
+                        change("data.added", Value::Null, json!(0)),
+                    ],
                 },
                 Difference::Removed { rule: "b".into(), stream: "(default)".into() },
                 Difference::Added { rule: "c".into(), stream: "(default)".into() },
@@ -262,5 +298,22 @@ mod tests {
         assert!(text.starts_with("3 events compared, 2 changed\n"), "{text}");
         assert!(text.contains("  changed a -> (default): data.q[1]: 2 (e.g. e1)\n"), "{text}");
         assert!(text.contains("  records b -> (default): 0 added, 2 removed, 0 changed\n"), "{text}");
+        assert!(!text.contains("2 -> 3"), "values only on request: {text}");
+
+        let mut shown = Report::new(1).showing_values();
+        shown.add("e1", &differences);
+        shown.add("e2", &differences);
+        let text = shown.to_string();
+        assert!(text.contains("  changed a -> (default): data.q[1]: 2 (e.g. e1)\n    e1: 2 -> 3\n"), "{text}");
+        assert!(
+            text.contains("  changed a -> (default): partitionKey: 2 (e.g. e1)\n    e1: \"c1\" -> \"c2\"\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&shown).unwrap();
+        assert_eq!(json["paths"]["a -> (default): data.gone"]["values"], json!(["true -> null"]));
+    }
+
+    fn change(path: &str, old: Value, new: Value) -> Change {
+        Change { path: path.into(), old, new }
     }
 }
