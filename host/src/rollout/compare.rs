@@ -3,7 +3,8 @@
 //!
 //! Records are matched by the rule that made them and their index among that rule's records; their data is
 //! compared as JSON, path by path, without the `_weft` lineage member (it names the rule set's version, which
-//! differs by definition). The report names events by id, never by content.
+//! differs by definition). The report names events by id, never by content, unless it was made
+//! [`Report::showing_values`] for a local investigation.
 
 use std::collections::BTreeMap;
 
