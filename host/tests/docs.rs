@@ -186,7 +186,15 @@ async fn every_command_the_docs_show_runs() {
         }
     }
     // The pages show these; if extraction broke, far fewer would run.
-    for command in ["run samples/events", "rules new my-rule", "rules publish", "redrive", "tail", "rules rollback"] {
+    for command in [
+        "run samples/events",
+        "rules new my-rule",
+        "rules publish",
+        "redrive",
+        "tail",
+        "rules rollback",
+        "rules promote",
+    ] {
         assert!(ran.iter().any(|args| args.starts_with(command)), "no `weft {command}` ran: {ran:#?}");
     }
     assert!(ran.len() >= 20, "{ran:#?}");

@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use weft::delivery::{Budget, Delivery, LetterPort, RecordPort};
 use weft::engine::Limits;
 use weft::judge::Judge;
+use weft::judge::candidate::{Candidate, Settings};
 use weft::rollout::reload::Reloader;
 use weft::rollout::source::Trust;
+use weft::rules::manifest::Rollout;
 
 /// A CloudWatch Logs JSON filter pattern of the form the module uses: `{ $.a.b = "text" }` or `{ $.a = 12 }`.
 /// Anything else fails the test, so a new kind of pattern is not silently taken as matching.
@@ -104,6 +106,16 @@ async fn every_log_alarm_filter_matches_the_line_weft_writes_for_its_case_and_no
     let counts = flaky.map(|s| (s.events, s.failures.panic, s.quarantines, s.quarantined_events));
     // One batch of 8: all called (quarantine is decided per batch), quarantined once, on the third failure.
     assert_eq!(counts, Some((8, 8, 1, 0)), "the rolled-back version's counts reach the metrics");
+
+    // A canary rolled back: a candidate whose module panics on every event (each one judged by the active set).
+    let hostile = common::hostile_rules(Limits::default());
+    let mut judge = Judge::new(default_rules());
+    judge.set_candidate(Some(Candidate::new(hostile, Rollout::Canary { percent: 100 }, Settings::default())));
+    let input: String =
+        (0..64).map(|i| common::event(&format!("k{i}"), "customer.start", json!({"attack": "panic"})) + "\n").collect();
+    let judged = judge.judge(weft::input::split(input.as_bytes(), "t".into()));
+    assert!(judged.iter().all(|j| matches!(&j.verdict, weft::verdict::Verdict::Records(r) if r.len() == 1)));
+    assert!(judge.take_canary_rollback().is_some(), "the failing canary was rolled back");
 
     // An event neither delivered nor dead-lettered: the dead-letter queue is unreachable.
     let nowhere = clients(&aws::endpoint(), &closed_port(), &aws::endpoint()).await;

@@ -2,8 +2,9 @@
 //!
 //! Four ways through the default rule, each over the same corpus (the shipped samples, repeated):
 //! native Rust (the rule's crate linked into this binary), wasm per event with the deadline on and off, and wasm
-//! in batches; then `weft run`'s whole data path (split, parse, rules, serialise) end to end. Ratios are
-//! against native, so a noisy machine shifts all rows alike.
+//! in batches; then `weft run`'s whole data path (split, parse, rules, serialise) end to end, alone and with a
+//! shadow candidate (a second copy of the default rule judging every event after it: what shadowing costs). Ratios
+//! are against native, so a noisy machine shifts all rows alike.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -13,9 +14,11 @@ use std::time::{Duration, Instant};
 use weft::delivery::Delivery;
 use weft::engine::{Engine, Limits, RuleInstance, Tables, wit, wit_event};
 use weft::input::{self, Chunk};
+use weft::judge::candidate::{Candidate, Settings};
 use weft::judge::{DEFAULT_BATCH, Judge};
 use weft::rules::RuleSet;
 use weft::rules::embedded;
+use weft::rules::manifest::Rollout;
 use weft::verdict::Summary;
 use weft_sdk::{Event, IntoOutcome, Outcome};
 
@@ -43,11 +46,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let events: Vec<Event> = corpus.iter().map(|line| weft::input::envelope::parse(line)).collect::<Result<_, _>>()?;
     let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
     let bytes: Vec<u8> = corpus.iter().flat_map(|line| line.bytes().chain([b'\n'])).collect();
-    let mean_size = bytes.len() / corpus.len().max(1);
-    let (n, distinct, rounds) = (corpus.len(), lines.len(), args.rounds);
-    println!(
-        "weft bench: {n} events per round ({distinct} distinct, mean {mean_size} bytes), median of {rounds} rounds\n"
-    );
+    let (n, distinct, rounds, mean) = (corpus.len(), lines.len(), args.rounds, bytes.len() / corpus.len().max(1));
+    println!("weft bench: {n} events per round ({distinct} distinct, mean {mean} bytes), median of {rounds} rounds\n");
 
     // Events the default rule drops before parsing anything: what remains is the cost of crossing the boundary.
     let foreign: Vec<wit::Event> =
@@ -85,7 +85,11 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ),
         (
             "weft run path, one thread (split+parse+rule+write)",
-            Box::new(|| end_to_end(&with_deadline, &bytes, &runtime)),
+            Box::new(|| end_to_end(&with_deadline, &bytes, &runtime, false)),
+        ),
+        (
+            "the same, with a shadow (the default rule again)",
+            Box::new(|| end_to_end(&with_deadline, &bytes, &runtime, true)),
         ),
     ];
     let medians = measure(&mut paths, args.rounds);
@@ -105,10 +109,15 @@ fn calls(instance: &mut RuleInstance, inputs: &[wit::Event]) {
     inputs.iter().for_each(|e| drop(black_box(instance.process(e).expect("runs"))))
 }
 
-/// The same steps as `weft run`: slices of 1,000 events judged, then delivered (here to io::sink).
-fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime) {
-    let rules = RuleSet::embedded_default(engine, Limits::default()).expect("default rule loads");
-    let mut judge = Judge::new(rules);
+/// The same steps as `weft run`: slices of 1,000 events judged, then delivered (here to io::sink); `shadowed`:
+/// with a shadow candidate on every event (no budget).
+fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime, shadowed: bool) {
+    let rules = || RuleSet::embedded_default(engine, Limits::default()).expect("default rule loads");
+    let mut judge = Judge::new(rules());
+    if shadowed {
+        let unbounded = Settings { shadow_budget_percent: u32::MAX, ..Settings::default() };
+        judge.set_candidate(Some(Candidate::new(rules(), Rollout::Shadow, unbounded)));
+    }
     let mut delivery = Delivery::local(Box::new(std::io::sink()), None, None);
     let mut summary = Summary::default();
     // Read as `weft run` reads a file: a buffer at a time.
@@ -167,6 +176,10 @@ fn report(names: &[&str], medians: &[Duration], n: f64) {
         "wasm over native: {:.2} µs per event, of which the boundary (call, copies, glue): {:.2} µs",
         (medians[1].as_secs_f64() - native.as_secs_f64()) * 1e6 / n,
         (medians[5].as_secs_f64() - medians[4].as_secs_f64()) * 1e6 / n
+    );
+    println!(
+        "shadow cost: {:+.1}% on the run path (a candidate as costly as the active set)",
+        pct(medians[7], medians[6])
     );
 }
 

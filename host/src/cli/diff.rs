@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use weft::input::Stream;
 use weft::judge::Judge;
-use weft::rollout::compare::{Report, compare};
+use weft::verdict::compare::{Report, compare};
 
 #[derive(clap::Args)]
 pub struct DiffArgs {

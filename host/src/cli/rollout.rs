@@ -1,5 +1,5 @@
-//! `weft rules status` and `weft rules rollback`: what an S3 rule set location holds, what the deployments run,
-//! and putting an earlier version back.
+//! `weft rules status`, `promote` and `rollback`: what an S3 rule set location holds, what the deployments run,
+//! making the candidate active, and putting an earlier version back (or withdrawing the candidate).
 //!
 //! The rules bucket is versioned (the Terraform module turns versioning on), so "the previous version" is the
 //! manifest object's previous S3 version. A rollback copies it over the current one with its metadata — or, when it
@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use aws_sdk_s3::types::MetadataDirective;
 use weft::aws::Clients;
 use weft::rollout::reload::{Reloader, Status};
-use weft::rollout::source::RuleSource;
+use weft::rollout::source::{RuleSource, sibling_key};
 use weft::rules::RuleSetVersion;
 use weft::rules::manifest::Manifest;
 
@@ -27,8 +27,11 @@ pub struct RollbackArgs {
     /// s3://BUCKET/PREFIX/manifest.json
     location: String,
     /// The S3 version id of the manifest to put back (default: the one before the current version).
-    #[arg(long, value_name = "VERSION_ID")]
+    #[arg(long, value_name = "VERSION_ID", conflicts_with = "candidate")]
     to: Option<String>,
+    /// Withdraw the candidate (shadow or canary) instead; the active version stays.
+    #[arg(long)]
+    candidate: bool,
     /// A signed version is put back signed again, with a new sequence (a Lambda refuses an older one as replayed).
     #[command(flatten)]
     sign: super::scope::SignArgs,
@@ -41,6 +44,15 @@ fn s3_location(location: &str) -> anyhow::Result<(String, String)> {
     }
 }
 
+#[derive(clap::Args)]
+pub struct PromoteArgs {
+    /// s3://BUCKET/PREFIX/manifest.json (the candidate is PREFIX/candidate.json)
+    location: String,
+    /// A signed candidate older than the active version (a rollback since?) is signed again with a new sequence.
+    #[command(flatten)]
+    sign: super::scope::SignArgs,
+}
+
 /// Puts version `id` of the manifest back as a new publication, with a new scope and signature.
 async fn resign(
     s3: &aws_sdk_s3::Client,
@@ -51,7 +63,18 @@ async fn resign(
 ) -> anyhow::Result<()> {
     let old = s3.get_object().bucket(bucket).key(key).version_id(id).send().await.context("reading that version")?;
     let bytes = old.body.collect().await.context("reading that version")?.into_bytes();
-    let mut document: serde_json::Value = serde_json::from_slice(&bytes).context("that version is not JSON")?;
+    put_signed(s3, bucket, key, &bytes, signer).await
+}
+
+/// Publishes the manifest `bytes` at `key`, signed again with a new scope.
+async fn put_signed(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: &[u8],
+    signer: &super::scope::Signer,
+) -> anyhow::Result<()> {
+    let mut document: serde_json::Value = serde_json::from_slice(bytes).context("that version is not JSON")?;
     let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
     let put = s3.put_object().bucket(bucket).key(key).content_type("application/json");
     put.metadata(weft::rules::signing::SIGNATURE_METADATA, signature).body(manifest.into()).send().await.map_err(
@@ -134,9 +157,11 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|(function, status)| (function, serde_json::to_value(status).expect("status serialises")))
         .collect();
+    let candidate = candidate(&s3, &bucket, &key).await?.map(|(bytes, signed)| candidate_summary(&bytes, signed));
     let status = serde_json::json!({
         "location": args.location,
         "published": published.first(),
+        "candidate": candidate,
         "earlier": &published[1.min(published.len())..],
         "deployments": deployments,
     });
@@ -144,9 +169,98 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The candidate published beside the manifest at `key`: its bytes, and whether it is signed (`None`: there is none).
+async fn candidate(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Option<(Vec<u8>, bool)>> {
+    let candidate_key = sibling_key(key, "candidate.json");
+    match s3.get_object().bucket(bucket).key(&candidate_key).send().await {
+        Ok(object) => {
+            let signed = object.metadata().is_some_and(|m| m.contains_key(weft::rules::signing::SIGNATURE_METADATA));
+            Ok(Some((object.body.collect().await?.into_bytes().to_vec(), signed)))
+        }
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => bail!("reading s3://{bucket}/{candidate_key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+    }
+}
+
+/// What `weft rules status` says of a candidate.
+fn candidate_summary(bytes: &[u8], signed: bool) -> serde_json::Value {
+    match Manifest::parse(bytes) {
+        Ok(parsed) => serde_json::json!({
+            "version": RuleSetVersion::new(parsed.manifest.name.as_deref(), &parsed.sha256).0,
+            "rollout": parsed.manifest.rollout,
+            "signed": signed,
+        }),
+        Err(e) => serde_json::json!({"version": format!("(not a manifest: {e})")}),
+    }
+}
+
+fn sequence_of(bytes: &[u8]) -> Option<u64> {
+    Manifest::parse(bytes).ok()?.manifest.scope.map(|scope| scope.sequence)
+}
+
+/// Makes the candidate the active version: its very bytes (same version, same signature) over the manifest, then
+/// the candidate removed. Deployments see both in one check, so a canary's conversations stay on it throughout.
+pub async fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
+    let (bucket, key) = s3_location(&args.location)?;
+    let s3 = Clients::load().await.rules_s3();
+    let candidate_key = sibling_key(&key, "candidate.json");
+    let Some((bytes, signed)) = candidate(&s3, &bucket, &key).await? else {
+        bail!(
+            "no candidate at s3://{bucket}/{candidate_key}: publish one with `weft rules publish --shadow` or --canary"
+        )
+    };
+    let version = candidate_summary(&bytes, signed)["version"].as_str().unwrap_or_default().to_owned();
+    if let Some(signer) = args.sign.signer()? {
+        put_signed(&s3, &bucket, &key, &bytes, &signer).await?;
+    } else {
+        let active = weft::rollout::source::fetch_manifest(&s3, &bucket, &key, None).await.ok().flatten();
+        let active_sequence = active.and_then(|fetched| sequence_of(&fetched.bytes));
+        if signed && active_sequence.is_some_and(|active| sequence_of(&bytes).is_none_or(|c| c <= active)) {
+            bail!(
+                "the candidate {version} is signed with a sequence no higher than the active version's (published since?): deployments would refuse it as replayed. Promote it signed again: add --key and --deployment"
+            );
+        }
+        s3.copy_object()
+            .bucket(&bucket)
+            .key(&key)
+            .copy_source(format!("{bucket}/{candidate_key}"))
+            .metadata_directive(MetadataDirective::Copy)
+            .send()
+            .await
+            .with_context(|| format!("copying s3://{bucket}/{candidate_key} over s3://{bucket}/{key}"))?;
+    }
+    s3.delete_object().bucket(&bucket).key(&candidate_key).send().await.with_context(|| {
+        format!("{version} is active, but s3://{bucket}/{candidate_key} could not be removed: delete it")
+    })?;
+    println!("promoted {version} to s3://{bucket}/{key}; deployments switch at their next poll");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Withdraws the candidate: deployments stop running it at their next poll; the active version is untouched.
+async fn withdraw(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<ExitCode> {
+    let candidate_key = sibling_key(key, "candidate.json");
+    let Some((bytes, signed)) = candidate(s3, bucket, key).await? else {
+        bail!("no candidate at s3://{bucket}/{candidate_key} to withdraw")
+    };
+    s3.delete_object()
+        .bucket(bucket)
+        .key(&candidate_key)
+        .send()
+        .await
+        .with_context(|| format!("deleting s3://{bucket}/{candidate_key}"))?;
+    let version = candidate_summary(&bytes, signed)["version"].as_str().unwrap_or_default().to_owned();
+    println!(
+        "withdrew the candidate {version} from s3://{bucket}/{candidate_key}; deployments drop it at their next poll"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let (bucket, key) = s3_location(&args.location)?;
     let s3 = Clients::load().await.rules_s3();
+    if args.candidate {
+        return withdraw(&s3, &bucket, &key).await;
+    }
     let published = published(&s3, &bucket, &key).await?;
     let target = match &args.to {
         Some(id) => published.iter().find(|p| p.s3_version_id.as_deref() == Some(id.as_str())),

@@ -11,7 +11,7 @@ use weft::engine::componentize::{WASM_TARGET, cargo_build_wasm};
 use weft::engine::{DEFAULT_COMPILE_BUDGET, Engine, Limits, ModuleId, RuleModule};
 use weft::judge::Judge;
 use weft::judge::check::check;
-use weft::rollout::source::{RuleSource, Trust};
+use weft::rollout::source::{RuleSource, Trust, sibling_key};
 use weft::rules::RuleSet;
 use weft::rules::RuleSetVersion;
 use weft::rules::golden::Case;
@@ -43,9 +43,11 @@ enum RulesCommand {
     /// Show what is published at an S3 location, its earlier versions, and what each deployment runs, refused
     /// and rolled back.
     Status(super::rollout::StatusArgs),
-    /// Put the previous version of an S3 rule set back (or the S3 object version given); the Lambda picks it up
-    /// within one poll interval.
+    /// Put the previous version of an S3 rule set back (or the S3 object version given), or withdraw the
+    /// candidate (--candidate); the Lambda picks it up within one poll interval.
     Rollback(super::rollout::RollbackArgs),
+    /// Make the published candidate the active version; the Lambda switches within one poll interval.
+    Promote(super::rollout::PromoteArgs),
 }
 
 #[derive(clap::Args)]
@@ -59,6 +61,14 @@ struct PublishArgs {
     prefix: String,
     #[command(flatten)]
     sign: super::scope::SignArgs,
+    /// Publish as a candidate beside the active rule set (PREFIX/candidate.json) that judges every event after
+    /// it and only counts how it differs; nothing of it is written.
+    #[arg(long, conflicts_with = "canary")]
+    shadow: bool,
+    /// Publish as a candidate that judges this share of conversations (1 to 100 percent) instead of the active
+    /// rule set; its records are written, stamped with its version.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    canary: Option<u8>,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +104,7 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
         RulesCommand::Diff(args) => super::diff::diff(args),
         RulesCommand::Status(args) => super::runtime()?.block_on(super::rollout::status(args)),
         RulesCommand::Rollback(args) => super::runtime()?.block_on(super::rollout::rollback(args)),
+        RulesCommand::Promote(args) => super::runtime()?.block_on(super::rollout::promote(args)),
     }
 }
 
@@ -283,16 +294,29 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&args.manifest)?)?;
     let uploads = content_addressed(&mut document, args.manifest.parent().unwrap_or(Path::new(".")))?;
     let clients = Clients::load().await;
-    let key = manifest_key(&args.prefix);
+    let active_key = manifest_key(&args.prefix);
+    let (key, mode) = match (args.shadow, args.canary) {
+        (true, _) => (sibling_key(&active_key, "candidate.json"), " as a shadow candidate".to_owned()),
+        (_, Some(percent)) => {
+            (sibling_key(&active_key, "candidate.json"), format!(" as a canary for {percent}% of conversations"))
+        }
+        _ => (active_key.clone(), String::new()),
+    };
+    if args.shadow {
+        document["rollout"] = serde_json::json!({"mode": "shadow"});
+    } else if let Some(percent) = args.canary {
+        document["rollout"] = serde_json::json!({"mode": "canary", "percent": percent});
+    }
     let (manifest, signature) = match &signer {
         Some(signer) => {
-            let (bytes, signature) = signer.sign(&clients.s3, &args.bucket, &key, &mut document).await?;
+            // Above the active version's sequence: a candidate must be newer than what runs, and stay so promoted.
+            let (bytes, signature) = signer.sign(&clients.s3, &args.bucket, &active_key, &mut document).await?;
             (bytes, Some(signature))
         }
         None => (serde_json::to_vec_pretty(&document)?, None),
     };
     for (name, bytes) in uploads {
-        let object_key = weft::rollout::source::sibling_key(&key, &name);
+        let object_key = sibling_key(&key, &name);
         // Content-addressed: an object already there has these very bytes.
         if clients.s3.head_object().bucket(&args.bucket).key(&object_key).send().await.is_ok() {
             continue;
@@ -314,7 +338,8 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     })?;
     let name = document["name"].as_str();
     let version = RuleSetVersion::new(name, &ModuleId::new("", &manifest).sha256);
-    println!("published {version} to s3://{}/{key}{}", args.bucket, if signature.is_some() { " (signed)" } else { "" });
+    let signed = if signature.is_some() { " (signed)" } else { "" };
+    println!("published {version} to s3://{}/{key}{mode}{signed}", args.bucket);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! The judge: input chunks → envelopes → rules → one [`Verdict`] per event (records, a drop, or a dead letter),
 //! synchronously and in order. Delivery ([`crate::delivery`]) then turns verdicts into fates.
 
+pub mod candidate;
 pub mod check;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,6 +10,7 @@ use std::time::Instant;
 use weft_sdk::Event;
 
 use crate::input::{Chunk, Source};
+use crate::judge::candidate::{CanaryRollback, Candidate, CandidateStats, Totals};
 use crate::rules::RuleSet;
 use crate::rules::stats::RuleSetStats;
 use crate::verdict::{DeadLetter, Judged, OriginalEvent, Stage, Verdict};
@@ -32,7 +34,24 @@ pub struct Judge {
     rolled_back: Option<Rollback>,
     /// What a rule set rolled back from did before it went, until the metrics take it.
     rolled_back_stats: Option<RuleSetStats>,
+    /// A candidate beside the active rule set: a shadow, or a canary that judges a share of conversations.
+    candidate: Option<Candidate>,
+    /// A canary retired for failing more events than the active set, until the handler takes it; and the
+    /// candidate itself, until the metrics take what it did before it went.
+    canary_rolled_back: Option<CanaryRollback>,
+    retired: Option<Candidate>,
 }
+
+/// Events waiting for one rule set's call: the active set's lane, or the canary's.
+#[derive(Default)]
+struct Lane {
+    events: Vec<Event>,
+    /// Each event's index in the verdicts, and where it came from.
+    places: Vec<(usize, Source)>,
+}
+
+const ACTIVE: usize = 0;
+const CANARY: usize = 1;
 
 /// An automatic rollback: the version that failed, and the one restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +71,9 @@ impl Judge {
             on_probation: false,
             rolled_back: None,
             rolled_back_stats: None,
+            candidate: None,
+            canary_rolled_back: None,
+            retired: None,
         }
     }
 
@@ -67,6 +89,24 @@ impl Judge {
         rules.reset_track();
         self.previous = Some(std::mem::replace(&mut self.rules, rules));
         self.on_probation = self.rollback_after > 0;
+    }
+
+    /// Puts a candidate beside the active rule set (`None`: withdraws it), between two calls of [`Judge::judge`].
+    pub fn set_candidate(&mut self, candidate: Option<Candidate>) {
+        self.candidate = candidate;
+    }
+
+    /// What the candidate did since the last take: its version, its counts, its totals (a canary retired since
+    /// included).
+    pub fn take_candidate_report(&mut self) -> Option<(String, CandidateStats, Totals)> {
+        let mut retired = self.retired.take();
+        let candidate = retired.as_mut().or(self.candidate.as_mut())?;
+        Some((candidate.version().to_owned(), candidate.take_stats(), candidate.totals().clone()))
+    }
+
+    /// The canary the last [`Judge::judge`] retired, if any (taken once).
+    pub fn take_canary_rollback(&mut self) -> Option<CanaryRollback> {
+        self.canary_rolled_back.take()
     }
 
     /// The last-known-good rule set's version, when one is kept (`Some(None)`: an unversioned one, the default).
@@ -144,17 +184,18 @@ impl Judge {
         cutoff: Option<Instant>,
     ) -> Vec<Judged> {
         self.rules.set_cutoff(cutoff);
+        self.candidate.iter_mut().for_each(|c| c.set_cutoff(cutoff));
         let judged = self.judge_chunks(chunks);
         self.rules.set_cutoff(None);
+        self.candidate.iter_mut().for_each(|c| c.set_cutoff(None));
         self.check_probation();
         judged
     }
 
     fn judge_chunks<'a>(&mut self, chunks: impl IntoIterator<Item = Chunk<'a>>) -> Vec<Judged> {
         let mut judged = Vec::new();
-        // Parsed events wait here for their rule call; `places` has each one's index in `judged` and source.
-        let mut pending: Vec<Event> = Vec::with_capacity(self.batch_size);
-        let mut places: Vec<(usize, Source)> = Vec::with_capacity(self.batch_size);
+        // Parsed events wait in their lane for their rule call.
+        let mut lanes: [Lane; 2] = Default::default();
         for chunk in chunks {
             match chunk {
                 Chunk::Broken { text, source, reason } => {
@@ -171,10 +212,11 @@ impl Judge {
                             verdict: Verdict::Records(Vec::new()),
                             written: Vec::new(),
                         });
-                        pending.push(event);
-                        places.push((judged.len() - 1, source));
-                        if pending.len() >= self.batch_size {
-                            self.run_rules(&mut pending, &mut places, &mut judged);
+                        let which = if self.canary_takes(&event) { CANARY } else { ACTIVE };
+                        lanes[which].events.push(event);
+                        lanes[which].places.push((judged.len() - 1, source));
+                        if lanes[which].events.len() >= self.batch_size {
+                            self.run_rules(&mut lanes[which], which == CANARY, &mut judged);
                         }
                     }
                     Err(e) => {
@@ -192,45 +234,78 @@ impl Judge {
                 },
             }
         }
-        self.run_rules(&mut pending, &mut places, &mut judged);
+        for (which, lane) in lanes.iter_mut().enumerate() {
+            self.run_rules(lane, which == CANARY, &mut judged);
+        }
         judged
     }
 
-    fn run_rules(&mut self, pending: &mut Vec<Event>, places: &mut Vec<(usize, Source)>, judged: &mut [Judged]) {
-        if pending.is_empty() {
+    fn canary_takes(&self, event: &Event) -> bool {
+        self.candidate.as_ref().is_some_and(|candidate| candidate.takes(event))
+    }
+
+    /// Judges a lane's events: the active set's (which a shadow then judges too), or the canary's; each verdict is
+    /// stamped with the version that made it.
+    fn run_rules(&mut self, lane: &mut Lane, canary_lane: bool, judged: &mut [Judged]) {
+        if lane.events.is_empty() {
             return;
         }
-        let verdicts = self.guarded(pending);
-        let version = self.rules.version().map(|v| v.0.clone());
-        for ((event, (index, source)), verdict) in pending.drain(..).zip(places.drain(..)).zip(verdicts) {
-            judged[index] = settle(event, source, verdict, version.clone());
+        let active = self.rules.version().map(|v| v.0.clone());
+        let verdicts: Vec<(Verdict, Option<String>)> = match self.candidate.as_mut() {
+            Some(canary) if canary_lane => {
+                let mine = Some(canary.version().to_owned());
+                let verdicts = canary.canary(&mut self.rules, &lane.events);
+                if let Some(rollback) = canary.rollback_due() {
+                    self.retire_canary(rollback);
+                }
+                verdicts
+                    .into_iter()
+                    .map(|(v, canary)| (v, if canary { mine.clone() } else { active.clone() }))
+                    .collect()
+            }
+            candidate => {
+                let started = Instant::now();
+                let verdicts = guarded(&mut self.rules, &lane.events);
+                if let Some(candidate) = candidate {
+                    candidate.beside_active(&lane.events, &verdicts, started.elapsed());
+                }
+                verdicts.into_iter().map(|v| (v, active.clone())).collect()
+            }
+        };
+        for ((event, (index, source)), (verdict, version)) in
+            lane.events.drain(..).zip(lane.places.drain(..)).zip(verdicts)
+        {
+            judged[index] = settle(event, source, verdict, version);
         }
+    }
+
+    fn retire_canary(&mut self, rollback: CanaryRollback) {
+        rollback.log();
+        self.retired = self.candidate.take();
+        self.canary_rolled_back = Some(rollback);
     }
 }
 
-impl Judge {
-    /// The rules' verdicts on `events`, surviving a panic in the host: the panicking batch is retried event by
-    /// event on fresh instances, and an event that panics alone is dead-lettered (class `host-panic`). Nothing
-    /// unwinds past here, so no lock a caller holds is poisoned.
-    fn guarded(&mut self, events: &[Event]) -> Vec<Verdict> {
-        let rules = &mut self.rules;
-        if let Ok(verdicts) = catch_unwind(AssertUnwindSafe(|| process(rules, events))) {
-            return verdicts;
-        }
-        rules.reset();
-        let rule_set = rules.version().map(|v| v.0.clone());
-        events
-            .iter()
-            .map(|event| {
-                catch_unwind(AssertUnwindSafe(|| process(rules, std::slice::from_ref(event))))
-                    .map(|mut one| one.pop().expect("one verdict per event"))
-                    .unwrap_or_else(|panic| {
-                        rules.reset();
-                        host_panicked(event, panic.as_ref(), rule_set.clone())
-                    })
-            })
-            .collect()
+/// The rules' verdicts on `events`, surviving a panic in the host: the panicking batch is retried event by event on
+/// fresh instances, and an event that panics alone is dead-lettered (class `host-panic`). Nothing unwinds past
+/// here, so no lock a caller holds is poisoned.
+pub(crate) fn guarded(rules: &mut RuleSet, events: &[Event]) -> Vec<Verdict> {
+    if let Ok(verdicts) = catch_unwind(AssertUnwindSafe(|| process(rules, events))) {
+        return verdicts;
     }
+    rules.reset();
+    let rule_set = rules.version().map(|v| v.0.clone());
+    events
+        .iter()
+        .map(|event| {
+            catch_unwind(AssertUnwindSafe(|| process(rules, std::slice::from_ref(event))))
+                .map(|mut one| one.pop().expect("one verdict per event"))
+                .unwrap_or_else(|panic| {
+                    rules.reset();
+                    host_panicked(event, panic.as_ref(), rule_set.clone())
+                })
+        })
+        .collect()
 }
 
 fn process(rules: &mut RuleSet, events: &[Event]) -> Vec<Verdict> {

@@ -38,6 +38,8 @@ pub struct Config {
     pub cold_start_default: bool,
     /// A new version failing its first this many events in a row is rolled back (0: never).
     pub rollback_after: u64,
+    /// Bounds on a candidate rule set: the shadow's time, the canary's failures.
+    pub candidates: crate::judge::candidate::Settings,
     pub limits: Limits,
     /// Linear memory of all rule instances together (the engine's budget).
     pub rules_memory_bytes: usize,
@@ -85,6 +87,10 @@ impl Config {
                 })?
                 .unwrap_or(false),
             rollback_after: vars.number("WEFT_RULES_ROLLBACK_AFTER", 10, 0, 1_000_000)?,
+            candidates: crate::judge::candidate::Settings {
+                shadow_budget_percent: vars.number("WEFT_SHADOW_BUDGET_PERCENT", 100, 1, 1000)? as u32,
+                canary_margin_percent: vars.number("WEFT_CANARY_MARGIN_PERCENT", 5, 0, 100)? as f64,
+            },
             limits,
             rules_memory_bytes: rules_memory_mb as usize * 1024 * 1024,
             batch: vars.number("WEFT_BATCH", DEFAULT_BATCH as u64, 1, 10_000)? as usize,
@@ -178,6 +184,8 @@ fn valid_stream_arn(value: &str) -> bool {
 fn range_text(var: &str) -> &'static str {
     match var {
         "WEFT_RULES_ROLLBACK_AFTER" => "a whole number of events from 0 to 1000000",
+        "WEFT_SHADOW_BUDGET_PERCENT" => "a whole number of percent from 1 to 1000",
+        "WEFT_CANARY_MARGIN_PERCENT" => "a whole number of percentage points from 0 to 100",
         "WEFT_TIME_PER_EVENT_MS" => "a whole number of milliseconds from 1 to 60000",
         "WEFT_MEMORY_MB" => "a whole number of MiB from 2 to 4096",
         "WEFT_RULES_MEMORY_MB" => "a whole number of MiB from 2 to 10240",

@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::delivery::{Budget, Delivery, LetterPort, RecordPort, SinkError};
 use crate::input::{Chunk, Source};
+use crate::judge::candidate::{Candidate, Settings};
 use crate::judge::{DEFAULT_BATCH, Judge};
 use crate::metrics::{Publisher, Report};
 use crate::rollout::reload::Reloader;
@@ -65,6 +66,8 @@ pub struct Handler {
     rollback_after: u64,
     /// Where each invocation's metrics go (none in tests that do not look at them).
     metrics: Option<Publisher>,
+    /// Bounds on a candidate rule set (shadow budget, canary margin).
+    candidates: Settings,
 }
 
 impl Handler {
@@ -89,7 +92,14 @@ impl Handler {
             batch,
             rollback_after,
             metrics: None,
+            candidates: Settings::default(),
         }
+    }
+
+    /// Runs candidate rule sets within `settings`.
+    pub fn with_candidates(mut self, settings: Settings) -> Handler {
+        self.candidates = settings;
+        self
     }
 
     /// Publishes each invocation's metrics through `publisher`.
@@ -119,10 +129,14 @@ impl Handler {
             return Ok(());
         }
         reloader.poll();
-        if let Some(rules) = reloader.take_ready()
-            && let Some(judge) = self.judge().as_mut()
-        {
-            judge.replace_rules(rules);
+        let ready = reloader.take_ready();
+        if let Some(judge) = self.judge().as_mut() {
+            if let Some(rules) = ready.rules {
+                judge.replace_rules(rules);
+            }
+            if let Some(candidate) = ready.candidate {
+                judge.set_candidate(candidate.map(|c| Candidate::new(c.rules, c.rollout, self.candidates)));
+            }
         }
         Ok(())
     }
@@ -198,8 +212,9 @@ impl Handler {
             let mut judge = self.judge();
             let judge = judge.as_mut().ok_or_else(|| InvocationError::NoRuleSet("not loaded".into()))?;
             let judged = judge.judge_until(chunks, Some(budget.records_until()));
-            if let (Some(rollback), Some(reloader)) = (judge.take_rollback(), &self.reloader) {
-                reloader.rolled_back(&rollback);
+            if let Some(reloader) = &self.reloader {
+                judge.take_rollback().inspect(|rollback| reloader.rolled_back(rollback));
+                judge.take_canary_rollback().inspect(|rollback| reloader.canary_rolled_back(rollback));
             }
             judged
         };
@@ -213,6 +228,10 @@ impl Handler {
         if let Some(judge) = self.judge().as_mut() {
             report.rules = judge.take_stats();
             report.rule_set = judge.rules().version().map(|v| v.0.clone());
+            if let Some((version, stats, totals)) = judge.take_candidate_report() {
+                report.candidate = Some((version, stats));
+                self.reloader.iter().for_each(|reloader| reloader.candidate_totals(&totals));
+            }
         }
         report.delivery = self.delivery.lock().await.take_stats();
         report.rollout = self.reloader.as_ref().map(Reloader::take_stats);
@@ -328,7 +347,8 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
         LetterPort::Queue(clients.dead_letter_queue(&config.dlq_url, config.dlq_bucket.as_deref())),
         None,
     );
-    Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch, config.rollback_after))
+    Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch, config.rollback_after)
+        .with_candidates(config.candidates))
 }
 
 #[cfg(test)]

@@ -67,6 +67,18 @@ pub const VARIABLES: &[Variable] = &[
         description: "A new rule set version that fails this many of its first events in a row is rolled back to the version before it (0: never).",
     },
     Variable {
+        name: "WEFT_SHADOW_BUDGET_PERCENT",
+        required: false,
+        default: Some("100"),
+        description: "A shadow candidate's rule time may reach this percentage of the active rules' time; beyond it events are not shadowed (counted as ShadowSkipped), never delivered later.",
+    },
+    Variable {
+        name: "WEFT_CANARY_MARGIN_PERCENT",
+        required: false,
+        default: Some("5"),
+        description: "A canary whose share of failed events exceeds the active rule set's by more than this many percentage points (after 50 events) is rolled back in the container that sees it.",
+    },
+    Variable {
         name: "WEFT_TIME_PER_EVENT_MS",
         required: false,
         default: Some("100"),

@@ -38,6 +38,8 @@ pub enum Per {
     Stage,
     /// `[Function, Reason]`: one per kind of drop.
     Reason,
+    /// `[Function, Rule, Kind]`: one per rule and kind of difference a shadow candidate found.
+    Difference,
 }
 
 impl Per {
@@ -50,6 +52,7 @@ impl Per {
             Per::Stream => &[&["Function", "Stream"]],
             Per::Stage => &[&["Function", "Stage"], &["Function", "Stage", "Class"]],
             Per::Reason => &[&["Function", "Reason"]],
+            Per::Difference => &[&["Function", "Rule", "Kind"]],
         }
     }
 
@@ -62,6 +65,7 @@ impl Per {
             Per::Stream => Some("Stream"),
             Per::Stage => Some("Stage"),
             Per::Reason => Some("Reason"),
+            Per::Difference => None,
         }
     }
 }
@@ -78,7 +82,7 @@ const fn m(name: &'static str, unit: Unit, per: Per, description: &'static str) 
     Metric { name, unit, per, description }
 }
 
-use Per::{Function, Module, Reason, Rule, Stage, Stream};
+use Per::{Difference, Function, Module, Reason, Rule, Stage, Stream};
 use Unit::{Count, Milliseconds, Seconds};
 
 pub const METRICS: &[Metric] = &[
@@ -124,6 +128,12 @@ pub const METRICS: &[Metric] = &[
         "New versions rolled back after failing their first events (S3 rule set only).",
     ),
     m(
+        "CanaryRollbacks",
+        Count,
+        Function,
+        "Canaries retired for failing more events than the active rule set (S3 rule set only).",
+    ),
+    m(
         "RuleSetAge",
         Seconds,
         Function,
@@ -134,6 +144,26 @@ pub const METRICS: &[Metric] = &[
         Milliseconds,
         Function,
         "From a version's publication (S3 Last-Modified) to its swap (only when one swapped).",
+    ),
+    m("ShadowEvents", Count, Function, "Events a shadow candidate judged too (only while a candidate runs)."),
+    m(
+        "ShadowSkipped",
+        Count,
+        Function,
+        "Events not shadowed: over WEFT_SHADOW_BUDGET_PERCENT, or no time left (only while a candidate runs).",
+    ),
+    m(
+        "ShadowDiffering",
+        Count,
+        Function,
+        "Shadowed events the candidate judged differently (only while a candidate runs).",
+    ),
+    m("CanaryEvents", Count, Function, "Events a canary candidate judged (only while a candidate runs)."),
+    m(
+        "CanaryFallbacks",
+        Count,
+        Function,
+        "Canary events the candidate failed on (trap, limit), judged by the active rule set instead.",
     ),
     m("TimeLeft", Milliseconds, Function, "Time left before the invocation's deadline when it returned."),
     m("ColdStart", Count, Function, "1 on a container's first invocation, else 0."),
@@ -185,6 +215,12 @@ pub const METRICS: &[Metric] = &[
         Reason,
         "Events dropped, per reason: no-rule-matched, no-records, skipped (on-error: skip), rule (the rule's own).",
     ),
+    m(
+        "ShadowDifferences",
+        Count,
+        Difference,
+        "A shadow candidate's differences, per rule and kind: added, removed, changed (records) or outcome.",
+    ),
 ];
 
 /// The metrics of one document.
@@ -193,7 +229,22 @@ pub fn of(per: Per) -> impl Iterator<Item = &'static Metric> {
 }
 
 /// Every document kind, in order.
-pub const DOCUMENTS: [Per; 6] = [Function, Rule, Module, Stream, Stage, Reason];
+pub const DOCUMENTS: [Per; 7] = [Function, Rule, Module, Stream, Stage, Reason, Difference];
+
+/// The members that are not metrics: dimensions and string properties, with what they mean.
+const TEXT_MEMBERS: &[(&str, &str)] = &[
+    ("Function", "Dimension: the Lambda's name (every document)."),
+    ("Rule", "Dimension: a rule's name, from the manifest."),
+    ("Module", "Dimension: a module's name, from the manifest (`builtin:default` for the default rule)."),
+    ("Stream", "Dimension: a Kinesis stream (`-` for `weft run`'s standard output)."),
+    ("Stage", "Dimension: where a dead letter failed: parse, rule or sink."),
+    ("Class", "Dimension: a dead letter's class, weft's own (`module-error` for a module's own code)."),
+    ("Reason", "Dimension: why events were dropped: no-rule-matched, no-records, skipped or rule."),
+    ("Kind", "Dimension: a shadow difference's kind: added, removed, changed or outcome."),
+    ("CandidateVersion", "Property: the candidate rule set beside the active one, while one runs."),
+    ("RuleSetVersion", "Property: the active rule set (`label@sha12`, or `builtin:default`)."),
+    ("RequestId", "Property: the Lambda request id, to find the invocation's log lines."),
+];
 
 /// The JSON Schema of one document (`schemas/metrics.schema.json`): the EMF envelope, every metric with its unit
 /// and dimensions, the dimensions and the properties.
@@ -208,18 +259,8 @@ pub fn schema() -> serde_json::Value {
         let description = entry["description"].as_str().unwrap_or_default();
         entry["description"] = if description.is_empty() { text } else { format!("{description} / {text}") }.into();
     }
-    for (name, description) in [
-        ("Function", "Dimension: the Lambda's name (every document)."),
-        ("Rule", "Dimension: a rule's name, from the manifest."),
-        ("Module", "Dimension: a module's name, from the manifest (`builtin:default` for the default rule)."),
-        ("Stream", "Dimension: a Kinesis stream (`-` for `weft run`'s standard output)."),
-        ("Stage", "Dimension: where a dead letter failed: parse, rule or sink."),
-        ("Class", "Dimension: a dead letter's class, weft's own (`module-error` for a module's own code)."),
-        ("Reason", "Dimension: why events were dropped: no-rule-matched, no-records, skipped or rule."),
-        ("RuleSetVersion", "Property: the active rule set (`label@sha12`, or `builtin:default`)."),
-        ("RequestId", "Property: the Lambda request id, to find the invocation's log lines."),
-    ] {
-        properties.insert(name.into(), json!({"type": "string", "description": description}));
+    for (name, description) in TEXT_MEMBERS {
+        properties.insert((*name).into(), json!({"type": "string", "description": description}));
     }
     properties.insert(
         "RuleSetRefusedFor".into(),

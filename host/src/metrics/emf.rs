@@ -38,6 +38,9 @@ pub fn documents(report: &Report, config: &MetricsConfig) -> Vec<String> {
     for (reason, count) in &report.drops {
         add(Per::Reason, &[("Reason", reason)], &[("Dropped", *count as f64)]);
     }
+    for ((rule, kind), count) in report.candidate.iter().flat_map(|(_, stats)| &stats.differences) {
+        add(Per::Difference, &[("Rule", rule), ("Kind", kind)], &[("ShadowDifferences", *count as f64)]);
+    }
     docs
 }
 
@@ -155,11 +158,21 @@ fn function(r: &Report) -> Vec<(&'static str, f64)> {
             ("RuleSetSwaps", rollout.swaps as f64),
             ("RuleSetRefusals", rollout.refusals.values().sum::<u64>() as f64),
             ("RuleSetRollbacks", rollout.rollbacks as f64),
+            ("CanaryRollbacks", rollout.canary_rollbacks as f64),
             ("RuleSetAge", (rollout.age.as_secs_f64() * 1e3).round() / 1e3),
         ]);
         if let Some(delay) = rollout.swap_delay {
             metrics.push(("SwapDelay", ms(delay)));
         }
+    }
+    if let Some((_, c)) = &r.candidate {
+        metrics.extend([
+            ("ShadowEvents", c.shadowed as f64),
+            ("ShadowSkipped", c.skipped as f64),
+            ("ShadowDiffering", c.differing as f64),
+            ("CanaryEvents", c.canary as f64),
+            ("CanaryFallbacks", c.fallbacks as f64),
+        ]);
     }
     if let Some(left) = r.time_left {
         metrics.push(("TimeLeft", ms(left)));
@@ -176,6 +189,9 @@ fn properties(r: &Report) -> Vec<(&'static str, String)> {
     let mut properties = vec![("RuleSetVersion", json_string(r.rule_set.as_deref().unwrap_or("builtin:default")))];
     if let Some(id) = &r.request_id {
         properties.push(("RequestId", json_string(id)));
+    }
+    if let Some((version, _)) = &r.candidate {
+        properties.push(("CandidateVersion", json_string(version)));
     }
     if let Some(rollout) = r.rollout.as_ref().filter(|r| !r.refusals.is_empty()) {
         properties.push(("RuleSetRefusedFor", serde_json::to_string(&rollout.refusals).expect("counts serialise")));
@@ -241,6 +257,9 @@ mod tests {
             ..Report::default()
         };
         report.rollout.as_mut().unwrap().swap_delay = Some(Duration::from_secs(1));
+        let mut candidate = crate::judge::candidate::CandidateStats::default();
+        candidate.differences.insert(("r".into(), "changed"), 1);
+        report.candidate = Some(("c@0123".into(), candidate));
         let rule = crate::rules::stats::RuleReport {
             rule: "r".into(),
             stats: crate::rules::stats::RuleStats { events: 1, ..Default::default() },

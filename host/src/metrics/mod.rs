@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use crate::delivery::stats::DeliveryStats;
 use crate::rollout::reload::RolloutStats;
+pub use crate::rules::stats::reason_dimension;
 use crate::rules::stats::{RuleSetStats, public_class};
-use crate::rules::{NO_RECORDS, NO_RULE_MATCHED, SKIPPED};
 use crate::verdict::{Fate, Stage, Summary};
 
 /// Where metrics go and how they are cut.
@@ -68,6 +68,8 @@ pub struct Report {
     pub delivery: DeliveryStats,
     /// Only with an S3 rule set.
     pub rollout: Option<RolloutStats>,
+    /// Only while a candidate runs beside the active rule set: its version, and what it did.
+    pub candidate: Option<(String, crate::judge::candidate::CandidateStats)>,
     /// The active rule set (a property, not a dimension: a new version must not start new series).
     pub rule_set: Option<String>,
     pub request_id: Option<String>,
@@ -90,16 +92,6 @@ impl Report {
                 Fate::Written { .. } | Fate::Failed { .. } => {}
             }
         }
-    }
-}
-
-/// A drop's reason as a dimension: weft's reasons by name, any reason a rule gave as `rule`.
-pub fn reason_dimension(reason: &str) -> &'static str {
-    match reason {
-        NO_RULE_MATCHED => "no-rule-matched",
-        NO_RECORDS => "no-records",
-        SKIPPED => "skipped",
-        _ => "rule",
     }
 }
 

@@ -2,6 +2,5 @@
 //! the checks before one goes live (signature, pinned hashes, self-test), and the hot swap that polls for new
 //! versions.
 
-pub mod compare;
 pub mod reload;
 pub mod source;

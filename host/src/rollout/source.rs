@@ -56,6 +56,10 @@ pub enum SourceError {
     BadLocation(String),
     #[error("{location}: {reason}")]
     Unreachable { location: String, reason: String },
+    #[error("{location}: no such key (NoSuchKey): nothing is published there")]
+    NotFound { location: String },
+    #[error("{location} has no `rollout` (a candidate is published with `weft rules publish --shadow` or --canary)")]
+    NoRollout { location: String },
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error(transparent)]
@@ -72,11 +76,19 @@ impl SourceError {
         match self {
             SourceError::BadLocation(_) => "location",
             SourceError::Unreachable { .. } => "unreachable",
+            SourceError::NotFound { .. } => "not-found",
+            SourceError::NoRollout { .. } => "manifest",
             SourceError::Signature(_) => "signature",
             SourceError::Manifest(_) => "manifest",
             SourceError::SelfTest(_) => "self-test",
             SourceError::TooLarge { .. } => "too-large",
         }
+    }
+
+    /// S3 gave no manifest to judge (it could not be reached, or the object is not there): tried again at the
+    /// next poll, and the rule set's age keeps growing.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SourceError::Unreachable { .. } | SourceError::NotFound { .. })
     }
 }
 
@@ -110,6 +122,8 @@ pub struct Accepted {
     pub published: Option<SystemTime>,
     /// The signed scope's sequence, when the manifest has one: the next version must be higher.
     pub sequence: Option<u64>,
+    /// How it runs when it is a candidate.
+    pub rollout: Option<crate::rules::manifest::Rollout>,
 }
 
 /// The S3 key of a file a manifest at `manifest_key` names (`name` is relative to the manifest's prefix).
@@ -132,6 +146,9 @@ pub async fn fetch_manifest(
     let object = match answer {
         Ok(object) => object,
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            return Err(SourceError::NotFound { location });
+        }
         Err(e) => {
             let reason = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
             return Err(SourceError::Unreachable { location, reason });
@@ -256,7 +273,8 @@ pub fn build(
     let rules = self_test(rules, &parsed.manifest.tests)?;
     let version = rules.version().cloned().expect("a rule set from a manifest has a version");
     let sequence = parsed.manifest.scope.as_ref().map(|scope| scope.sequence);
-    Ok(Accepted { rules, version, etag, published: None, sequence })
+    let rollout = parsed.manifest.rollout;
+    Ok(Accepted { rules, version, etag, published: None, sequence, rollout })
 }
 
 /// An S3 rule set that was not accepted, with its manifest's ETag when the manifest itself was fetched.

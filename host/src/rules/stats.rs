@@ -85,6 +85,17 @@ fn module_error(class: &str) -> bool {
     failures.error == 1 && !matches!(class, QUARANTINED | HOST_PANIC)
 }
 
+/// A drop's reason as a dimension (or a log field): weft's reasons by name, any reason a rule gave as `rule` (a
+/// module's text, like its error codes).
+pub fn reason_dimension(reason: &str) -> &'static str {
+    match reason {
+        crate::rules::NO_RULE_MATCHED => "no-rule-matched",
+        crate::rules::NO_RECORDS => "no-records",
+        crate::rules::SKIPPED => "skipped",
+        _ => "rule",
+    }
+}
+
 /// The class of an event the host panicked on (the judge makes those; named here so it is not a module's code).
 pub const HOST_PANIC: &str = "host-panic";
 

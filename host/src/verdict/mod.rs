@@ -5,6 +5,7 @@
 //!
 //! These types sit below the stages that make and pass them on (rules, judge, delivery), so every arrow points down.
 
+pub mod compare;
 pub mod dead_letter;
 mod fate;
 pub mod record;

@@ -88,6 +88,7 @@ locals {
     RuleSetRefused     = "A published rule set was refused; the previous version keeps running. `weft rules status` shows why; fix, `weft rules test`, publish again."
     RuleSetRolledBack  = "A new rule set version failed its first live events and was rolled back to the last good one. Its failed events are dead letters: fix the rule set, publish, then `weft redrive`."
     RuleSetUnavailable = "A cold start could not load its rule set (S3 unreachable, refused, or not published yet); invocations fail and Lambda retries them (or the default rule runs, with WEFT_RULES_COLD_START=default)."
+    CanaryRolledBack   = "A canary candidate failed more events than the active rule set by more than canary_margin_percent and was retired in a container (its failed events were delivered by the active set). Withdraw it (`weft rules rollback --candidate`), fix it, publish again."
     RuleQuarantined    = "A rule failed event after event and is quarantined: its on-error policy applies without calling it. Read its dead letters, fix the module, publish."
   }
 }

@@ -208,6 +208,28 @@ variable "rules_rollback_after" {
   }
 }
 
+variable "shadow_budget_percent" {
+  description = "A shadow candidate's rule time may reach this percentage of the active rules' time; beyond it events are not shadowed (counted as ShadowSkipped)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.shadow_budget_percent >= 1 && var.shadow_budget_percent <= 1000 && floor(var.shadow_budget_percent) == var.shadow_budget_percent
+    error_message = "shadow_budget_percent must be a whole number from 1 to 1000."
+  }
+}
+
+variable "canary_margin_percent" {
+  description = "A canary whose share of failed events exceeds the active rule set's by more than this many percentage points (after 50 events) is rolled back."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.canary_margin_percent >= 0 && var.canary_margin_percent <= 100 && floor(var.canary_margin_percent) == var.canary_margin_percent
+    error_message = "canary_margin_percent must be a whole number from 0 to 100."
+  }
+}
+
 variable "time_per_event_ms" {
   description = "Time a rule module may spend on one event."
   type        = number

@@ -31,6 +31,8 @@ pub enum Problem {
     NoRules,
     #[error("a rule needs at least one module")]
     NoModules,
+    #[error("a canary takes 1 to 100 percent of conversations, not {0}")]
+    CanaryShare(u8),
     #[error("another rule is already named `{0}`")]
     DuplicateRule(String),
     #[error("{0}")]
@@ -109,6 +111,11 @@ impl Manifest {
         })?;
         de.end().map_err(|e| ManifestError::Document { at: "document".into(), message: e.to_string() })?;
         manifest.check_counts()?;
+        if let Some(super::Rollout::Canary { percent }) = manifest.rollout
+            && !(1..=100).contains(&percent)
+        {
+            return Err(invalid("rollout.percent", Problem::CanaryShare(percent)));
+        }
         Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256 })
     }
 

@@ -41,6 +41,23 @@ pub struct Manifest {
     /// What a signature over this manifest is for (required when the Lambda requires signatures).
     #[serde(default)]
     pub scope: Option<Scope>,
+    /// How a candidate runs beside the active rule set (`weft rules publish --shadow` or `--canary PERCENT` write
+    /// it, in `PREFIX/candidate.json`). Ignored in the active manifest, so that a promoted candidate is the same
+    /// bytes, the same version, under the same signature.
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+}
+
+/// A candidate's mode: in the signed manifest, so that write access to the bucket alone cannot turn a shadow into a
+/// canary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", tag = "mode")]
+pub enum Rollout {
+    /// Judges every event after the active set; its outcome is compared, never delivered.
+    Shadow,
+    /// Judges this share of conversations (1 to 100 percent, by a hash of the conversation id) instead of the
+    /// active set; its outcome is delivered.
+    Canary { percent: u8 },
 }
 
 /// What a signature is for: which deployment, which publication, until when. `weft rules publish --key` writes it;

@@ -10,14 +10,23 @@
 //!
 //! Whenever the status changes it is written beside the manifest, to `PREFIX/status/FUNCTION.json`, so that
 //! `weft rules status` shows operators what the deployment runs, what it refused and what it rolled back.
+//!
+//! The same check reads the candidate (`PREFIX/candidate.json`, [`crate::judge::candidate`]) first, then the
+//! manifest, and both outcomes are taken together: a promotion (the candidate copied over the manifest, then
+//! deleted) is seen whole, so a canary's conversations never fall back to the old version in between.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+mod candidate;
+
 use crate::engine::{Engine, Limits};
 use crate::rollout::source::{self, Accepted, Refused, SourceError, Trust};
 use crate::rules::RuleSet;
+
+use candidate::CandidateCheck;
+pub use candidate::{CandidateStatus, LoadedCandidate, Ready};
 
 /// What the reloader knows, for status and tests.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,6 +40,9 @@ pub struct Status {
     pub refused: Option<Refusal>,
     /// The last automatic rollback: a version that passed its checks but failed its first live events.
     pub rolled_back: Option<RolledBack>,
+    /// The candidate beside the active version, if any: what it is, what it did, why it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<CandidateStatus>,
     /// Checks started, and swaps made.
     pub checks: u64,
     pub swaps: u64,
@@ -59,6 +71,8 @@ pub struct RolloutStats {
     pub checks: u64,
     pub swaps: u64,
     pub rollbacks: u64,
+    /// Canaries retired for failing more events than the active set.
+    pub canary_rollbacks: u64,
     /// Versions refused (or not fetched), by [`SourceError::class`].
     pub refusals: BTreeMap<&'static str, u64>,
     /// From the manifest's publication (its Last-Modified) to the swap, for the last swap since.
@@ -68,7 +82,7 @@ pub struct RolloutStats {
     pub age: Duration,
 }
 
-struct State {
+pub(super) struct State {
     status: Status,
     /// Counts since the last take (`age` is computed when taken).
     stats: RolloutStats,
@@ -81,6 +95,11 @@ struct State {
     last_check: Option<Instant>,
     in_flight: bool,
     ready: Option<Accepted>,
+    /// ETag of the candidate last judged, and the change of candidate waiting to be taken.
+    candidate_etag: Option<String>,
+    ready_candidate: Option<Option<LoadedCandidate>>,
+    /// When the status was last written (a candidate's totals are written at most once per poll interval).
+    status_written: Option<Instant>,
 }
 
 /// Watches `s3://bucket/key` for new rule set versions.
@@ -115,6 +134,9 @@ impl Reloader {
             last_check: None,
             in_flight: false,
             ready: None,
+            candidate_etag: None,
+            ready_candidate: None,
+            status_written: None,
         };
         Reloader { s3, bucket, key, engine, limits, trust, poll, state: Arc::new(Mutex::new(state)) }
     }
@@ -122,6 +144,11 @@ impl Reloader {
     /// Loads the current version now (cold start). On success it is the active version.
     pub async fn load_now(&self) -> Result<RuleSet, SourceError> {
         let result = self.load(None, &self.trust).await;
+        // A new container runs the candidate from its first event, as the others do.
+        let candidate = match &result {
+            Ok(accepted) => Some(self.check_candidate(None, accepted.as_ref().and_then(|a| a.sequence)).await),
+            Err(_) => None,
+        };
         let mut state = self.lock();
         state.last_check = Some(Instant::now());
         state.stats.checks += 1;
@@ -131,6 +158,9 @@ impl Reloader {
         state.seen_etag = accepted.etag.clone();
         state.sequence = accepted.sequence;
         state.status.active = Some(accepted.version.0.clone());
+        if let Some(candidate) = candidate {
+            self.settle_candidate(&mut state, candidate);
+        }
         self.publish_status(&mut state);
         Ok(accepted.rules)
     }
@@ -155,9 +185,23 @@ impl Reloader {
         });
     }
 
-    /// A verified rule set, when one is waiting: the caller swaps it in between two batches of events.
-    pub fn take_ready(&self) -> Option<RuleSet> {
+    /// What a check made ready, if anything: the caller swaps it in between two batches of events. A candidate
+    /// that has just become the active version (promoted) is withdrawn with the same take.
+    pub fn take_ready(&self) -> Ready {
         let mut state = self.lock();
+        let mut candidate = state.ready_candidate.take();
+        let rules = self.take_active(&mut state);
+        let running = state.status.candidate.as_ref().and_then(|c| c.version.clone());
+        if running.is_some() && running == state.status.active {
+            tracing::info!(version = ?running, "the candidate is the active version now; it runs as the active one");
+            state.status.candidate = None;
+            candidate = Some(None);
+            self.publish_status(&mut state);
+        }
+        Ready { rules, candidate }
+    }
+
+    fn take_active(&self, state: &mut State) -> Option<RuleSet> {
         let accepted = state.ready.take()?;
         let previous = state.status.active.replace(accepted.version.0.clone());
         state.sequence = accepted.sequence.max(state.sequence);
@@ -166,7 +210,7 @@ impl Reloader {
         state.status.swaps += 1;
         state.stats.swaps += 1;
         state.stats.swap_delay = accepted.published.and_then(|at| SystemTime::now().duration_since(at).ok());
-        self.publish_status(&mut state);
+        self.publish_status(state);
         Some(accepted.rules)
     }
 
@@ -196,6 +240,7 @@ impl Reloader {
 
     /// Writes the status to S3 in the background (never on the invocation path); a failure is logged only.
     fn publish_status(&self, state: &mut State) {
+        state.status_written = Some(Instant::now());
         state.status.updated_at = crate::verdict::dead_letter::now_rfc3339();
         let body = serde_json::to_vec_pretty(&state.status).expect("status serialises");
         let (s3, bucket, key) = (self.s3.clone(), self.bucket.clone(), Reloader::status_key(&self.key));
@@ -227,18 +272,24 @@ impl Reloader {
 
     /// One background check, conditional on the ETag last judged; a signed version must be newer than the last
     /// one accepted.
-    async fn check(&self) -> Result<Option<Accepted>, Refused> {
-        let (seen, sequence) = {
+    async fn check(&self) -> (CandidateCheck, Result<Option<Accepted>, Refused>) {
+        let (seen, sequence, candidate_seen) = {
             let state = self.lock();
-            (state.seen_etag.clone(), state.sequence)
+            (state.seen_etag.clone(), state.sequence, state.candidate_etag.clone())
         };
+        let candidate = self.check_candidate(candidate_seen.as_deref(), sequence).await;
         let floor = sequence.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
-        self.load(seen.as_deref(), &Trust { min_sequence: floor, ..self.trust.clone() }).await
+        (candidate, self.load(seen.as_deref(), &Trust { min_sequence: floor, ..self.trust.clone() }).await)
     }
 
-    fn settle(&self, outcome: Result<Option<Accepted>, Refused>) {
+    fn settle(&self, (candidate, outcome): (CandidateCheck, Result<Option<Accepted>, Refused>)) {
         let mut state = self.lock();
         state.in_flight = false;
+        let published = state.status.candidate.clone();
+        self.settle_candidate(&mut state, candidate);
+        if state.status.candidate != published {
+            self.publish_status(&mut state);
+        }
         state.judged(outcome.as_ref().err().map(|refused| &refused.error));
         match outcome {
             Ok(None) => {}
@@ -251,7 +302,7 @@ impl Reloader {
                 let reason = error.to_string();
                 // A refused manifest is not fetched again until it changes; S3 being unreachable is retried at
                 // the next poll.
-                if etag.is_some() && !matches!(error, SourceError::Unreachable { .. }) {
+                if etag.is_some() && !error.is_unreachable() {
                     state.seen_etag = etag.clone();
                 }
                 tracing::error!(metric = "RuleSetRefused", etag = ?etag, reason = %reason, "rule set refused; keeping the active version");
@@ -269,7 +320,7 @@ impl Reloader {
 impl State {
     /// A check came back: S3 answered unless it could not be reached; a refusal is counted by its class.
     fn judged(&mut self, refusal: Option<&SourceError>) {
-        if !matches!(refusal, Some(SourceError::Unreachable { .. })) {
+        if !refusal.is_some_and(SourceError::is_unreachable) {
             self.answered = Instant::now();
         }
         if let Some(error) = refusal {
