@@ -97,6 +97,7 @@ fn the_lambda_role_names_exactly_what_the_module_creates() {
         ("DeadLetters", "sqs:SendMessage", "aws_sqs_queue.dead_letters.arn"),
         ("OversizeDeadLetters", "s3:PutObject", "aws_s3_bucket.dead_letters.arn"),
         ("ReadRuleSets", "s3:GetObject", "aws_s3_bucket.rules.arn"),
+        ("TellMissingRuleSets", "s3:ListBucket", "aws_s3_bucket.rules.arn"),
         ("ReportRuleSetStatus", "s3:PutObject", "status/*"),
         ("UseTheKey", "kms:Decrypt", "aws_kms_key.weft.arn"),
         ("OwnLogs", "logs:PutLogEvents", "aws_cloudwatch_log_group.weft.arn"),

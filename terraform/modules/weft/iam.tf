@@ -48,6 +48,19 @@ data "aws_iam_policy_document" "weft" {
   }
 
   statement {
+    sid = "TellMissingRuleSets"
+    # Without ListBucket, S3 answers 403 for a key that does not exist; with it, 404: how a deployment tells "no
+    # candidate published" (PREFIX/candidate.json) from "not allowed". Listing is limited to the rule set's prefix.
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.rules.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.rules_prefix == "" ? "*" : "${var.rules_prefix}/*"]
+    }
+  }
+
+  statement {
     sid = "ReportRuleSetStatus"
     # What the function runs, refused and rolled back, for `weft rules status` (never read back by the function).
     actions   = ["s3:PutObject"]
