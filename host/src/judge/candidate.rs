@@ -139,8 +139,13 @@ impl Candidate {
         std::mem::take(&mut self.stats)
     }
 
-    /// The candidate's modules stop at the same instant as the active set's.
+    /// A canary's modules stop at the same instant as the active set's (it is live); a shadow's halfway there, so
+    /// that it never takes the second half of the time an invocation has left for its rules.
     pub fn set_cutoff(&mut self, cutoff: Option<Instant>) {
+        let cutoff = match self.rollout {
+            Rollout::Shadow => cutoff.map(|at| halfway(Instant::now(), at)),
+            Rollout::Canary { .. } => cutoff,
+        };
         self.rules.set_cutoff(cutoff);
     }
 
@@ -245,6 +250,10 @@ impl Candidate {
     }
 }
 
+fn halfway(now: Instant, cutoff: Instant) -> Instant {
+    now + cutoff.saturating_duration_since(now) / 2
+}
+
 /// FNV-1a of the conversation id (or the event id), in 10,000 buckets: stable across processes and Rust versions,
 /// unlike the standard library's hasher.
 fn bucket(event: &Event) -> u64 {
@@ -341,6 +350,13 @@ mod tests {
         let canary = |percent| Candidate::new(default_rules(&engine), Rollout::Canary { percent }, Settings::default());
         assert!(!canary(97).takes(&parse("e", "c-1")) && canary(98).takes(&parse("e", "c-1")));
         assert!(canary(100).takes(&parse("e", "c-1")));
+    }
+
+    #[test]
+    fn a_shadow_stops_halfway_to_the_invocations_cutoff() {
+        let now = Instant::now();
+        assert_eq!(halfway(now, now + Duration::from_secs(10)), now + Duration::from_secs(5));
+        assert_eq!(halfway(now, now - Duration::from_secs(1)), now, "a cutoff already past stays past");
     }
 
     /// With a budget of 1 % of the active rules' time, a candidate as costly as the active set shadows its first
