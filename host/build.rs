@@ -74,6 +74,8 @@ fn build() -> Result<(), String> {
 
     let target = env::var("TARGET").map_err(|e| e.to_string())?;
     let host = env::var("HOST").map_err(|e| e.to_string())?;
+    // Which precompiled rule modules this build can load (`weft rules publish --precompile` names them by target).
+    println!("cargo:rustc-env=WEFT_TARGET={target}");
     // Cranelift has this machine's backend; another one only when a feature adds it (precompile-arm64).
     let cross = |e: wasmtime::Error| {
         format!(

@@ -9,6 +9,7 @@ mod diff;
 mod env;
 mod lambda;
 mod pipeline;
+mod precompile;
 mod python;
 mod redrive;
 mod rollout;

@@ -32,6 +32,9 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 /// The longest one module's compile may take: a Lambda's whole init phase is 10 s. The 80 KB test module compiles
 /// in a quarter of a second (a test build); compile time grows with the module, which `moduleBytes` bounds only
 /// loosely, so this bounds it whatever the module.
+/// The target this weft was built for: the precompiled modules it can load are the ones for it.
+pub const TARGET: &str = env!("WEFT_TARGET");
+
 pub const DEFAULT_COMPILE_BUDGET: Duration = Duration::from_secs(10);
 
 /// How often the epoch advances: the resolution of per-call deadlines.

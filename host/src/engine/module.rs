@@ -91,11 +91,27 @@ impl RuleModule {
         RuleModule::compile(engine, id, &component)
     }
 
+    /// `component` compiled to native code for `target` (a Lambda's: `aarch64-unknown-linux-gnu`) with the engine
+    /// settings every weft uses. Naming the target leaves the CPU features at its baseline, so the code runs on any
+    /// machine of that architecture (a Lambda's CPU is not the publisher's). Another architecture than this
+    /// machine's needs its Cranelift backend in this build (the `precompile-arm64` feature).
+    pub fn precompile(wasm: &[u8], target: &str) -> Result<Vec<u8>, String> {
+        let component = match is_component(wasm) {
+            true => std::borrow::Cow::Borrowed(wasm),
+            false => std::borrow::Cow::Owned(crate::engine::componentize::componentize(wasm)?),
+        };
+        let mut config = crate::engine::config::engine_config(true);
+        config.target(target).map_err(|e| format!("{e:#}"))?;
+        let engine = wasmtime::Engine::new(&config).map_err(|e| format!("no compiler for {target} here: {e:#}"))?;
+        engine.precompile_component(&component).map_err(|e| format!("{e:#}"))
+    }
+
     /// Loads a module precompiled by this same build of weft.
     ///
     /// # Safety
-    /// `precompiled` is native code: it must come from this binary itself (the embedded default rule) or from a
-    /// cache this process wrote. Never pass bytes that anyone else could have written.
+    /// `precompiled` is native code: it must come from this binary itself (the embedded default rule) or be pinned
+    /// by sha256 in a rule set whose signature verified with a configured key. Never pass bytes that anyone else
+    /// could have written.
     pub unsafe fn deserialize(engine: &Engine, id: ModuleId, precompiled: &[u8]) -> Result<RuleModule, LoadError> {
         // SAFETY: the caller guarantees the bytes were produced by this build's own compiler.
         let component = unsafe { Component::deserialize(engine.wasmtime(), precompiled) }

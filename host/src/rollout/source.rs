@@ -177,7 +177,11 @@ pub async fn fetch_files(
         let modules = rule.modules.iter().filter(|m| m.module != crate::rules::embedded::DEFAULT_RULE);
         modules.map(|m| (m.module.clone(), "module", max_module_bytes as u64))
     });
-    let mut names: Vec<(String, &'static str, u64)> = tables.chain(modules).collect();
+    // Native code only from a signed rule set, and only the form this build can load.
+    let native = parsed.manifest.rules.iter().flat_map(|rule| &rule.modules).flat_map(|m| &m.precompiled);
+    let native = native.filter(|p| parsed.signed && p.target == crate::engine::TARGET);
+    let native = native.map(|p| (p.file.clone(), "precompiled module", MAX_PRECOMPILED_BYTES));
+    let mut names: Vec<(String, &'static str, u64)> = tables.chain(modules).chain(native).collect();
     names.sort();
     names.dedup_by(|a, b| a.0 == b.0);
     let mut tasks = tokio::task::JoinSet::new();
@@ -205,6 +209,8 @@ pub async fn fetch_files(
 
 /// The largest manifest weft reads (the combined example is 4 KiB).
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+/// The largest precompiled module weft reads: native code is several times the size of its `.wasm`.
+pub const MAX_PRECOMPILED_BYTES: u64 = 256 * 1024 * 1024;
 /// The largest table file weft reads: tables are held in memory by every container.
 pub const MAX_TABLE_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -257,7 +263,7 @@ pub fn verify(fetched: &FetchedManifest, trust: &Trust) -> Result<Parsed, Source
         return Err(SignatureError::UnpinnedTable(name.clone()).into());
     }
     signing::check_scope(parsed.manifest.scope.as_ref(), trust.deployment.as_deref(), trust.min_sequence)?;
-    Ok(parsed)
+    Ok(Parsed { signed: true, ..parsed })
 }
 
 /// Hashes, compile, world, the whole set, self-test: the rest of the checks. CPU-bound (Cranelift): run it off the

@@ -7,7 +7,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use super::*;
-use crate::engine::{CallError, Engine, LoadError, ModuleId, RuleModule};
+use crate::engine::{CallError, Engine, LoadError, ModuleId, RuleModule, TARGET};
 use crate::rules::embedded::{self, DEFAULT_RULE};
 use crate::rules::matching::{Matcher, Path, Predicate, Test};
 use crate::rules::tables::{Table, TableError, TableSet};
@@ -96,6 +96,8 @@ impl Fetch for LocalFiles<'_> {
 pub struct Parsed {
     pub manifest: Manifest,
     pub sha256: String,
+    /// Its signature verified with a configured key: the precompiled modules it pins may be loaded as native code.
+    pub signed: bool,
 }
 
 impl Manifest {
@@ -116,7 +118,7 @@ impl Manifest {
         {
             return Err(invalid("rollout.percent", Problem::CanaryShare(percent)));
         }
-        Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256 })
+        Ok(Parsed { manifest, sha256: ModuleId::new("", bytes).sha256, signed: false })
     }
 
     /// How many rules, modules, tables and tests a manifest may name, checked before anything it names is fetched
@@ -174,7 +176,11 @@ impl Parsed {
             let mut chain = Vec::with_capacity(spec.modules.len());
             for (m, module) in spec.modules.iter().enumerate() {
                 let at = at(&format!(".modules[{m}]"));
-                let loaded = load_module(engine, module, files, &mut modules, &at, rule_limits.module_bytes)?;
+                let native = self.signed.then(|| module.precompiled.iter().find(|p| p.target == TARGET)).flatten();
+                let loaded = match native.map(|native| load_native(engine, module, native, files, &at)).transpose()? {
+                    Some(Some(loaded)) => loaded,
+                    _ => load_module(engine, module, files, &mut modules, &at, rule_limits.module_bytes)?,
+                };
                 chain.push((loaded, Arc::<str>::from(module.params.to_string())));
             }
             let output = build_output(&spec.output, &at)?;
@@ -274,6 +280,29 @@ fn load_module(
         RuleModule::from_file_limited(engine, &name, &bytes, max_bytes).map_err(|e| invalid(at, Problem::Module(e)))?;
     cache.insert(expected.to_owned(), module.clone());
     Ok(module)
+}
+
+/// A module from its precompiled form, pinned by the signed manifest: a file missing or not the one pinned refuses
+/// the rule set; one wasmtime refuses (made for another version, target or settings) is `None`, and the caller
+/// compiles the module instead.
+fn load_native(
+    engine: &Engine,
+    spec: &ModuleSpec,
+    native: &PrecompiledSpec,
+    files: &dyn Fetch,
+    at: &str,
+) -> Result<Option<RuleModule>, ManifestError> {
+    let bytes = fetch_checked(files, &native.file, Some(&native.sha256), &format!("{at}.precompiled"))?;
+    let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
+    let id = ModuleId { name, sha256: spec.sha256.clone().unwrap_or_default() };
+    // SAFETY: pinned by sha256 in a manifest whose signature verified with a configured key (`Parsed::signed`).
+    match unsafe { RuleModule::deserialize(engine, id, &bytes) } {
+        Ok(module) => Ok(Some(module)),
+        Err(e) => {
+            tracing::warn!(module = %spec.module, error = %e, "precompiled module does not fit this weft; compiling it");
+            Ok(None)
+        }
+    }
 }
 
 /// Fetches a file and, when a hash is given, checks it.

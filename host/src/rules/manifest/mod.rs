@@ -271,6 +271,23 @@ pub struct ModuleSpec {
     /// Parameters, as the module reads them with `weft_sdk::params()`.
     #[serde(default)]
     pub params: Value,
+    /// The module as native code, per target (`weft rules publish --precompile`): loaded in microseconds where a
+    /// compile takes seconds (a Python module's, more than a Lambda's budget). Used only from a signed rule set
+    /// whose signature verified, and only the one for the host's target; otherwise the module is compiled.
+    #[serde(default)]
+    pub precompiled: Vec<PrecompiledSpec>,
+}
+
+/// One precompiled form of a module.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrecompiledSpec {
+    /// The target triple it was compiled for (`aarch64-unknown-linux-gnu` for the Terraform module's Lambda).
+    pub target: String,
+    /// Path relative to the manifest.
+    pub file: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
