@@ -110,8 +110,9 @@ fn malformed_import_arguments_cost_only_their_event() {
 /// 40 MiB is past one event's allowance and past a batch's ceiling (32 MiB).
 #[test]
 fn import_arguments_past_the_copy_allowance_are_refused() {
+    let limits = unhurried();
     for name in ["log-huge", "lookup-huge"] {
-        let dead = contained(name, Limits::default());
+        let dead = contained(name, limits.clone());
         assert_eq!(dead.error_class, "copy-limit", "{name}: {}", dead.reason);
     }
     assert!(peak_mib() < 256, "peak RSS {} MiB", peak_mib());
@@ -121,18 +122,25 @@ fn import_arguments_past_the_copy_allowance_are_refused() {
 /// drop reason, a 12 MiB error code and message. Dead letters name the limit; no reason carries more than a few KiB, nor a raw escape.
 #[test]
 fn hostile_answers_are_bounded_and_escaped() {
-    let stream = contained("hostile-stream", Limits::default());
+    let limits = unhurried();
+    let stream = contained("hostile-stream", limits.clone());
     assert_eq!(stream.error_class, "invalid-output", "{}", stream.reason);
     assert!(stream.reason.contains("is not a valid Kinesis stream name"), "{}", stream.reason);
     assert!(!stream.reason.contains('\u{1b}') && !stream.reason.contains('\u{7}'), "{}", stream.reason);
-    let key = contained("hostile-key", Limits::default());
+    let key = contained("hostile-key", limits.clone());
     assert_eq!(key.error_class, "invalid-output", "{}", key.reason);
     assert!(key.reason.contains("partition key is 1048576 characters long"), "{}", key.reason);
     for name in ["huge-drop", "huge-error"] {
-        let dead = contained(name, Limits::default());
+        let dead = contained(name, limits.clone());
         assert_eq!(dead.error_class, "copy-limit", "{name}: {}", dead.reason);
     }
     assert!(peak_mib() < 256, "peak RSS {} MiB", peak_mib());
+}
+
+/// The default limits but time: writing tens of MiB in wasm takes tens of milliseconds, more on a loaded machine,
+/// and the tests that do it are about size, not time.
+fn unhurried() -> Limits {
+    Limits { time_per_event: std::time::Duration::from_secs(30), ..Limits::default() }
 }
 
 fn manifest_with(init: &str, limits: &Limits, engine: &Engine) -> Result<RuleSet, String> {
