@@ -292,9 +292,12 @@ fn load_native(
     files: &dyn Fetch,
     at: &str,
 ) -> Result<Option<RuleModule>, ManifestError> {
+    let Some(sha256) = spec.sha256.clone() else {
+        return Err(invalid(format!("{at}.sha256"), Problem::MissingHash));
+    };
     let bytes = fetch_checked(files, &native.file, Some(&native.sha256), &format!("{at}.precompiled"))?;
     let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
-    let id = ModuleId { name, sha256: spec.sha256.clone().unwrap_or_default() };
+    let id = ModuleId { name, sha256 };
     // SAFETY: pinned by sha256 in a manifest whose signature verified with a configured key (`Parsed::signed`).
     match unsafe { RuleModule::deserialize(engine, id, &bytes) } {
         Ok(module) => Ok(Some(module)),
