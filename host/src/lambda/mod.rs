@@ -125,8 +125,8 @@ impl Handler {
         let Some(reloader) = &self.reloader else { return Ok(()) };
         if self.judge().is_none() {
             let rules = reloader.load_now().await.map_err(|e| InvocationError::NoRuleSet(e.to_string()))?;
+            // Its candidate, if one is published, is taken below with it.
             *self.judge() = Some(self.new_judge(rules));
-            return Ok(());
         }
         reloader.poll();
         let ready = reloader.take_ready();
