@@ -1,6 +1,6 @@
 # One dashboard for the data path, left to right and top to bottom as an event goes: events in → records, drops,
 # dead letters; Kinesis calls, retries and throttles; time in the rules and their failures; the rule set's checks
-# and swaps; how close invocations come to their deadline. host/tests/metrics.rs checks that every metric named here
+# and swaps; how close invocations come to their deadline; what a candidate rule set does beside the active one. host/tests/metrics.rs checks that every metric named here
 # is one weft publishes.
 locals {
   dashboard_function = aws_lambda_function.weft.function_name
@@ -12,6 +12,7 @@ locals {
     "RuleTime", "RuleFailures", "Fallbacks", "QuarantinedRules",
     "RuleSetChecks", "RuleSetSwaps", "RuleSetRefusals", "RuleSetRollbacks", "SwapDelay", "RuleSetAge",
     "TimeLeft", "ColdStart", "InitTime",
+    "ShadowEvents", "ShadowSkipped", "ShadowDiffering", "CanaryEvents", "CanaryFallbacks", "CanaryRollbacks",
   ]
   dashboard_widgets = [
     { title = "Events: in, written, dropped, dead-lettered, failed", stat = "Sum", metrics = ["EventsIn", "EventsWritten", "Dropped", "DeadLettered", "Failed"] },
@@ -24,6 +25,7 @@ locals {
     { title = "Rule set: swap delay (ms), age (s)", stat = "Maximum", metrics = ["SwapDelay", "RuleSetAge"] },
     { title = "Time left at return (ms, minimum)", stat = "Minimum", metrics = ["TimeLeft"] },
     { title = "Cold starts and init time (ms)", stat = "Maximum", metrics = ["ColdStart", "InitTime"] },
+    { title = "Candidate: shadowed, skipped, differing; canary events, fallbacks, rollbacks", stat = "Sum", metrics = ["ShadowEvents", "ShadowSkipped", "ShadowDiffering", "CanaryEvents", "CanaryFallbacks", "CanaryRollbacks"] },
   ]
 }
 
