@@ -171,14 +171,11 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// The candidate published beside the manifest at `key`: its bytes, and whether it is signed (`None`: there is none).
 async fn candidate(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Option<(Vec<u8>, bool)>> {
-    let candidate_key = sibling_key(key, "candidate.json");
-    match s3.get_object().bucket(bucket).key(&candidate_key).send().await {
-        Ok(object) => {
-            let signed = object.metadata().is_some_and(|m| m.contains_key(weft::rules::signing::SIGNATURE_METADATA));
-            Ok(Some((object.body.collect().await?.into_bytes().to_vec(), signed)))
-        }
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-        Err(e) => bail!("reading s3://{bucket}/{candidate_key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+    // Read as a Lambda reads it: bounded, and a missing object told from an unreachable one.
+    match weft::rollout::source::fetch_manifest(s3, bucket, &sibling_key(key, "candidate.json"), None).await {
+        Ok(fetched) => Ok(fetched.map(|f| (f.bytes, f.signature.is_some()))),
+        Err(weft::rollout::source::SourceError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{Refusal, Reloader, State};
 use crate::judge::candidate::{CanaryRollback, Totals};
-use crate::rollout::source::{self, Accepted, Refused, SourceError, Trust};
+use crate::rollout::source::{self, Accepted, Refused, SourceError};
 use crate::rules::RuleSet;
 use crate::rules::manifest::Rollout;
 
@@ -71,8 +71,7 @@ impl Reloader {
     /// version (signed sequence `active`): a candidate older than what runs is stale.
     pub(super) async fn check_candidate(&self, seen: Option<&str>, active: Option<u64>) -> CandidateCheck {
         let key = source::sibling_key(&self.key, "candidate.json");
-        let floor = active.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
-        let trust = Trust { min_sequence: floor, ..self.trust.clone() };
+        let trust = self.trust_above(active);
         match source::load_s3(&self.s3, &self.bucket, &key, seen, &self.engine, &self.limits, &trust).await {
             Ok(None) => CandidateCheck::Unchanged,
             Ok(Some(accepted)) => match accepted.rollout {

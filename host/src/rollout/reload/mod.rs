@@ -278,8 +278,14 @@ impl Reloader {
             (state.seen_etag.clone(), state.sequence, state.candidate_etag.clone())
         };
         let candidate = self.check_candidate(candidate_seen.as_deref(), sequence).await;
-        let floor = sequence.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
-        (candidate, self.load(seen.as_deref(), &Trust { min_sequence: floor, ..self.trust.clone() }).await)
+        (candidate, self.load(seen.as_deref(), &self.trust_above(sequence)).await)
+    }
+
+    /// The trust a version checked now must meet: signed above the active version's sequence `active`, when it has
+    /// one (a later manifest, and a candidate, must both be newer than what runs).
+    fn trust_above(&self, active: Option<u64>) -> Trust {
+        let floor = active.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
+        Trust { min_sequence: floor, ..self.trust.clone() }
     }
 
     fn settle(&self, (candidate, outcome): (CandidateCheck, Result<Option<Accepted>, Refused>)) {

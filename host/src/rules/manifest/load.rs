@@ -275,7 +275,7 @@ fn load_module(
         return Ok(module.clone());
     }
     let bytes = fetch_checked(files, &spec.module, Some(expected), at)?;
-    let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
+    let name = file_name(&spec.module);
     let module =
         RuleModule::from_file_limited(engine, &name, &bytes, max_bytes).map_err(|e| invalid(at, Problem::Module(e)))?;
     cache.insert(expected.to_owned(), module.clone());
@@ -296,7 +296,7 @@ fn load_native(
         return Err(invalid(format!("{at}.sha256"), Problem::MissingHash));
     };
     let bytes = fetch_checked(files, &native.file, Some(&native.sha256), &format!("{at}.precompiled"))?;
-    let name = FsPath::new(&spec.module).file_name().map_or(spec.module.clone(), |n| n.to_string_lossy().into());
+    let name = file_name(&spec.module);
     let id = ModuleId { name, sha256 };
     // SAFETY: pinned by sha256 in a manifest whose signature verified with a configured key (`Parsed::signed`).
     match unsafe { RuleModule::deserialize(engine, id, &bytes) } {
@@ -306,6 +306,11 @@ fn load_native(
             Ok(None)
         }
     }
+}
+
+/// A module's name in dead letters and metrics: its file's name.
+fn file_name(module: &str) -> String {
+    FsPath::new(module).file_name().map_or(module.to_owned(), |n| n.to_string_lossy().into())
 }
 
 /// Fetches a file and, when a hash is given, checks it.
