@@ -265,6 +265,21 @@ async fn a_shadow_counts_exactly_what_the_candidate_changes_and_writes_nothing_o
     let status: Value = serde_json::from_str(&weft_rules(&["status", &location], dir.path())).unwrap();
     assert_eq!(status["candidate"]["version"], v2.as_str());
     assert_eq!(status["candidate"]["rollout"], json!({"mode": "shadow"}));
+    // And what the deployment saw of it, written at most once per poll interval: after one, the next invocation
+    // writes its totals.
+    let started = Instant::now();
+    let seen = loop {
+        tokio::time::sleep(POLL).await;
+        container.handle(&[genesys("conv-after", "customer.start", "EMAIL")]).await;
+        let status: Value = serde_json::from_str(&weft_rules(&["status", &location], dir.path())).unwrap();
+        let seen = status["deployments"]["weft"]["candidate"].clone();
+        if seen["totals"]["differing"] == 3 * voice_conversations {
+            break seen;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{status}");
+    };
+    assert_eq!((&seen["version"], &seen["rollout"]), (&json!(v2), &json!({"mode": "shadow"})));
+    assert_eq!(seen["totals"]["skipped"], 0, "{seen}");
     // Withdrawn: the container stops shadowing at its next check.
     let withdrawn = weft_rules(&["rollback", &location, "--candidate"], dir.path());
     assert!(withdrawn.starts_with(&format!("withdrew the candidate {v2}")), "{withdrawn}");

@@ -317,6 +317,10 @@ mod tests {
         assert_eq!(set.limits.time_per_event, Duration::from_secs(60));
         assert_eq!((set.limits.memory_bytes, set.limits.records_per_event, set.batch), (2 << 20, 10_000, 10_000));
         assert_eq!(config(&BASE).unwrap().rollback_after, 10, "the default");
+        let candidates = config(&BASE).unwrap().candidates;
+        assert_eq!((candidates.shadow_budget_percent, candidates.canary_margin_percent), (100, 5.0), "the defaults");
+        let bounded = config(&[BASE[0], BASE[1], ("WEFT_SHADOW_BUDGET_PERCENT", "1001")]);
+        assert!(matches!(bounded, Err(ConfigError::Malformed { .. })), "a budget over 1000 %");
         let over = config(&[BASE[0], BASE[1], ("WEFT_RULES_ROLLBACK_AFTER", "-1")]).unwrap_err();
         assert_eq!(
             over.to_string(),
