@@ -5,6 +5,9 @@
 # - a Python virtualenv (.venv) with moto (the AWS API server the tests talk to), the AWS CLI (the tests read the
 #   stream back with it once, as an operator would), cargo-lambda (the Lambda runtime API server for the tests,
 #   and `cargo lambda build` for deployment) and componentize-py (it builds rules written in Python);
+# - with the machine's Node.js and npm, the tools that build rules written in TypeScript or JavaScript
+#   (.node/node_modules/.bin): esbuild (bundles a rule with weft's SDK), typescript (type-checks it) and
+#   componentize-js (makes the component);
 # - two more virtualenvs for the Terraform checks: checkov (.venv-checkov) and python-hcl2 (.venv-hcl). They cannot
 #   share one: checkov bundles its own `hcl2` package, which python-hcl2's would overwrite.
 set -euo pipefail
@@ -36,3 +39,17 @@ venv() {
 venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2" "componentize-py==0.25.1"
 venv .venv-checkov "checkov==3.2.469"
 venv .venv-hcl "python-hcl2==7.2.1"
+
+# The npm tools, exactly as scripts/js-tools/package-lock.json pins them (the whole tree, not only the three named),
+# in .node/; reinstalled only when the lockfile changes.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "scripts/setup.sh: npm is not on the PATH: install Node.js (18 or later) with npm; the tests build rules written in TypeScript and JavaScript with it" >&2
+    exit 1
+fi
+if ! cmp -s scripts/js-tools/package-lock.json .node/.weft-lock 2>/dev/null; then
+    rm -rf .node
+    mkdir -p .node
+    cp scripts/js-tools/package.json scripts/js-tools/package-lock.json .node/
+    npm ci --prefix .node --no-audit --no-fund --loglevel=error
+    cp scripts/js-tools/package-lock.json .node/.weft-lock
+fi

@@ -11,14 +11,10 @@ import json
 import re
 import sys
 
-from genesys_fields import NESTED, notes
+from genesys_fields import NESTED, enum_alias, notes
 
 src = json.load(open(sys.argv[1]))
 PREFIX = "v2.detail.events.conversation.{id}."
-
-
-def enum_alias(name):
-    return name[0].upper() + name[1:]
 
 
 def py_type(field):

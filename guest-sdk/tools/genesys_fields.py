@@ -1,11 +1,19 @@
-"""What both SDK generators (gen_topics.py for Rust, gen_python_events.py for Python) read the same way from
-genesys-detail-events.json: the nested types' short names, and what a field's comment must say."""
+"""What the SDK generators (gen_topics.py for Rust, gen_python_events.py for Python, gen_ts_events.py for
+TypeScript) read the same way from genesys-detail-events.json: the nested types' short names, the enums' type
+names, and what a field's comment must say."""
 
 NESTED = {
     "CustomerStartDetailEventTopicJourneyContext": "JourneyContext",
     "FlowOutcomeDetailEventTopicFlowMilestone": "FlowMilestone",
     "AttributeDetailEventTopicCommunication": "Communication",
 }
+
+
+def enum_alias(name):
+    """An enum's type name in the Python and TypeScript SDKs (`mediaType` → `MediaType`)."""
+    return name[0].upper() + name[1:]
+
+
 PERSONAL = {"ani", "dnis", "addressTo", "addressFrom", "callbackNumbers", "callbackUserName"}
 
 

@@ -141,8 +141,9 @@ fn run(args: &str, dir: &Path, env: &[(&str, String)]) -> (bool, String) {
         .env("PATH", path)
         .env_remove("WEFT_RULES")
         .env_remove("WEFT_RULES_PUBLIC_KEY")
-        // Python rules are built with the componentize-py scripts/setup.sh installs.
+        // Python, TypeScript and JavaScript rules are built with the tools scripts/setup.sh installs.
         .env("WEFT_COMPONENTIZE_PY", common::repo().join(".venv/bin/componentize-py"))
+        .env("WEFT_JS_TOOLS", common::repo().join(".node"))
         .envs(aws::env())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()

@@ -4,37 +4,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
-use weft::engine::{Engine, Limits, RuleModule};
-use weft::judge::Judge;
+use common::guest::{self, Toolchain};
+use weft::engine::{Limits, RuleModule};
 use weft::rules::RuleSet;
-use weft::verdict::Verdict;
 
-fn componentize_py() -> PathBuf {
+fn componentize_py() -> Toolchain {
     let path = std::env::var_os("WEFT_COMPONENTIZE_PY")
-        .map_or_else(|| common::repo().join(".venv/bin/componentize-py"), PathBuf::from);
-    assert!(path.is_file(), "componentize-py is not at {} (run scripts/setup.sh)", path.display());
-    path
+        .unwrap_or_else(|| common::repo().join(".venv/bin/componentize-py").into_os_string());
+    assert!(
+        Path::new(&path).is_file(),
+        "componentize-py is not at {} (run scripts/setup.sh)",
+        Path::new(&path).display()
+    );
+    ("WEFT_COMPONENTIZE_PY", path)
 }
 
-fn weft(args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEFT_COMPONENTIZE_PY", componentize_py())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "weft {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+fn python_module(path: &str) -> RuleModule {
+    guest::module(path, "rule.py", &componentize_py())
 }
 
 #[test]
@@ -67,61 +57,7 @@ fn the_python_types_are_generated_from_the_genesys_field_tables() {
 
 #[test]
 fn a_python_rule_from_the_scaffold_passes_its_golden_tests() {
-    let dir = tempfile::tempdir().unwrap();
-    weft(&["rules", "new", "queue-rule", "--lang", "python"], dir.path());
-    let project = dir.path().join("queue-rule");
-    for file in ["rule.py", "README.md", ".gitignore", "tests/golden/customer-start.json"] {
-        assert!(project.join(file).is_file(), "the scaffold has no {file}");
-    }
-    let out = weft(&["rules", "test", "queue-rule"], dir.path());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    // The Rust scaffold's own golden cases: the Python rule writes the same records, byte for byte as JSON.
-    assert!(
-        stdout.contains("ok    a voice call's customer.start becomes one record keyed by conversation"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
-    assert!(project.join("build/queue-rule.wasm").is_file());
-}
-
-/// A Python module of the repository (`rules/...`, a directory with rule.py), built from a copy by `weft rules
-/// test` when it has golden cases (which must all pass), else by `weft rules build`; compiled here once more.
-fn python_module(path: &str) -> RuleModule {
-    let dir = tempfile::tempdir().unwrap();
-    let name = Path::new(path).file_name().unwrap().to_str().unwrap();
-    let (source, project) = (common::repo().join(path), dir.path().join(name));
-    std::fs::create_dir_all(project.join("tests/golden")).unwrap();
-    std::fs::copy(source.join("rule.py"), project.join("rule.py")).unwrap();
-    let golden: Vec<_> = std::fs::read_dir(source.join("tests/golden")).into_iter().flatten().flatten().collect();
-    for case in &golden {
-        std::fs::copy(case.path(), project.join("tests/golden").join(case.file_name())).unwrap();
-    }
-    if golden.is_empty() {
-        weft(&["rules", "build", name], dir.path());
-    } else {
-        let out = weft(&["rules", "test", name], dir.path());
-        let passed = format!("{} passed, 0 failed", golden.len());
-        assert!(String::from_utf8_lossy(&out.stdout).contains(&passed), "{}", String::from_utf8_lossy(&out.stdout));
-    }
-    let bytes = std::fs::read(project.join(format!("build/{name}.wasm"))).unwrap();
-    let engine = Engine::new().unwrap().with_compile_budget(Duration::from_secs(600));
-    RuleModule::from_file(&engine, &format!("{name}.wasm"), &bytes).unwrap()
-}
-
-/// Each event's verdict as text: records as their partition key and data exactly as written.
-fn verdicts(rules: RuleSet, input: &str) -> Vec<String> {
-    let mut judge = Judge::new(rules).with_batch_size(1);
-    judge
-        .judge(weft::input::split(input.as_bytes(), "t".into()))
-        .iter()
-        .map(|j| match &j.verdict {
-            Verdict::Records(records) => {
-                records.iter().map(|r| format!("{} {}", r.partition_key, r.data.get())).collect::<Vec<_>>().join("\n")
-            }
-            Verdict::Dropped(dropped) => format!("dropped: {}", dropped.reason),
-            Verdict::DeadLetter(letter) => format!("{}: {}", letter.error_class, letter.reason),
-        })
-        .collect()
+    guest::scaffold_passes("python", "rule.py", &componentize_py());
 }
 
 #[test]
@@ -129,13 +65,10 @@ fn the_python_redact_pii_writes_its_rust_twins_records_byte_for_byte() {
     let python = python_module("rules/examples/redact-pii-python");
     let rust_bytes = std::fs::read(common::repo().join("rules/dist/redact-pii.wasm")).unwrap();
     let rust = RuleModule::from_file(common::engine(), "redact-pii.wasm", &rust_bytes).unwrap();
-    let input: String = std::fs::read_dir(common::repo().join("samples/events"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
+    let input = guest::samples();
     let params: Arc<str> = Arc::from(r#"{"key":"weft-example-key-0001"}"#);
-    let from_python = verdicts(RuleSet::single("redact", python, params.clone(), Limits::default()), &input);
-    let from_rust = verdicts(RuleSet::single("redact", rust, params, Limits::default()), &input);
+    let from_python = guest::verdicts(RuleSet::single("redact", python, params.clone(), Limits::default()), &input);
+    let from_rust = guest::verdicts(RuleSet::single("redact", rust, params, Limits::default()), &input);
     assert_eq!(from_python.len(), 29);
     // The same module name in both, so that dead letters would compare too.
     let from_python: Vec<String> =
@@ -149,40 +82,23 @@ fn the_python_redact_pii_writes_its_rust_twins_records_byte_for_byte() {
 fn a_python_module_is_contained_like_a_rust_one() {
     let module = python_module("rules/hostile-python");
     let rules = RuleSet::single("hostile", module, Arc::from("null"), Limits::default());
-    let mut judge = Judge::new(rules).with_batch_size(1);
-    let attacks = [
-        "raise",
-        "none",
-        "error",
-        "loop",
-        "none",
-        "memory",
-        "none",
-        "huge-record",
-        "clock",
-        "wrong-answer",
-        "print",
-        "none",
-    ];
-    let input: String = attacks
-        .iter()
-        .enumerate()
-        .map(|(i, attack)| {
-            common::event(&format!("e{i}"), "customer.start", serde_json::json!({"attack": attack})) + "\n"
-        })
-        .collect();
-    let judged = judge.judge(weft::input::split(input.as_bytes(), "t".into()));
-    let outcomes: Vec<String> = judged
-        .iter()
-        .map(|j| match &j.verdict {
-            Verdict::Records(records) => format!("{} record", records.len()),
-            Verdict::Dropped(dropped) => format!("dropped: {}", dropped.reason),
-            Verdict::DeadLetter(letter) => {
-                let reason = letter.reason.split(" (asked for ").next().unwrap();
-                format!("{}: {reason}", letter.error_class)
-            }
-        })
-        .collect();
+    let outcomes = guest::outcomes(
+        rules,
+        &[
+            "raise",
+            "none",
+            "error",
+            "loop",
+            "none",
+            "memory",
+            "none",
+            "huge-record",
+            "clock",
+            "wrong-answer",
+            "print",
+            "none",
+        ],
+    );
     let expected = [
         "exception: hostile-python.wasm: ValueError: raised on purpose",
         "1 record",

@@ -7,6 +7,7 @@ mod bench;
 mod bench_metrics;
 mod diff;
 mod env;
+mod javascript;
 mod lambda;
 mod pipeline;
 mod precompile;

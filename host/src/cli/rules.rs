@@ -1,4 +1,5 @@
-//! `weft rules`: the rule author's toolkit — scaffold a rule module (Rust or Python), build it, run its golden tests.
+//! `weft rules`: the rule author's toolkit — scaffold a rule module (Rust, Python, TypeScript or JavaScript), build
+//! it, run its golden tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -26,10 +27,11 @@ pub struct RulesArgs {
 
 #[derive(clap::Subcommand)]
 enum RulesCommand {
-    /// Create a rule module (a Rust crate, or a Python project) from weft's template; it builds and passes its
-    /// tests as is.
+    /// Create a rule module (a Rust crate, or a Python, TypeScript or JavaScript project) from weft's template; it
+    /// builds and passes its tests as is.
     New(super::scaffold::NewArgs),
-    /// Build a rule module (a Rust crate, or a Python project: `rule.py`) and check it against weft's WIT world.
+    /// Build a rule module (a Rust crate, or a project with `rule.py`, `rule.ts` or `rule.js`) and check it
+    /// against weft's WIT world.
     Build(BuildArgs),
     /// Run golden tests: a module's `tests/golden/*.json`, or a rule set manifest's `tests`.
     Test(TestArgs),
@@ -112,9 +114,16 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Builds the module in `dir` (a Python project or a Rust crate), compiles it and checks it against weft's world.
+/// Builds the module in `dir` (a Python, TypeScript or JavaScript project, or a Rust crate), compiles it and checks
+/// it against weft's world.
 fn build(engine: &Engine, dir: &Path) -> anyhow::Result<RuleModule> {
-    let (name, out) = if super::python::is_project(dir) { super::python::build(dir)? } else { build_rust(dir)? };
+    let (name, out) = if super::python::is_project(dir) {
+        super::python::build(dir)?
+    } else if super::javascript::is_project(dir) {
+        super::javascript::build(dir)?
+    } else {
+        build_rust(dir)?
+    };
     let component = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
     let started = Instant::now();
     let module = RuleModule::from_file(engine, &file_name(&out), &component)
@@ -131,7 +140,7 @@ fn build(engine: &Engine, dir: &Path) -> anyhow::Result<RuleModule> {
         println!(
             "warning: a Lambda compiles rule modules as it starts, within {} s; on a machine like this one it would \
              refuse this module unless it is published precompiled (`weft rules publish --key … --precompile`, \
-             docs/writing-rules.md, \"Rules in Python\")",
+             docs/writing-rules.md, \"Big modules and the Lambda\")",
             DEFAULT_COMPILE_BUDGET.as_secs()
         );
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod guest;
 pub mod proxy;
 
 use std::io::Write;
