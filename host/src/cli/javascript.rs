@@ -13,7 +13,8 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// The npm packages (and versions) weft's JavaScript SDK is verified with; `scripts/setup.sh` installs them.
-pub const JS_TOOLS: &str = "@bytecodealliance/componentize-js@0.23.0 esbuild@0.28.2 typescript@7.0.2";
+pub const JS_TOOLS: &str =
+    "@bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.25.0 esbuild@0.28.2 typescript@7.0.2";
 
 /// What the build writes beside the project's own files: (path in the build directory, contents).
 const SDK: &[(&str, &str)] = &[
