@@ -361,6 +361,8 @@ mod tests {
 
     /// With a budget of 1 % of the active rules' time, a candidate as costly as the active set shadows its first
     /// batch and then skips until the active rules have caught up: every event is shadowed or skipped, never both.
+    /// (How many batches fit depends on measured times — a preempted active batch buys the shadow another — so the
+    /// test asserts the budget's effect, not one count: an unbudgeted shadow would take all ten batches.)
     #[test]
     fn a_shadow_skips_rather_than_exceed_its_budget() {
         let engine = Engine::new().unwrap();
@@ -372,6 +374,12 @@ mod tests {
         assert_eq!(judged.len(), 160);
         let (_, stats, totals) = judge.take_candidate_report().unwrap();
         assert_eq!(stats.shadowed + stats.skipped, 160);
-        assert_eq!((totals.shadowed, totals.differing), (16, 0), "the first batch only, and the same verdicts");
+        assert_eq!(totals.differing, 0, "the same verdicts");
+        assert!(
+            totals.shadowed >= 16 && totals.shadowed % 16 == 0,
+            "whole batches, the first one always: {}",
+            totals.shadowed
+        );
+        assert!(totals.shadowed <= 48, "the budget stops the shadow after a few batches: {}", totals.shadowed);
     }
 }
