@@ -4,7 +4,8 @@
 # - cargo-nextest, the test runner, and cargo-deny, the supply-chain check;
 # - a Python virtualenv (.venv) with moto (the AWS API server the tests talk to), the AWS CLI (the tests read the
 #   stream back with it once, as an operator would), cargo-lambda (the Lambda runtime API server for the tests,
-#   and `cargo lambda build` for deployment) and componentize-py (it builds rules written in Python);
+#   and `cargo lambda build` for deployment), componentize-py (it builds rules written in Python) and Genesys'
+#   Python SDK (the models the fake Genesys Cloud API of the tests is checked against);
 # - with the machine's Node.js and npm, the tools that build rules written in TypeScript or JavaScript
 #   (.node/node_modules/.bin): esbuild (bundles a rule with weft's SDK), typescript (type-checks it) and
 #   componentize-js (makes the component);
@@ -36,7 +37,8 @@ venv() {
     fi
 }
 
-venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2" "componentize-py==0.25.1"
+venv .venv "moto[server]==5.2.1" "awscli==1.45.11" "cargo-lambda==1.9.2" "componentize-py==0.25.1" \
+    "PureCloudPlatformClientV2==269.0.0"
 venv .venv-checkov "checkov==3.2.469"
 venv .venv-hcl "python-hcl2==7.2.1"
 

@@ -17,6 +17,22 @@ pub fn http_client() -> aws_sdk_kinesis::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
+/// The SDK configuration every client of weft's shares: one HTTPS stack, no SDK retries (weft retries what it
+/// sends, and counts it), short timeouts.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::from_env()
+        .http_client(http_client())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .load()
+        .await
+}
+
 pub struct Clients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -25,17 +41,7 @@ pub struct Clients {
 
 impl Clients {
     pub async fn load() -> Clients {
-        let config = aws_config::from_env()
-            .http_client(http_client())
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .build(),
-            )
-            .load()
-            .await;
+        let config = sdk_config().await;
         // S3 picks path-style addressing by itself for an IP endpoint (a local server on 127.0.0.1).
         Clients {
             kinesis: aws_sdk_kinesis::Client::new(&config),

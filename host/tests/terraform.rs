@@ -118,6 +118,49 @@ fn the_lambda_role_names_exactly_what_the_module_creates() {
 }
 
 #[test]
+fn the_table_sync_is_a_second_function_of_the_same_zip_with_a_role_of_its_own() {
+    let w = wiring();
+    let sync = &w["sync_function"];
+    assert_eq!(sync["environment"], "${local.tables_sync_environment}");
+    assert_eq!(sync["filename"], "${var.lambda_zip}", "the same zip as the event function");
+    assert_eq!(sync["count"], "${local.tables_sync ? 1 : 0}", "behind one variable");
+    assert_eq!(sync["role"], "${aws_iam_role.tables_sync[0].arn}");
+    let set: BTreeSet<&str> = w["sync_environment"].as_object().unwrap().keys().map(String::as_str).collect();
+    let documented: BTreeSet<&str> = weft::lambda::config::SYNC_VARIABLES.iter().map(|v| v.name).collect();
+    assert_eq!(set, documented, "the module sets exactly the variables the sync reads");
+    assert_eq!(w["sync_environment"]["WEFT_ROLE"], "tables-sync");
+    assert_eq!(w["sync_environment"]["WEFT_RULES"], "${local.rules_manifest}");
+    // Least privilege: the rule set's prefix, the two secrets, the module's key, its own logs; nothing else.
+    let policy = &w["sync_policy"];
+    for (sid, action, resource) in [
+        ("RepublishRuleSets", "s3:PutObject", "${local.rules_objects}"),
+        ("TellMissingObjects", "s3:ListBucket", "aws_s3_bucket.rules.arn"),
+        ("ReadTheSecrets", "secretsmanager:GetSecretValue", "aws_secretsmanager_secret.genesys_client[*].arn"),
+        ("UseTheKey", "kms:Decrypt", "aws_kms_key.weft.arn"),
+        ("OwnLogs", "logs:PutLogEvents", "local.tables_sync_log_group_arn"),
+    ] {
+        let s = statement(policy, sid);
+        assert!(s["actions"].as_array().unwrap().iter().any(|a| a == action), "{sid}: {s}");
+        assert!(resources(s).contains(resource), "{sid} names {resource}: {s}");
+    }
+    assert_eq!(policy.as_array().unwrap().len(), 6, "{policy}");
+    for s in policy.as_array().unwrap() {
+        assert!(!s["actions"].to_string().contains('*'), "no wildcard actions: {s}");
+    }
+    // The event function may read the rule set, never write it or read the OAuth client.
+    let event_policy = w["lambda_policy"].to_string();
+    assert!(!event_policy.contains("secretsmanager") && !event_policy.contains("rules_objects"), "{event_policy}");
+    // The schedule invokes the sync, with the input the sync's test sends, through a role that may do only that.
+    let target = &w["sync_schedule_target"];
+    assert_eq!(target["arn"], "${aws_lambda_function.tables_sync[0].arn}");
+    assert_eq!(target["input"], "${jsonencode({\"weft\": \"tables-sync\"})}");
+    let invoke = statement(&w["sync_scheduler_policy"], "InvokeTheSync");
+    assert_eq!(invoke["actions"], serde_json::json!(["lambda:InvokeFunction"]));
+    assert!(resources(invoke).contains("${aws_lambda_function.tables_sync[*].arn}"), "{invoke}");
+    assert_eq!(w["sync_alarm_dimensions"]["FunctionName"], "${aws_lambda_function.tables_sync[0].function_name}");
+}
+
+#[test]
 fn consumers_get_what_kcl_2_needs_on_the_stream() {
     let w = wiring();
     let actions: BTreeSet<String> = w["consumer_policy"]

@@ -78,6 +78,17 @@ def main():
         "kinesis_encryption": resources["aws_kinesis_stream.records"].get("encryption_type"),
         "dead_letter_retention": resources["aws_sqs_queue.dead_letters"].get("message_retention_seconds"),
         "dead_letter_visibility": resources["aws_sqs_queue.dead_letters"].get("visibility_timeout_seconds"),
+        "sync_function": {
+            "environment": first(first(resources["aws_lambda_function.tables_sync"]["environment"])["variables"]),
+            "role": resources["aws_lambda_function.tables_sync"]["role"],
+            "filename": resources["aws_lambda_function.tables_sync"]["filename"],
+            "count": resources["aws_lambda_function.tables_sync"]["count"],
+        },
+        "sync_environment": local.get("tables_sync_environment", {}),
+        "sync_policy": statements(data["aws_iam_policy_document.tables_sync"]),
+        "sync_schedule_target": first(resources["aws_scheduler_schedule.tables_sync"]["target"]),
+        "sync_scheduler_policy": statements(data["aws_iam_policy_document.tables_sync_scheduler"]),
+        "sync_alarm_dimensions": resources["aws_cloudwatch_metric_alarm.tables_sync_failed"]["dimensions"],
     }
     json.dump(report, sys.stdout, indent=1)
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use weft::lambda::config::Config;
 use weft::metrics::Publisher;
+use weft::rollout::tables::genesys::Credentials;
 
 pub fn serve(started: Instant) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
@@ -19,4 +20,96 @@ pub fn serve(started: Instant) -> anyhow::Result<ExitCode> {
         weft::lambda::serve(handler).await.map_err(|e| anyhow::anyhow!(e))
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the table sync's function reads from its environment (`SYNC_VARIABLES`).
+struct SyncConfig {
+    location: String,
+    domain: String,
+    credentials_secret: String,
+    /// The signing key's secret, and the deployment the signature is for.
+    signing: Option<(String, String)>,
+}
+
+impl SyncConfig {
+    fn from_env() -> anyhow::Result<SyncConfig> {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &str| var(name).ok_or_else(|| anyhow::anyhow!("environment variable {name} is not set"));
+        let signing = match (var("WEFT_RULES_SIGNING_KEY_SECRET"), var("WEFT_DEPLOYMENT")) {
+            (Some(key), Some(deployment)) => Some((key, deployment)),
+            (Some(_), None) => anyhow::bail!(
+                "WEFT_RULES_SIGNING_KEY_SECRET needs WEFT_DEPLOYMENT: the signature says which deployment it is for"
+            ),
+            (None, _) => None,
+        };
+        Ok(SyncConfig {
+            location: required("WEFT_RULES")?,
+            domain: var("GENESYS_DOMAIN").unwrap_or_else(|| "mypurecloud.com".to_owned()),
+            credentials_secret: required("GENESYS_CREDENTIALS_SECRET")?,
+            signing,
+        })
+    }
+}
+
+/// `weft` as the table sync's Lambda (`WEFT_ROLE=tables-sync`): each invocation syncs the tables of `WEFT_RULES`,
+/// with the OAuth client and the signing key read from Secrets Manager at each invocation (a rotated secret is
+/// used from the next run on). A failed sync fails its invocation, which the module's alarm watches.
+pub fn serve_tables_sync() -> anyhow::Result<ExitCode> {
+    let config = SyncConfig::from_env()?;
+    super::runtime()?.block_on(async {
+        let clients = weft::aws::Clients::load().await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&weft::aws::sdk_config().await);
+        tracing::info!(rules = %config.location, "weft tables sync ready");
+        let job = |_: lambda_runtime::LambdaEvent<serde_json::Value>| async {
+            match sync_once(&config, &secrets, &clients).await {
+                Ok(report) => {
+                    tracing::info!(report = report.join("; "), "tables synced");
+                    Ok::<_, lambda_runtime::Error>(serde_json::json!({ "report": report }))
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "tables sync failed");
+                    Err(format!("{e:#}").into())
+                }
+            }
+        };
+        lambda_runtime::run(lambda_runtime::service_fn(job)).await.map_err(|e| anyhow::anyhow!(e))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One sync: the secrets as they are now, then `weft tables sync`'s own run.
+async fn sync_once(
+    config: &SyncConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
+    clients: &weft::aws::Clients,
+) -> anyhow::Result<Vec<String>> {
+    let id = &config.credentials_secret;
+    let credentials: serde_json::Value = serde_json::from_str(&secret(secrets, id).await?)
+        .map_err(|_| anyhow::anyhow!("{id} is not JSON ({{\"clientId\": …, \"clientSecret\": …}})"))?;
+    let field = |name: &str| {
+        credentials[name].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("{id} has no `{name}`"))
+    };
+    let credentials = Credentials { client_id: field("clientId")?, client_secret: field("clientSecret")? };
+    let signer = match &config.signing {
+        Some((key, deployment)) => {
+            Some(super::scope::Signer::from_hex(&secret(secrets, key).await?, deployment.clone())?)
+        }
+        None => None,
+    };
+    let job = super::tables::SyncJob {
+        location: config.location.clone(),
+        domain: config.domain.clone(),
+        force: false,
+        signer,
+        credentials,
+    };
+    super::tables::run_sync(job, clients).await
+}
+
+/// A secret's string value.
+async fn secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> anyhow::Result<String> {
+    let answer = client.get_secret_value().secret_id(id).send().await.map_err(|e| {
+        anyhow::anyhow!("reading secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+    })?;
+    answer.secret_string().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("secret {id} has no string value"))
 }

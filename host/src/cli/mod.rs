@@ -19,6 +19,7 @@ mod run;
 mod scaffold;
 mod schemas;
 mod scope;
+mod tables;
 mod tail;
 mod timing;
 
@@ -47,6 +48,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Reprocess dead letters from the dead-letter queue with the current rules, and deliver them.
     Redrive(redrive::RedriveArgs),
+    /// Keep lookup tables current from the Genesys Cloud API, and show how current they are.
+    Tables(tables::TablesArgs),
     /// Print the records of a Kinesis stream as JSON lines.
     Tail(tail::TailArgs),
     /// List the environment variables the Lambda reads.
@@ -73,11 +76,18 @@ pub fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Rules(args)) => rules::rules(args),
         Some(Command::Redrive(args)) => redrive::redrive(args),
+        Some(Command::Tables(args)) => tables::tables(args),
         Some(Command::Tail(args)) => tail::tail(args),
         Some(Command::Env(args)) => env::env(args),
         Some(Command::Bench(args)) => bench::bench(args),
         Some(Command::Schemas(args)) => schemas::schemas(args),
-        None if lambda => lambda::serve(started),
+        None if lambda => match std::env::var("WEFT_ROLE").unwrap_or_default().trim() {
+            "" => lambda::serve(started),
+            "tables-sync" => lambda::serve_tables_sync(),
+            other => Err(anyhow::anyhow!(
+                "WEFT_ROLE is `{other}`: the one role is `tables-sync` (unset: the event function)"
+            )),
+        },
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(EXIT_USAGE);

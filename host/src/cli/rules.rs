@@ -339,32 +339,43 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         }
         None => (serde_json::to_vec_pretty(&document)?, None),
     };
-    for (name, bytes) in uploads {
-        let object_key = sibling_key(&key, &name);
-        // Content-addressed: an object already there has these very bytes.
-        if clients.s3.head_object().bucket(&args.bucket).key(&object_key).send().await.is_ok() {
-            continue;
-        }
-        clients.s3.put_object().bucket(&args.bucket).key(&object_key).body(bytes.into()).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "uploading s3://{}/{object_key}: {}",
-                args.bucket,
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
-    }
-    let mut put = clients.s3.put_object().bucket(&args.bucket).key(&key).content_type("application/json");
-    if let Some(signature) = &signature {
-        put = put.metadata(SIGNATURE_METADATA, signature);
-    }
-    put.body(manifest.clone().into()).send().await.map_err(|e| {
-        anyhow::anyhow!("uploading s3://{}/{key}: {}", args.bucket, aws_sdk_s3::error::DisplayErrorContext(&e))
-    })?;
+    put_rule_set(&clients.s3, &args.bucket, &key, uploads, &manifest, signature.as_deref(), None).await?;
     let name = document["name"].as_str();
     let version = RuleSetVersion::new(name, &ModuleId::new("", &manifest).sha256);
     let signed = if signature.is_some() { " (signed)" } else { "" };
     println!("published {version} to s3://{}/{key}{mode}{signed}", args.bucket);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Uploads a rule set's files (content-addressed: one already there is not uploaded again), then its manifest
+/// over `s3://bucket/key`, with its signature; `if_match`: only if the manifest there is still that version (a
+/// rewrite of what someone else may have replaced meanwhile).
+pub(super) async fn put_rule_set(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    uploads: Vec<(String, Vec<u8>)>,
+    manifest: &[u8],
+    signature: Option<&str>,
+    if_match: Option<&str>,
+) -> anyhow::Result<()> {
+    let failed =
+        |object_key: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("uploading s3://{bucket}/{object_key}: {e}");
+    for (name, bytes) in uploads {
+        let object_key = sibling_key(key, &name);
+        if s3.head_object().bucket(bucket).key(&object_key).send().await.is_ok() {
+            continue;
+        }
+        let put = s3.put_object().bucket(bucket).key(&object_key).body(bytes.into()).send().await;
+        put.map_err(|e| failed(&object_key, &aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+    }
+    let mut put = s3.put_object().bucket(bucket).key(key).content_type("application/json");
+    if let Some(signature) = signature {
+        put = put.metadata(SIGNATURE_METADATA, signature);
+    }
+    let put = put.set_if_match(if_match.map(str::to_owned)).body(manifest.to_vec().into()).send().await;
+    put.map_err(|e| failed(key, &aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+    Ok(())
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {

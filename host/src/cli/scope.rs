@@ -47,6 +47,12 @@ impl SignArgs {
 }
 
 impl Signer {
+    /// A signer for `deployment` with the private key `hex` (what `weft rules keygen` writes), no expiry: the table
+    /// sync's Lambda, whose key is in Secrets Manager.
+    pub fn from_hex(hex: &str, deployment: String) -> anyhow::Result<Signer> {
+        Ok(Signer { key: weft::rules::signing::signing_key(hex)?, deployment, expires: None })
+    }
+
     /// Puts the scope in `document` — its sequence above both the time (milliseconds since the epoch) and the
     /// sequence of the manifest now at `s3://bucket/key` — and returns the manifest's bytes and their signature.
     pub async fn sign(

@@ -27,6 +27,8 @@ pub struct HostState {
     limits: Limits,
     pub(crate) memory: MemoryCap,
     pub(crate) call: CallState,
+    /// Lookups that missed since the instance's stats last took them, by table.
+    pub(crate) misses: std::collections::BTreeMap<String, u64>,
 }
 
 /// Per-call bookkeeping, reset before every call.
@@ -59,7 +61,7 @@ impl HostState {
             memories: limits.memories,
             table_elements: limits.table_elements,
         };
-        HostState { module, params, tables, limits, memory, call: CallState::default() }
+        HostState { module, params, tables, limits, memory, call: CallState::default(), misses: Default::default() }
     }
 
     pub(crate) fn limits_memory(&self) -> usize {
@@ -113,7 +115,11 @@ impl Host for HostState {
         if self.call.lookups > limit {
             return Err(LookupLimitExceeded { limit }.into());
         }
-        Ok(self.tables.get(&table).and_then(|t| t.get(&key)).cloned())
+        let found = self.tables.get(&table).and_then(|t| t.get(&key)).cloned();
+        if found.is_none() {
+            *self.misses.entry(table).or_default() += 1;
+        }
+        Ok(found)
     }
 
     fn params(&mut self) -> wasmtime::Result<String> {

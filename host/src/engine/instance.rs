@@ -207,6 +207,9 @@ impl RuleInstance {
         }
         let started = Instant::now();
         let result = f(&live.rule, &mut live.store);
+        for (table, misses) in std::mem::take(&mut live.store.data_mut().misses) {
+            *self.stats.misses.entry(table).or_default() += misses;
+        }
         let suppressed = live.store.data().call.logs_suppressed;
         if suppressed > 0 {
             tracing::warn!(module = %self.module.id().name, event = event_id, suppressed, "rule log lines over the limit were dropped");

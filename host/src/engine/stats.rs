@@ -1,6 +1,7 @@
 //! What a module's calls cost, counted by its instance and taken after each invocation for the metrics: the
 //! per-module rows of CloudWatch and of `weft run`'s timing table come from here.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,6 +16,9 @@ pub struct CallStats {
     pub longest: Duration,
     /// Fresh instances made (the first one, then one after each trap).
     pub instantiations: u64,
+    /// Lookups that found no entry, by table: a table that lags behind Genesys (a new wrap-up code not yet
+    /// synced) shows here before anyone reads a record.
+    pub misses: BTreeMap<String, u64>,
 }
 
 impl CallStats {
@@ -32,5 +36,8 @@ impl CallStats {
         self.busy += other.busy;
         self.longest = self.longest.max(other.longest);
         self.instantiations += other.instantiations;
+        for (table, misses) in &other.misses {
+            *self.misses.entry(table.clone()).or_default() += misses;
+        }
     }
 }

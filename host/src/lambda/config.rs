@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-pub use super::variables::{VARIABLES, Variable};
+pub use super::variables::{SYNC_VARIABLES, VARIABLES, Variable};
 use crate::engine::Limits;
 use crate::judge::DEFAULT_BATCH;
 use crate::metrics::MetricsConfig;

@@ -133,3 +133,44 @@ pub const VARIABLES: &[Variable] = &[
         description: "Log filter (tracing EnvFilter syntax); logs are JSON.",
     },
 ];
+
+/// What the table sync's function reads: the same binary and zip, started with `WEFT_ROLE=tables-sync`, with a role
+/// of its own that may write the rule set (the event function's may only read it).
+pub const SYNC_VARIABLES: &[Variable] = &[
+    Variable {
+        name: "WEFT_ROLE",
+        required: true,
+        default: None,
+        description: "`tables-sync`: each invocation syncs the tables of WEFT_RULES from the Genesys Cloud API (the schedule invokes it).",
+    },
+    Variable {
+        name: "WEFT_RULES",
+        required: true,
+        default: None,
+        description: "The published rule set whose `sync` tables are kept current: s3://BUCKET/PREFIX/manifest.json.",
+    },
+    Variable {
+        name: "GENESYS_DOMAIN",
+        required: false,
+        default: Some("mypurecloud.com"),
+        description: "The organisation's region domain (mypurecloud.ie, usw2.pure.cloud, ...).",
+    },
+    Variable {
+        name: "GENESYS_CREDENTIALS_SECRET",
+        required: true,
+        default: None,
+        description: "Secrets Manager secret (ARN or name) holding the OAuth client: {\"clientId\": ..., \"clientSecret\": ...}.",
+    },
+    Variable {
+        name: "WEFT_RULES_SIGNING_KEY_SECRET",
+        required: false,
+        default: None,
+        description: "Secrets Manager secret (ARN or name) holding the rule-set signing key (`weft rules keygen`'s file): a signed rule set is re-signed with it. Unset: only an unsigned rule set can be synced.",
+    },
+    Variable {
+        name: "WEFT_DEPLOYMENT",
+        required: false,
+        default: None,
+        description: "The deployment the re-signed rule set is for (required with WEFT_RULES_SIGNING_KEY_SECRET).",
+    },
+];

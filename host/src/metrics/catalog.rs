@@ -40,6 +40,8 @@ pub enum Per {
     Reason,
     /// `[Function, Rule, Kind]`: one per rule and kind of difference a shadow candidate found.
     Difference,
+    /// `[Function, Table]`: one per lookup table that missed.
+    Table,
 }
 
 impl Per {
@@ -53,6 +55,7 @@ impl Per {
             Per::Stage => &[&["Function", "Stage"], &["Function", "Stage", "Class"]],
             Per::Reason => &[&["Function", "Reason"]],
             Per::Difference => &[&["Function", "Rule", "Kind"]],
+            Per::Table => &[&["Function", "Table"]],
         }
     }
 
@@ -65,7 +68,7 @@ impl Per {
             Per::Stream => Some("Stream"),
             Per::Stage => Some("Stage"),
             Per::Reason => Some("Reason"),
-            Per::Difference => None,
+            Per::Difference | Per::Table => None,
         }
     }
 }
@@ -82,7 +85,7 @@ const fn m(name: &'static str, unit: Unit, per: Per, description: &'static str) 
     Metric { name, unit, per, description }
 }
 
-use Per::{Difference, Function, Module, Reason, Rule, Stage, Stream};
+use Per::{Difference, Function, Module, Reason, Rule, Stage, Stream, Table};
 use Unit::{Count, Milliseconds, Seconds};
 
 pub const METRICS: &[Metric] = &[
@@ -220,6 +223,12 @@ pub const METRICS: &[Metric] = &[
         Count,
         Difference,
         "A shadow candidate's differences, per rule and kind: added, removed, changed (records) or outcome.",
+    ),
+    m(
+        "TableMisses",
+        Count,
+        Table,
+        "Lookups that found no entry, per table: a synced table behind Genesys (a new wrap-up code) shows here.",
     ),
 ];
 

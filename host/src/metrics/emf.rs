@@ -26,8 +26,9 @@ pub fn documents(report: &Report, config: &MetricsConfig) -> Vec<String> {
             add(Per::Rule, &[("Rule", &rule.rule)], &rule_metrics(rule));
         }
     }
-    for (module, calls) in modules(report) {
-        add(Per::Module, &[("Module", &module)], &module_metrics(&calls));
+    let modules = modules(report);
+    for (module, calls) in &modules {
+        add(Per::Module, &[("Module", module)], &module_metrics(calls));
     }
     for (stream, records) in &report.delivery.records_by_stream {
         add(Per::Stream, &[("Stream", stream)], &[("RecordsWritten", *records as f64)]);
@@ -40,6 +41,15 @@ pub fn documents(report: &Report, config: &MetricsConfig) -> Vec<String> {
     }
     for ((rule, kind), count) in report.candidate.iter().flat_map(|(_, stats)| &stats.differences) {
         add(Per::Difference, &[("Rule", rule), ("Kind", kind)], &[("ShadowDifferences", *count as f64)]);
+    }
+    let mut misses = std::collections::BTreeMap::<&str, u64>::new();
+    for (_, calls) in &modules {
+        for (table, count) in &calls.misses {
+            *misses.entry(table).or_default() += count;
+        }
+    }
+    for (table, count) in misses {
+        add(Per::Table, &[("Table", table)], &[("TableMisses", count as f64)]);
     }
     docs
 }
@@ -263,7 +273,10 @@ mod tests {
         let rule = crate::rules::stats::RuleReport {
             rule: "r".into(),
             stats: crate::rules::stats::RuleStats { events: 1, ..Default::default() },
-            modules: vec![("m".into(), crate::engine::CallStats { calls: 1, ..Default::default() })],
+            modules: vec![(
+                "m".into(),
+                crate::engine::CallStats { calls: 1, misses: [("queues".into(), 2)].into(), ..Default::default() },
+            )],
             quarantined: false,
         };
         report.rules.rules.push(rule);

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod guest;
 pub mod proxy;
+pub mod runtime_api;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -10,4 +10,6 @@ module "weft" {
   alarm_actions            = var.alarm_actions
   event_source_suffix      = var.name
   genesys_integration_name = "weft (${var.name})"
+  tables_sync_schedule     = var.tables_sync_schedule
+  genesys_domain           = var.genesys_domain
 }

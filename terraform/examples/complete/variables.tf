@@ -49,3 +49,15 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "tables_sync_schedule" {
+  description = "When set (e.g. \"rate(1 hour)\"), keep the rule set's `sync` tables current from the Genesys Cloud API on this schedule."
+  type        = string
+  default     = null
+}
+
+variable "genesys_domain" {
+  description = "Your Genesys Cloud region's domain (mypurecloud.com, mypurecloud.ie, ...), for the table sync."
+  type        = string
+  default     = "mypurecloud.com"
+}

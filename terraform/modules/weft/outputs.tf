@@ -42,3 +42,8 @@ output "kms_key_arn" {
   description = "The key that encrypts the stream, queues, buckets and logs (consumers need kms:Decrypt on it)."
   value       = aws_kms_key.weft.arn
 }
+
+output "genesys_client_secret_arn" {
+  description = "The secret the table sync reads its Genesys OAuth client from (null without tables_sync_schedule): put {\"clientId\": ..., \"clientSecret\": ...} in it."
+  value       = one(aws_secretsmanager_secret.genesys_client[*].arn)
+}

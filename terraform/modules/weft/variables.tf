@@ -374,3 +374,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "tables_sync_schedule" {
+  description = "When set (e.g. \"rate(1 hour)\", \"cron(0 * * * ? *)\"), a second function keeps the rule set's `sync` tables current from the Genesys Cloud API on this EventBridge Scheduler schedule. Needs rules_prefix, and the OAuth client put in the secret the module creates."
+  type        = string
+  default     = null
+}
+
+variable "genesys_domain" {
+  description = "The Genesys Cloud organisation's region domain, for the table sync (mypurecloud.com, mypurecloud.ie, usw2.pure.cloud, ...)."
+  type        = string
+  default     = "mypurecloud.com"
+}
+
+variable "rules_signing_key_secret_arn" {
+  description = "Secrets Manager secret holding the rule-set signing key (`weft rules keygen`'s file), with which the table sync re-signs a signed rule set; encrypted with this module's KMS key, or grant the sync's role decrypt on yours. Unset: only an unsigned rule set can be synced."
+  type        = string
+  default     = null
+}

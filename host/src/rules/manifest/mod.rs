@@ -92,6 +92,51 @@ pub struct TableSpec {
     /// CSV: the value column (default: the whole row as a JSON object).
     #[serde(default)]
     pub value: Option<String>,
+    /// Kept current from the Genesys Cloud API by `weft tables sync`, which rewrites `file` and `sha256`.
+    #[serde(default)]
+    pub sync: Option<SyncSpec>,
+}
+
+/// Where a synced table comes from, and what of it is kept.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SyncSpec {
+    pub source: SyncSource,
+    /// The fields of each entity the table keeps, as a JSON object per id (default: its `name` alone, as text).
+    /// A user's name is the only personal data a table holds unless this lists more.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// How often the deployment syncs it (the Terraform schedule's rate); `weft tables status` calls a table older
+    /// than twice this stale.
+    #[serde(default)]
+    pub refresh_minutes: Option<u32>,
+    /// The least share of its rows a table may keep from one sync to the next (default 0.5): a smaller listing
+    /// (an API error that answered with an empty page, a client that lost a division) is refused, not published.
+    #[serde(default)]
+    pub min_ratio: Option<f64>,
+}
+
+/// A Genesys Cloud listing: `GET /api/v2/routing/queues`, `/routing/wrapupcodes`, `/users?state=any` (departed
+/// agents still resolve), `/authorization/divisions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncSource {
+    Queues,
+    WrapupCodes,
+    Users,
+    Divisions,
+}
+
+impl SyncSource {
+    /// The listing's path and the query every page of it takes.
+    pub fn listing(self) -> (&'static str, &'static str) {
+        match self {
+            SyncSource::Queues => ("/api/v2/routing/queues", ""),
+            SyncSource::WrapupCodes => ("/api/v2/routing/wrapupcodes", ""),
+            SyncSource::Users => ("/api/v2/users", "state=any"),
+            SyncSource::Divisions => ("/api/v2/authorization/divisions", ""),
+        }
+    }
 }
 
 /// One rule: which events, which modules, where the records go, and what a failure costs.

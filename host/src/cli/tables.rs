@@ -1,0 +1,234 @@
+//! `weft tables`: lookup tables that keep themselves current. `sync` rebuilds the tables a published rule set marks
+//! `sync` from the Genesys Cloud API and publishes the rule set again when one changed (the Lambdas take it by the
+//! ordinary hot swap); `status` shows each table's source, size and age.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use weft::aws::Clients;
+use weft::engine::ModuleId;
+use weft::rollout::source::{RuleSource, fetch_manifest, sibling_key};
+use weft::rollout::tables::genesys::{Credentials, Genesys};
+use weft::rollout::tables::sync_table;
+use weft::rules::RuleSetVersion;
+use weft::rules::manifest::{Manifest, TableSpec};
+
+/// Where `sync` notes, beside the manifest, when each table was last confirmed current: a sync that changes nothing
+/// publishes nothing (no new version, no swap), but the table is as fresh as the listing it matched.
+const SYNC_STATUS: &str = "tables/sync-status.json";
+
+#[derive(clap::Args)]
+pub struct TablesArgs {
+    #[command(subcommand)]
+    command: TablesCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum TablesCommand {
+    /// Rebuild the tables a published rule set marks `sync` from the Genesys Cloud API (OAuth client credentials
+    /// from GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET), and publish the rule set again if any changed.
+    Sync(SyncArgs),
+    /// Each table of a published rule set: its source, rows, size, and how long ago it was synced.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SyncArgs {
+    /// The published rule set: s3://BUCKET/PREFIX/manifest.json.
+    location: String,
+    /// The organisation's region domain (mypurecloud.com, mypurecloud.ie, usw2.pure.cloud, …), or one base URL
+    /// serving both the login and the API (a proxy).
+    #[arg(long, env = "GENESYS_DOMAIN", default_value = "mypurecloud.com")]
+    domain: String,
+    /// Replace a table even when the listing has fewer rows than its `sync.minRatio` of the published one.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    sign: super::scope::SignArgs,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The published rule set: s3://BUCKET/PREFIX/manifest.json.
+    location: String,
+}
+
+pub fn tables(args: TablesArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        TablesCommand::Sync(args) => super::runtime()?.block_on(sync(args)),
+        TablesCommand::Status(args) => super::runtime()?.block_on(status(args)),
+    }
+}
+
+/// The OAuth client from the environment.
+fn credentials() -> anyhow::Result<Credentials> {
+    let var = |name: &str| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).with_context(|| {
+            format!("{name} is not set: the sync signs in to Genesys Cloud as an OAuth client (client credentials)")
+        })
+    };
+    Ok(Credentials { client_id: var("GENESYS_CLIENT_ID")?, client_secret: var("GENESYS_CLIENT_SECRET")? })
+}
+
+/// The bucket and key of a published rule set.
+fn s3_location(location: &str) -> anyhow::Result<(String, String)> {
+    match RuleSource::parse(location)? {
+        RuleSource::S3 { bucket, key } => Ok((bucket, key)),
+        RuleSource::File(_) => bail!("`{location}`: tables are synced into a published rule set (s3://BUCKET/KEY)"),
+    }
+}
+
+/// What one sync did to one table.
+struct Outcome {
+    rows: usize,
+    changed: bool,
+}
+
+/// One sync, from the command line or the Lambda's environment.
+pub struct SyncJob {
+    pub location: String,
+    pub domain: String,
+    pub force: bool,
+    pub signer: Option<super::scope::Signer>,
+    pub credentials: Credentials,
+}
+
+async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let job = SyncJob {
+        location: args.location,
+        domain: args.domain,
+        force: args.force,
+        signer: args.sign.signer()?,
+        credentials: credentials()?,
+    };
+    for line in run_sync(job, &Clients::load().await).await? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Syncs the tables of the rule set at `job.location`, publishing it again when one changed: what it did, a line
+/// each.
+pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let (bucket, key) = s3_location(&job.location)?;
+    let fetched = fetch_manifest(&clients.s3, &bucket, &key, None).await?.context("no manifest")?;
+    let manifest = Manifest::parse(&fetched.bytes)?.manifest;
+    let synced: Vec<(&String, &TableSpec)> = manifest.tables.iter().filter(|(_, t)| t.sync.is_some()).collect();
+    if synced.is_empty() {
+        bail!("{}: no table is marked `sync` (tables.NAME.sync.source)", job.location);
+    }
+    if job.signer.is_none() && fetched.signature.is_some() {
+        bail!("{} is signed, and the Lambdas would refuse it unsigned: sign the synced rule set", job.location);
+    }
+    let mut api = Genesys::new(&job.domain, job.credentials)?;
+    let mut document: serde_json::Value = serde_json::from_slice(&fetched.bytes)?;
+    let (mut uploads, mut outcomes) = (Vec::new(), BTreeMap::new());
+    for (name, table) in synced {
+        let published = if job.force { None } else { published_rows(&clients.s3, &bucket, &key, table).await };
+        let sync = table.sync.as_ref().expect("only synced tables");
+        let built = sync_table(&mut api, name, sync, published).await?;
+        let sha = ModuleId::new("", &built.bytes).sha256;
+        let changed = table.sha256.as_deref() != Some(sha.as_str());
+        if changed {
+            let file = format!("tables/{sha}.json");
+            document["tables"][name]["file"] = file.clone().into();
+            document["tables"][name]["sha256"] = sha.into();
+            uploads.push((file, built.bytes));
+        }
+        outcomes.insert(name.clone(), Outcome { rows: built.rows, changed });
+    }
+    let mut report: Vec<String> = outcomes
+        .iter()
+        .map(|(name, o)| format!("{name}: {} rows, {}", o.rows, if o.changed { "changed" } else { "unchanged" }))
+        .collect();
+    if !uploads.is_empty() {
+        let (bytes, signature) = match &job.signer {
+            Some(signer) => {
+                let (bytes, signature) = signer.sign(&clients.s3, &bucket, &key, &mut document).await?;
+                (bytes, Some(signature))
+            }
+            None => (serde_json::to_vec_pretty(&document)?, None),
+        };
+        let etag = fetched.etag.as_deref();
+        super::rules::put_rule_set(&clients.s3, &bucket, &key, uploads, &bytes, signature.as_deref(), etag).await?;
+        let version = RuleSetVersion::new(document["name"].as_str(), &ModuleId::new("", &bytes).sha256);
+        let signed = if signature.is_some() { " (signed)" } else { "" };
+        report.push(format!("published {version} to s3://{bucket}/{key}{signed}"));
+    }
+    note_synced(&clients.s3, &bucket, &key, &outcomes).await?;
+    report.push(format!("{} requests to Genesys Cloud in {:.1} s", api.requests, started.elapsed().as_secs_f64()));
+    Ok(report)
+}
+
+/// The rows of the table as published now (`None` when it cannot be read as a JSON object: nothing to compare).
+async fn published_rows(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, table: &TableSpec) -> Option<usize> {
+    let object = s3.get_object().bucket(bucket).key(sibling_key(key, &table.file)).send().await.ok()?;
+    let bytes = object.body.collect().await.ok()?.into_bytes();
+    Some(serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()?.len())
+}
+
+/// Records when each table was last confirmed current, beside the manifest.
+async fn note_synced(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    outcomes: &BTreeMap<String, Outcome>,
+) -> anyhow::Result<()> {
+    let status_key = sibling_key(key, SYNC_STATUS);
+    let mut status = read_status(s3, bucket, key).await;
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    for (name, outcome) in outcomes {
+        status.insert(name.clone(), serde_json::json!({"syncedAt": now, "rows": outcome.rows}));
+    }
+    let body = serde_json::to_vec_pretty(&status)?;
+    let put = s3.put_object().bucket(bucket).key(&status_key).content_type("application/json").body(body.into());
+    put.send().await.map_err(|e| {
+        anyhow::anyhow!("writing s3://{bucket}/{status_key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+    })?;
+    Ok(())
+}
+
+async fn read_status(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_json::Map<String, serde_json::Value> {
+    let Ok(object) = s3.get_object().bucket(bucket).key(sibling_key(key, SYNC_STATUS)).send().await else {
+        return serde_json::Map::new();
+    };
+    let bytes = object.body.collect().await.map(|b| b.into_bytes()).unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let (bucket, key) = s3_location(&args.location)?;
+    let clients = Clients::load().await;
+    let fetched = fetch_manifest(&clients.s3, &bucket, &key, None).await?.context("no manifest")?;
+    let manifest = Manifest::parse(&fetched.bytes)?.manifest;
+    let synced = read_status(&clients.s3, &bucket, &key).await;
+    println!("{:<20} {:<12} {:>8} {:>10}  synced", "table", "source", "rows", "bytes");
+    for (name, table) in &manifest.tables {
+        let object = clients.s3.head_object().bucket(&bucket).key(sibling_key(&key, &table.file)).send().await;
+        let bytes = object.ok().and_then(|o| o.content_length()).map_or("missing".to_owned(), |n| n.to_string());
+        let source = table.sync.as_ref().map_or("file".to_owned(), |s| format!("{:?}", s.source));
+        let note = &synced.get(name.as_str());
+        let rows = note.and_then(|n| n["rows"].as_u64()).map_or("-".to_owned(), |n| n.to_string());
+        let age = note.and_then(|n| n["syncedAt"].as_str()).and_then(|at| humantime::parse_rfc3339(at).ok());
+        let age = age.and_then(|at| SystemTime::now().duration_since(at).ok());
+        let refresh =
+            table.sync.as_ref().and_then(|s| s.refresh_minutes).map(|m| Duration::from_secs(u64::from(m) * 60));
+        let synced = match (table.sync.is_some(), age) {
+            (false, _) => "-".to_owned(),
+            (true, None) => "never".to_owned(),
+            (true, Some(age)) => {
+                let stale = refresh.is_some_and(|r| age > 2 * r);
+                format!(
+                    "{} ago{}",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    if stale { " (stale)" } else { "" }
+                )
+            }
+        };
+        println!("{name:<20} {source:<12} {rows:>8} {bytes:>10}  {synced}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
