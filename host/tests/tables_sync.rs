@@ -129,13 +129,15 @@ async fn published(key: bool) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let module = std::fs::read(common::repo().join("rules/dist/wrapup-names.wasm")).unwrap();
     std::fs::write(dir.path().join("wrapup-names.wasm"), &module).unwrap();
-    std::fs::write(dir.path().join("wrapup-codes.json"), r#"{"code-0": "Old name of code 0"}"#).unwrap();
+    // Exported by hand once, as CSV: the sync replaces it with a JSON table.
+    std::fs::write(dir.path().join("wrapup-codes.csv"), "id,name,division\ncode-0,Old name of code 0,Home\n").unwrap();
     std::fs::write(dir.path().join("users.json"), "{}").unwrap();
     let manifest = json!({
         "name": "synced",
         "lineage": true,
         "tables": {
-            "wrapup-codes": {"file": "wrapup-codes.json", "sync": {"source": "wrapupCodes", "refreshMinutes": 60}},
+            "wrapup-codes": {"file": "wrapup-codes.csv", "key": "id", "value": "name",
+                             "sync": {"source": "wrapupCodes", "refreshMinutes": 60}},
             "users": {"file": "users.json", "sync": {"source": "users"}},
         },
         "rules": [{"name": "wrap-ups", "match": {"kinds": ["acw"]},

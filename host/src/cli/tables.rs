@@ -134,8 +134,14 @@ pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<Str
         let changed = table.sha256.as_deref() != Some(sha.as_str());
         if changed {
             let file = format!("tables/{sha}.json");
-            document["tables"][name]["file"] = file.clone().into();
-            document["tables"][name]["sha256"] = sha.into();
+            let entry = &mut document["tables"][name];
+            entry["file"] = file.clone().into();
+            entry["sha256"] = sha.into();
+            // The synced file is JSON: the CSV columns a hand-exported table named no longer apply.
+            if let Some(entry) = entry.as_object_mut() {
+                entry.remove("key");
+                entry.remove("value");
+            }
             uploads.push((file, built.bytes));
         }
         outcomes.insert(name.clone(), Outcome { rows: built.rows, changed });
