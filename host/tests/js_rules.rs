@@ -158,7 +158,11 @@ fn a_javascript_module_is_contained_like_a_rust_one() {
         "none",
         "many-records",
         "clock",
+        "event-date",
+        "new-date",
+        "performance",
         "random",
+        "crypto",
         "wrong-answer",
         "print",
         "none",
@@ -172,6 +176,11 @@ fn a_javascript_module_is_contained_like_a_rust_one() {
         "1 record",
         "too-many-records: hostile-js.wasm: 10000 records for one event is over the limit of 100",
         "no-clock: hostile-js.wasm: weft rules have no clock (no WASI is granted): use eventBody.eventTime",
+        "dropped: 2025-11-27T10:00:00.000Z 1764237600000",
+        "no-clock: hostile-js.wasm: weft rules have no clock (no WASI is granted): use eventBody.eventTime",
+        "no-clock: hostile-js.wasm: weft rules have no clock (no WASI is granted): use eventBody.eventTime",
+        "no-random: hostile-js.wasm: weft rules have no randomness (no WASI is granted): derive what you need from \
+         the event, e.g. a hash of its id",
         "no-random: hostile-js.wasm: weft rules have no randomness (no WASI is granted): derive what you need from \
          the event, e.g. a hash of its id",
         "exception: hostile-js.wasm: TypeError: a rule returns a Record, an array of Records or drop(reason), not \

@@ -26,6 +26,15 @@ weft.rule((event) => {
       return new weft.Record(event.partitionKey, Date.now());
     case "random":
       return new weft.Record(event.partitionKey, Math.random());
+    case "event-date":
+      // A date from the event is not the clock: it works as usual.
+      return weft.drop(new Date(1764237600000).toISOString() + " " + Date.parse("2025-11-27T10:00:00Z"));
+    case "new-date":
+      return new weft.Record(event.partitionKey, String(new Date()));
+    case "performance":
+      return new weft.Record(event.partitionKey, performance.now());
+    case "crypto":
+      return new weft.Record(event.partitionKey, Array.from(crypto.getRandomValues(new Uint8Array(4))));
     case "wrong-answer":
       return { not: "a record" };
     case "print":
