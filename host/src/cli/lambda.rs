@@ -33,8 +33,7 @@ struct SyncConfig {
 
 impl SyncConfig {
     fn from_env() -> anyhow::Result<SyncConfig> {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &str| var(name).ok_or_else(|| anyhow::anyhow!("environment variable {name} is not set"));
+        use weft::lambda::config::{env_var as var, required_sync_var as required};
         let signing = match (var("WEFT_RULES_SIGNING_KEY_SECRET"), var("WEFT_DEPLOYMENT")) {
             (Some(key), Some(deployment)) => Some((key, deployment)),
             (Some(_), None) => anyhow::bail!(

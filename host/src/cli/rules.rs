@@ -331,14 +331,9 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let clients = Clients::load().await;
     let active_key = manifest_key(&args.prefix);
     let (key, mode) = destination(&args, &active_key, &mut document);
-    let (manifest, signature) = match &signer {
-        Some(signer) => {
-            // Above the active version's sequence: a candidate must be newer than what runs, and stay so promoted.
-            let (bytes, signature) = signer.sign(&clients.s3, &args.bucket, &active_key, &mut document).await?;
-            (bytes, Some(signature))
-        }
-        None => (serde_json::to_vec_pretty(&document)?, None),
-    };
+    // Signed above the active version's sequence: a candidate must be newer than what runs, and stay so promoted.
+    let (manifest, signature) =
+        super::scope::manifest_bytes(signer.as_ref(), &clients.s3, &args.bucket, &active_key, &mut document).await?;
     put_rule_set(&clients.s3, &args.bucket, &key, uploads, &manifest, signature.as_deref(), None).await?;
     let name = document["name"].as_str();
     let version = RuleSetVersion::new(name, &ModuleId::new("", &manifest).sha256);

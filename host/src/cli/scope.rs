@@ -72,6 +72,24 @@ impl Signer {
     }
 }
 
+/// The manifest's bytes as they will be published, and their signature when there is a signer (the scope then put
+/// in `document`, its sequence above the manifest now at `s3://bucket/key`); unsigned, the document as it is.
+pub async fn manifest_bytes(
+    signer: Option<&Signer>,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    document: &mut serde_json::Value,
+) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    match signer {
+        Some(signer) => {
+            let (bytes, signature) = signer.sign(s3, bucket, key, document).await?;
+            Ok((bytes, Some(signature)))
+        }
+        None => Ok((serde_json::to_vec_pretty(document)?, None)),
+    }
+}
+
 /// The sequence of the manifest now published at `s3://bucket/key`, if it has one (read as the Lambda reads it).
 async fn published_sequence(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<u64> {
     let fetched = weft::rollout::source::fetch_manifest(s3, bucket, key, None).await.ok()??;

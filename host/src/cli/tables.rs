@@ -9,7 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use weft::aws::Clients;
 use weft::engine::ModuleId;
-use weft::rollout::source::{RuleSource, fetch_manifest, sibling_key};
+use weft::rollout::source::{
+    MAX_MANIFEST_BYTES, MAX_TABLE_BYTES, RuleSource, fetch_manifest, fetch_object, sibling_key,
+};
 use weft::rollout::tables::genesys::{Credentials, Genesys};
 use weft::rollout::tables::sync_table;
 use weft::rules::RuleSetVersion;
@@ -151,13 +153,8 @@ pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<Str
         .map(|(name, o)| format!("{name}: {} rows, {}", o.rows, if o.changed { "changed" } else { "unchanged" }))
         .collect();
     if !uploads.is_empty() {
-        let (bytes, signature) = match &job.signer {
-            Some(signer) => {
-                let (bytes, signature) = signer.sign(&clients.s3, &bucket, &key, &mut document).await?;
-                (bytes, Some(signature))
-            }
-            None => (serde_json::to_vec_pretty(&document)?, None),
-        };
+        let (bytes, signature) =
+            super::scope::manifest_bytes(job.signer.as_ref(), &clients.s3, &bucket, &key, &mut document).await?;
         let etag = fetched.etag.as_deref();
         super::rules::put_rule_set(&clients.s3, &bucket, &key, uploads, &bytes, signature.as_deref(), etag).await?;
         let version = RuleSetVersion::new(document["name"].as_str(), &ModuleId::new("", &bytes).sha256);
@@ -171,8 +168,7 @@ pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<Str
 
 /// The rows of the table as published now (`None` when it cannot be read as a JSON object: nothing to compare).
 async fn published_rows(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, table: &TableSpec) -> Option<usize> {
-    let object = s3.get_object().bucket(bucket).key(sibling_key(key, &table.file)).send().await.ok()?;
-    let bytes = object.body.collect().await.ok()?.into_bytes();
+    let bytes = fetch_object(s3, bucket, &sibling_key(key, &table.file), "table", MAX_TABLE_BYTES).await.ok()?;
     Some(serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()?.len())
 }
 
@@ -198,11 +194,8 @@ async fn note_synced(
 }
 
 async fn read_status(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_json::Map<String, serde_json::Value> {
-    let Ok(object) = s3.get_object().bucket(bucket).key(sibling_key(key, SYNC_STATUS)).send().await else {
-        return serde_json::Map::new();
-    };
-    let bytes = object.body.collect().await.map(|b| b.into_bytes()).unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or_default()
+    let status = fetch_object(s3, bucket, &sibling_key(key, SYNC_STATUS), "sync status", MAX_MANIFEST_BYTES).await;
+    status.ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {

@@ -121,6 +121,18 @@ fn valid_namespace(namespace: &str) -> bool {
         && namespace.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
 }
 
+/// An environment variable as the Lambda reads each one: trimmed, and empty read as unset (the table sync's
+/// function reads its own this way too).
+pub fn env_var(var: &str) -> Option<String> {
+    Vars(|v: &str| std::env::var(v).ok()).get(var)
+}
+
+/// A variable the table sync's function cannot run without, or the error that names it.
+pub fn required_sync_var(var: &'static str) -> Result<String, ConfigError> {
+    let description = SYNC_VARIABLES.iter().find(|v| v.name == var).map_or("", |v| v.description);
+    env_var(var).ok_or(ConfigError::Missing { var, description })
+}
+
 /// The variables, read through a lookup: trimmed, and empty read as unset.
 struct Vars<F>(F);
 

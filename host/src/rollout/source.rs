@@ -187,16 +187,7 @@ pub async fn fetch_files(
     let mut tasks = tokio::task::JoinSet::new();
     for (name, what, limit) in names {
         let (s3, bucket, key) = (s3.clone(), bucket.to_owned(), sibling_key(manifest_key, &name));
-        tasks.spawn(async move {
-            let location = format!("s3://{bucket}/{key}");
-            let object =
-                s3.get_object().bucket(&bucket).key(&key).send().await.map_err(|e| SourceError::Unreachable {
-                    location: location.clone(),
-                    reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                })?;
-            let bytes = read_bounded(object, &location, what, limit).await?;
-            Ok::<_, SourceError>((name, bytes))
-        });
+        tasks.spawn(async move { Ok::<_, SourceError>((name, fetch_object(&s3, &bucket, &key, what, limit).await?)) });
     }
     let mut files = HashMap::new();
     while let Some(done) = tasks.join_next().await {
@@ -205,6 +196,22 @@ pub async fn fetch_files(
         files.insert(name, bytes);
     }
     Ok(Prefetched(files))
+}
+
+/// One object beside a manifest (`what` names it in errors), read within `limit` bytes.
+pub async fn fetch_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    what: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, SourceError> {
+    let location = format!("s3://{bucket}/{key}");
+    let object = s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| SourceError::Unreachable {
+        location: location.clone(),
+        reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+    })?;
+    read_bounded(object, &location, what, limit).await
 }
 
 /// The largest manifest weft reads (the combined example is 4 KiB).
