@@ -226,6 +226,13 @@ async fn synced_tables_are_repinned_and_stitched_and_a_new_code_appears_after_th
         line.contains("WrapupCodes") && line.contains("251") && line.contains("ago") && !line.contains("stale"),
         "{status}"
     );
+    // A sync that last confirmed the table long ago (more than twice its refreshMinutes): marked stale.
+    let old = json!({"wrapup-codes": {"syncedAt": "2020-01-01T00:00:00Z", "rows": 251}}).to_string();
+    let status_key = key.replace("manifest.json", "tables/sync-status.json");
+    clients.s3.put_object().bucket(bucket).key(status_key).body(old.into_bytes().into()).send().await.unwrap();
+    let status = ok(weft(&["tables", "status", &location], dir.path(), &[]));
+    let line = status.lines().find(|l| l.starts_with("wrapup-codes")).expect("the table's line");
+    assert!(line.ends_with("ago (stale)"), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,6 +257,41 @@ async fn a_listing_that_shrank_is_refused_and_nothing_is_published() {
     let out = ok(weft(&["tables", "sync", &location, "--domain", &genesys.url(), "--force"], dir.path(), &[]));
     assert!(out.contains("wrapup-codes: 10 rows, changed"), "{out}");
     assert_eq!(stitched(&location, "code-39", dir.path(), &[]), Value::Null);
+}
+
+/// A publication that lands while the sync is listing is not overwritten: the sync writes the manifest only over
+/// the version it read (S3's If-Match), and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_during_the_sync_is_not_overwritten() {
+    let genesys = FakeGenesys::start();
+    genesys.set("wrapupCodes", wrapup_codes(3));
+    let (location, dir) = published(false).await;
+    // The first listing request is throttled for 3 s: the sync has read the manifest and waits.
+    genesys.call("POST", "/fake/faults", &json!({"status": 429, "retryAfter": 3}));
+    let sync = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["tables", "sync", &location, "--domain", &genesys.url()])
+        .envs(aws::env())
+        .env("GENESYS_CLIENT_ID", CLIENT_ID)
+        .env("GENESYS_CLIENT_SECRET", CLIENT_SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while genesys.stats()["throttled"] == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Meanwhile someone publishes a new version (a new table name makes it another manifest).
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    std::fs::write(dir.path().join("manifest.json"), manifest.replace("\"synced\"", "\"republished\"")).unwrap();
+    let (bucket, _) = location["s3://".len()..].split_once('/').unwrap();
+    ok(weft(&["rules", "publish", "manifest.json", "--bucket", bucket, "--prefix", "prod"], dir.path(), &[]));
+    let out = sync.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("changed while this ran"), "{stderr}");
+    let clients = aws::clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let now = clients.s3.get_object().bucket(bucket).key("prod/manifest.json").send().await.unwrap();
+    let now: Value = serde_json::from_slice(&now.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(now["name"], "republished", "the publication in between stays");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,6 +154,8 @@ fn the_table_sync_is_a_second_function_of_the_same_zip_with_a_role_of_its_own() 
     let target = &w["sync_schedule_target"];
     assert_eq!(target["arn"], "${aws_lambda_function.tables_sync[0].arn}");
     assert_eq!(target["input"], "${jsonencode({\"weft\": \"tables-sync\"})}");
+    // The next run is the retry: the schedule itself does not retry a failed sync.
+    assert_eq!(target["retry_policy"][0]["maximum_retry_attempts"], 0, "{target}");
     let invoke = statement(&w["sync_scheduler_policy"], "InvokeTheSync");
     assert_eq!(invoke["actions"], serde_json::json!(["lambda:InvokeFunction"]));
     assert!(resources(invoke).contains("${aws_lambda_function.tables_sync[*].arn}"), "{invoke}");

@@ -368,9 +368,13 @@ pub(super) async fn put_rule_set(
     if let Some(signature) = signature {
         put = put.metadata(SIGNATURE_METADATA, signature);
     }
-    let put = put.set_if_match(if_match.map(str::to_owned)).body(manifest.to_vec().into()).send().await;
-    put.map_err(|e| failed(key, &aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-    Ok(())
+    match put.set_if_match(if_match.map(str::to_owned)).body(manifest.to_vec().into()).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+            bail!("s3://{bucket}/{key} changed while this ran (someone published): it was not replaced; run it again")
+        }
+        Err(e) => Err(failed(key, &aws_sdk_s3::error::DisplayErrorContext(&e))),
+    }
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
