@@ -76,11 +76,7 @@ async fn put_signed(
 ) -> anyhow::Result<()> {
     let mut document: serde_json::Value = serde_json::from_slice(bytes).context("that version is not JSON")?;
     let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
-    let put = s3.put_object().bucket(bucket).key(key).content_type("application/json");
-    put.metadata(weft::rules::signing::SIGNATURE_METADATA, signature).body(manifest.into()).send().await.map_err(
-        |e| anyhow::anyhow!("uploading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
-    )?;
-    Ok(())
+    super::rules::put_rule_set(s3, bucket, key, Vec::new(), &manifest, Some(&signature), None).await
 }
 
 /// One stored version of the manifest.
