@@ -19,6 +19,7 @@
 mod envelope;
 mod event;
 mod host;
+mod json;
 mod open_enum;
 mod outcome;
 mod text;

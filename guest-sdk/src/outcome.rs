@@ -18,10 +18,12 @@ impl Record {
     pub fn json(partition_key: impl Into<String>, data: &impl Serialize) -> Result<Record, RuleError> {
         // One allocation for a typical record (serde_json would start at 128 bytes and grow three times).
         let mut buffer = Vec::with_capacity(512);
-        serde_json::to_writer(&mut buffer, data)
-            .map_err(|e| RuleError::new("serialize", format!("record data could not be written as JSON: {e}")))?;
-        // serde_json writes UTF-8 only.
-        let data = String::from_utf8(buffer).expect("serde_json writes UTF-8");
+        if crate::json::write(&mut buffer, data).is_err() {
+            serde_json::to_writer(&mut buffer, data)
+                .map_err(|e| RuleError::new("serialize", format!("record data could not be written as JSON: {e}")))?;
+        }
+        // Both writers write UTF-8 only.
+        let data = String::from_utf8(buffer).expect("JSON writers write UTF-8");
         Ok(Record { partition_key: partition_key.into(), data, stream: None })
     }
 
