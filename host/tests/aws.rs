@@ -672,7 +672,7 @@ async fn a_partly_written_event_names_its_written_records_and_redrive_writes_onl
         let letter: DeadLetter = serde_json::from_str(body).unwrap();
         assert_eq!(letter.written.len(), 1, "{body}");
         let written = &letter.written[0];
-        assert_eq!((written.id.rule.as_str(), written.id.index, written.stream.as_str()), ("shared", 0, main.as_str()));
+        assert_eq!((&*written.id.rule, written.id.index, written.stream.as_str()), ("shared", 0, main.as_str()));
         assert!(!written.shard_id.is_empty() && !written.sequence_number.is_empty());
     }
     create_stream(&c, &other, 1).await;

@@ -69,7 +69,11 @@ impl HostState {
     }
 
     pub(crate) fn begin_call(&mut self, event_id: &str, events: usize) {
-        self.call = CallState { event_id: event_id.to_owned(), events: events.max(1), ..CallState::default() };
+        // The id's buffer is kept from call to call: one allocation per instance, not one per call.
+        let mut id = std::mem::take(&mut self.call.event_id);
+        id.clear();
+        id.push_str(event_id);
+        self.call = CallState { event_id: id, events: events.max(1), ..CallState::default() };
         self.memory.refused = None;
     }
 }

@@ -139,13 +139,13 @@ impl RuleInstance {
     }
 
     /// Runs one event.
-    pub fn process(&mut self, event: &wit::Event) -> Result<wit::Outcome, CallError> {
-        self.call(&event.id, 1, |rule, store| rule.call_process(store, event))
+    pub fn process(&mut self, event: &wit::Event<'_>) -> Result<wit::Outcome, CallError> {
+        self.call(event.id, 1, |rule, store| rule.call_process(store, event.clone()))
     }
 
     /// Runs a batch in one call; the deadline is the per-event one times the batch size.
-    pub fn process_batch(&mut self, events: &[wit::Event]) -> Result<Vec<wit::Outcome>, CallError> {
-        let first = events.first().map_or("", |e| e.id.as_str());
+    pub fn process_batch(&mut self, events: &[wit::Event<'_>]) -> Result<Vec<wit::Outcome>, CallError> {
+        let first = events.first().map_or("", |e| e.id);
         let outcomes = self.call(first, events.len(), |rule, store| rule.call_process_batch(store, events))?;
         if outcomes.len() != events.len() {
             tracing::warn!(
@@ -175,9 +175,7 @@ impl RuleInstance {
                 return Err(CallError::OutOfTime);
             }
         }
-        let started = Instant::now();
         let result = self.call_live(event_id, events, limit, f);
-        self.stats.count(events, started.elapsed());
         match result {
             Err(CallError::Deadline { .. }) if by_cutoff => Err(CallError::OutOfTime),
             other => other,
@@ -191,12 +189,18 @@ impl RuleInstance {
         limit: Duration,
         f: impl FnOnce(&Rule, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
-        let live = match self.live.as_mut() {
-            Some(live) => live,
-            None => {
-                let live = self.instantiate()?;
-                self.live.insert(live)
-            }
+        // Two clock reads per call, the start and the end (a call costs about a microsecond): the module's busy
+        // time counts from `started`, its deadline from `entered`, after an instantiation if one was needed.
+        let started = Instant::now();
+        let (live, entered) = match self.live.as_mut() {
+            Some(live) => (live, started),
+            None => match self.instantiate() {
+                Ok(live) => (self.live.insert(live), Instant::now()),
+                Err(error) => {
+                    self.stats.count(events, started.elapsed());
+                    return Err(error);
+                }
+            },
         };
         live.store.data_mut().begin_call(event_id, events);
         let allowance = self.limits.copy_allowance(events);
@@ -205,8 +209,9 @@ impl RuleInstance {
             // +1: the current tick may end at any moment.
             live.store.set_epoch_deadline(limit.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
         }
-        let started = Instant::now();
         let result = f(&live.rule, &mut live.store);
+        let ended = Instant::now();
+        self.stats.count(events, ended - started);
         for (table, misses) in std::mem::take(&mut live.store.data_mut().misses) {
             *self.stats.misses.entry(table).or_default() += misses;
         }
@@ -216,7 +221,7 @@ impl RuleInstance {
         }
         // The epoch interrupts only the module's code; the host's copying of its answer counts against the same
         // deadline (bounded by the copy allowance, but a module must not buy time with a huge answer).
-        if result.is_ok() && self.module.engine.deadline() && started.elapsed() > limit + 2 * TICK {
+        if result.is_ok() && self.module.engine.deadline() && ended - entered > limit + 2 * TICK {
             return Err(CallError::Deadline { limit });
         }
         result.map_err(|error| {

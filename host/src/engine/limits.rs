@@ -41,7 +41,7 @@ impl Limits {
     /// also bounds each import's arguments): all the records one event may have, their host structures, and a
     /// reason or an error of a few KiB more than weft keeps (text is clipped once it is across), per event.
     pub fn copy_allowance(&self, events: usize) -> usize {
-        let per_record = std::mem::size_of::<super::wit::OutputRecord>();
+        let per_record = std::mem::size_of::<super::wit::OutputRecordResult>();
         let texts = 3 * crate::privacy::MAX_TEXT_BYTES + 64 * 1024;
         let per_event = self.event_bytes + self.records_per_event * per_record + texts;
         if events <= 1 { per_event } else { (per_event * events).min(MAX_BATCH_COPY_BYTES.max(per_event)) }

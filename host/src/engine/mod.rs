@@ -45,21 +45,25 @@ mod bindings {
         path: "../guest-sdk/wit",
         world: "rule",
         imports: { default: trappable },
+        // Events cross borrowed (`Event<'a>` of `&str`): the host hands a module its parsed event without copying
+        // it first. Records, which cross both ways, get two types: `OutputRecordParam<'a>` in, `…Result` out.
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 
 pub use bindings::weft::rules::types as wit;
 
-/// The event as a module receives it: what the host knows, the envelope text, no upstream records yet.
-pub fn wit_event(event: &weft_sdk::Event) -> wit::Event {
+/// The event as a module receives it: what the host knows, the envelope text, no upstream records yet. Borrowed
+/// from the parsed event: lowering copies the text into the module's memory, and nothing else copies it.
+pub fn wit_event(event: &weft_sdk::Event) -> wit::Event<'_> {
     wit::Event {
-        id: event.id.clone(),
-        detail_type: event.detail_type.clone(),
-        topic_name: event.topic_name.clone(),
-        kind: event.kind.as_ref().map(|k| k.as_str().to_owned()),
-        conversation_id: event.conversation_id.clone(),
-        envelope: event.envelope.clone(),
-        records: Vec::new(),
+        id: &event.id,
+        detail_type: &event.detail_type,
+        topic_name: event.topic_name.as_deref(),
+        kind: event.kind.as_ref().map(|k| k.as_str()),
+        conversation_id: event.conversation_id.as_deref(),
+        envelope: &event.envelope,
+        records: &[],
     }
 }
 

@@ -289,7 +289,7 @@ fn rule_of(difference: &Difference, old: &Verdict, new: &Verdict) -> String {
     let decided = |verdict: &Verdict| match verdict {
         Verdict::Dropped(dropped) => dropped.rule.clone(),
         Verdict::DeadLetter(letter) => letter.rule.clone(),
-        Verdict::Records(records) => records.first().map(|r| r.id.rule.clone()),
+        Verdict::Records(records) => records.first().map(|r| r.id.rule.to_string()),
     };
     match difference {
         Difference::Added { rule, .. } | Difference::Removed { rule, .. } | Difference::Changed { rule, .. } => {

@@ -105,7 +105,7 @@ impl RuleSet {
     ) -> RuleSet {
         let instance = RuleInstance::new(module, params, tables, limits);
         let rule = Rule {
-            name: name.to_owned(),
+            name: name.into(),
             matcher: Matcher::default(),
             chain: vec![instance],
             output: Output::default(),
@@ -208,9 +208,8 @@ impl RuleSet {
         let mut failed = vec![false; events.len()];
         let mut out_of_time = vec![false; events.len()];
         for (r, rule) in self.rules.iter_mut().enumerate() {
-            let selected: Vec<usize> = (0..events.len())
-                .filter(|&i| rule.matcher.matches(inputs[i].kind.as_deref(), trees[i].as_ref()))
-                .collect();
+            let selected: Vec<usize> =
+                (0..events.len()).filter(|&i| rule.matcher.matches(inputs[i].kind, trees[i].as_ref())).collect();
             if selected.is_empty() {
                 continue;
             }
@@ -288,7 +287,7 @@ impl RuleSet {
             .rules
             .iter_mut()
             .map(|rule| RuleReport {
-                rule: rule.name.clone(),
+                rule: rule.name.to_string(),
                 stats: std::mem::take(&mut rule.stats),
                 modules: rule.chain.iter_mut().map(|m| (m.module().name.clone(), m.take_stats())).collect(),
                 quarantined: rule.quarantined(),

@@ -35,7 +35,7 @@ impl Lineage {
     }
 }
 
-pub(super) fn to_records(records: Vec<wit::OutputRecord>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {
+pub(super) fn to_records(records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {
     let bytes: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
     if bytes > limits.event_bytes {
         return Err(InvalidRecord::EventTooLarge { bytes, limit: limits.event_bytes });
@@ -43,7 +43,7 @@ pub(super) fn to_records(records: Vec<wit::OutputRecord>, limits: &Limits) -> Re
     records.into_iter().enumerate().map(|(i, r)| Record::new(i, r.partition_key, r.data, r.stream, limits)).collect()
 }
 
-pub(super) fn check_count(records: &[wit::OutputRecord], limits: &Limits) -> Result<(), InvalidRecord> {
+pub(super) fn check_count(records: &[wit::OutputRecordResult], limits: &Limits) -> Result<(), InvalidRecord> {
     if records.len() > limits.records_per_event {
         return Err(InvalidRecord::TooMany { count: records.len(), limit: limits.records_per_event });
     }

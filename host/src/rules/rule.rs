@@ -78,7 +78,7 @@ pub const QUARANTINED: &str = "quarantined";
 
 /// One rule, ready to run.
 pub struct Rule {
-    pub(super) name: String,
+    pub(super) name: Arc<str>,
     pub(super) matcher: Matcher,
     pub(super) chain: Vec<RuleInstance>,
     pub(super) output: Output,
@@ -111,7 +111,7 @@ impl Rule {
             .map(|(module, params)| RuleInstance::new(module, params, tables.tables.clone(), limits.clone()))
             .collect();
         Rule {
-            name,
+            name: name.into(),
             matcher,
             chain,
             output,
@@ -227,7 +227,7 @@ impl Rule {
             OnError::DeadLetter => ruling,
             OnError::Skip => Ruling::Dropped {
                 reason: SKIPPED.into(),
-                rule: Some(self.name.clone()),
+                rule: Some(self.name.to_string()),
                 module: Some(failure.module.clone()),
             },
             OnError::Default => {
@@ -238,7 +238,7 @@ impl Rule {
                     Ok(records) => written(&self.name, module, records, fallback.limits()),
                     Err(ended) => ended,
                 };
-                self.finish_output(default, &input.id, lineage, fallback.limits())
+                self.finish_output(default, input.id, lineage, fallback.limits())
             }
         }
     }
@@ -263,7 +263,6 @@ impl Rule {
         lineage: Option<&Lineage>,
     ) -> Ruling {
         let mut outcome = first;
-        let mut chained: Option<wit::Event> = None;
         for index in 0.. {
             let instance = &self.chain[index];
             let module = instance.module().clone();
@@ -273,12 +272,18 @@ impl Rule {
             };
             if index + 1 == self.chain.len() {
                 let ruling = written(&self.name, module, records, instance.limits());
-                return self.finish_output(ruling, &input.id, lineage, instance.limits());
+                return self.finish_output(ruling, input.id, lineage, instance.limits());
             }
-            // Only a chain pays for a copy of the event.
-            let next = chained.get_or_insert_with(|| input.clone());
-            next.records = records;
-            outcome = self.chain[index + 1].process(next);
+            // The next module gets these records beside the event, borrowed (copied only into its memory).
+            let passed: Vec<wit::OutputRecordParam<'_>> = records
+                .iter()
+                .map(|r| wit::OutputRecordParam {
+                    partition_key: &r.partition_key,
+                    data: &r.data,
+                    stream: r.stream.as_deref(),
+                })
+                .collect();
+            outcome = self.chain[index + 1].process(&wit::Event { records: &passed, ..input.clone() });
         }
         unreachable!("the chain loop returns at its last module")
     }
@@ -323,7 +328,7 @@ pub(super) fn answered(
     module: &ModuleId,
     outcome: Result<wit::Outcome, CallError>,
     limits: &Limits,
-) -> Result<Vec<wit::OutputRecord>, Ruling> {
+) -> Result<Vec<wit::OutputRecordResult>, Ruling> {
     let records = match outcome {
         Err(error) => return Err(failure(rule, module.clone(), error.class(), error.to_string())),
         // A module's words are bounded here, where they cross into the host: codes to a short safe class, text to
@@ -343,7 +348,7 @@ pub(super) fn answered(
 }
 
 /// The records the last module of a chain answered, checked for Kinesis (none: a drop).
-pub(super) fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputRecord>, limits: &Limits) -> Ruling {
+pub(super) fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Ruling {
     if records.is_empty() {
         return Ruling::Dropped { reason: NO_RECORDS.into(), rule: Some(rule.to_owned()), module: Some(module) };
     }

@@ -71,7 +71,7 @@ fn compare_records(old: &[Record], new: &[Record]) -> Vec<Difference> {
     let mut differences = Vec::new();
     for (id, record) in &old {
         match new.get(id) {
-            None => differences.push(Difference::Removed { rule: id.0.clone(), stream: stream(record) }),
+            None => differences.push(Difference::Removed { rule: id.0.to_string(), stream: stream(record) }),
             // The same text is the same record: most records of a candidate are, and parsing them would cost a
             // shadow several times what the rules cost.
             Some(other) if same_text(record, other) => {}
@@ -89,14 +89,14 @@ fn compare_records(old: &[Record], new: &[Record]) -> Vec<Difference> {
                 let (a, b) = (data(record), data(other));
                 json_paths(&a, &b, "data", &mut changes);
                 if !changes.is_empty() {
-                    differences.push(Difference::Changed { rule: id.0.clone(), stream: stream(other), changes });
+                    differences.push(Difference::Changed { rule: id.0.to_string(), stream: stream(other), changes });
                 }
             }
         }
     }
     for (id, record) in &new {
         if !old.contains_key(id) {
-            differences.push(Difference::Added { rule: id.0.clone(), stream: stream(record) });
+            differences.push(Difference::Added { rule: id.0.to_string(), stream: stream(record) });
         }
     }
     differences

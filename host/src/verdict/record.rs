@@ -28,7 +28,9 @@ pub struct Record {
 /// With the event's id (`_id`) it is the same on every retry and redrive of the event under the same rule set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RecordId {
-    pub rule: String,
+    /// Shared with the rule (one allocation per rule, not per record).
+    #[schemars(with = "String")]
+    pub rule: std::sync::Arc<str>,
     pub index: usize,
 }
 
@@ -96,7 +98,7 @@ impl Record {
         } else {
             data
         };
-        Ok(Record { partition_key, data, stream, id: RecordId { rule: String::new(), index } })
+        Ok(Record { partition_key, data, stream, id: RecordId { rule: "".into(), index } })
     }
 
     /// Checks the size again, as Kinesis counts it (partition key plus data), after the record was changed.
