@@ -12,14 +12,7 @@ cargo build --release --locked -q -p weft
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-python3 - "$events" > "$dir/events.jsonl" <<'PY'
-import itertools, json, pathlib, sys
-lines = [l for f in sorted(pathlib.Path("samples/events").glob("*.jsonl")) for l in f.read_text().splitlines() if l]
-for i, line in zip(range(int(sys.argv[1])), itertools.cycle(lines)):
-    event = json.loads(line)
-    event["id"] = f"{event['id']}-{i}"
-    print(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
-PY
+python3 scripts/events.py "$events" > "$dir/events.jsonl"
 
 # The default rule's record (rules/default/src/lib.rs), key for key; events that are not conversation detail
 # events are dropped.
