@@ -28,7 +28,7 @@ pub struct Record {
 /// With the event's id (`_id`) it is the same on every retry and redrive of the event under the same rule set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RecordId {
-    /// Shared with the rule (one allocation per rule, not per record).
+    // Shared with the rule: one allocation per rule, not per record.
     #[schemars(with = "String")]
     pub rule: std::sync::Arc<str>,
     pub index: usize,
