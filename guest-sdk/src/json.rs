@@ -118,7 +118,7 @@ impl<'a> Writer<'a> {
         serde_json::to_writer(&mut *self.out, &value).map_err(|_| Unsupported)
     }
 
-    /// `{"variant":` before a variant's value; the value's own `end` closes the object.
+    /// `{"variant":` before a variant's value; what writes the value closes the object after it.
     fn open_variant(&mut self, variant: &str) {
         self.out.push(b'{');
         escape(self.out, variant);
@@ -573,6 +573,13 @@ mod tests {
         ours(&json!({"a": [1, -2, 3.25, null, true, {"b": {}}, []], "c\"d": "é😀", "": [[[]]]}));
         ours(&Vec::<u8>::new());
         ours(&Some(Shape::Unit));
+        struct Bytes(&'static [u8]);
+        impl Serialize for Bytes {
+            fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_bytes(self.0)
+            }
+        }
+        ours(&(Bytes(&[0, 1, 255]), Bytes(&[])));
     }
 
     #[test]
