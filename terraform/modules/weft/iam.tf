@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "weft" {
   statement {
     sid       = "ReadRuleSets"
     actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.rules.arn}/${var.rules_prefix == "" ? "" : "${var.rules_prefix}/"}*"]
+    resources = ["${aws_s3_bucket.rules.arn}/${local.rules_key_prefix}*"]
   }
 
   statement {
@@ -56,7 +56,7 @@ data "aws_iam_policy_document" "weft" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = [var.rules_prefix == "" ? "*" : "${var.rules_prefix}/*"]
+      values   = ["${local.rules_key_prefix}*"]
     }
   }
 
@@ -64,7 +64,7 @@ data "aws_iam_policy_document" "weft" {
     sid = "ReportRuleSetStatus"
     # What the function runs, refused and rolled back, for `weft rules status` (never read back by the function).
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.rules.arn}/${var.rules_prefix == "" ? "" : "${var.rules_prefix}/"}status/*"]
+    resources = ["${aws_s3_bucket.rules.arn}/${local.rules_key_prefix}status/*"]
   }
 
   statement {

@@ -9,6 +9,8 @@ locals {
 
   # The rule set the Lambda reads; empty prefix: the embedded default rule.
   rules_manifest = var.rules_prefix == "" ? "" : "s3://${aws_s3_bucket.rules.id}/${var.rules_prefix}/manifest.json"
+  # Where the rule set's objects start in the bucket's keys ("" or "PREFIX/"): every S3 permission on them uses it.
+  rules_key_prefix = var.rules_prefix == "" ? "" : "${var.rules_prefix}/"
 
   # Every variable `weft env` lists, set here (host/tests/terraform.rs checks the two lists match).
   environment = {

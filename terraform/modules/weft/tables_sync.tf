@@ -5,7 +5,7 @@
 
 locals {
   tables_sync    = var.tables_sync_schedule != null
-  rules_objects  = "${aws_s3_bucket.rules.arn}/${var.rules_prefix == "" ? "" : "${var.rules_prefix}/"}*"
+  rules_objects  = "${aws_s3_bucket.rules.arn}/${local.rules_key_prefix}*"
   signing_secret = var.rules_signing_key_secret_arn == null ? [] : [var.rules_signing_key_secret_arn]
 
   # Every variable the sync reads (`weft env` lists them; host/tests/terraform.rs checks the two lists match).
@@ -112,7 +112,7 @@ data "aws_iam_policy_document" "tables_sync" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = [var.rules_prefix == "" ? "*" : "${var.rules_prefix}/*"]
+      values   = ["${local.rules_key_prefix}*"]
     }
   }
 
