@@ -27,6 +27,13 @@ fn record_data_is_one_line_without_surrounding_space() {
     let record = Record::new(0, "k".into(), pretty.into(), None, &limits).unwrap();
     assert_eq!(record.data.get(), r#"{"a":"two\nlines  kept","b":[1,2]}"#);
     assert!(!serde_json::to_string(&record).unwrap().contains('\n'));
+    // Windows line ends too, and a carriage return alone.
+    let crlf = "{\r\n  \"a\": 1,\r  \"b\": \"x\"\r\n}";
+    let record = Record::new(0, "k".into(), crlf.into(), None, &limits).unwrap();
+    assert_eq!(record.data.get(), r#"{"a":1,"b":"x"}"#);
+    // Already one line: kept as it is, spaces between tokens included.
+    let record = Record::new(0, "k".into(), r#"{"a": 1}"#.into(), None, &limits).unwrap();
+    assert_eq!(record.data.get(), r#"{"a": 1}"#);
 }
 
 /// fuzz/artifacts/record/crash-1ef65fa9…: the first fix compacted before validating, so `1\n0` (two values: not
