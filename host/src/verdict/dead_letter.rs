@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::ModuleId;
 use crate::input::Source;
-use crate::verdict::record::{RecordId, one_line};
+use crate::verdict::record::{RecordId, is_one_line, one_line};
 
 /// The dead-letter format version this build writes.
 pub const DEAD_LETTER_VERSION: u32 = 1;
@@ -51,7 +51,7 @@ impl OriginalEvent {
     /// lines file; every key, value and their order stay as received), else as text.
     pub fn from_text(text: &str) -> OriginalEvent {
         let text = text.trim();
-        let json = if text.contains(['\n', '\r']) { one_line(text) } else { text.to_owned() };
+        let json = if is_one_line(text) { text.to_owned() } else { one_line(text) };
         match RawValue::from_string(json) {
             Ok(raw) => OriginalEvent::Json(raw),
             Err(_) => OriginalEvent::Text(text.to_owned()),

@@ -120,9 +120,10 @@ pub fn valid_stream_name(name: &str) -> bool {
     (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-/// Whether JSON `text` is on one line with nothing around it. Every record is checked, so this is a vectorised
-/// search for line ends: walking the record's characters instead was 3 % of `weft run`'s time; this is 0.3 %.
-fn is_one_line(text: &str) -> bool {
+/// Whether JSON `text` is on one line with nothing around it. Every record is checked (and every dead letter's
+/// original event), so this is a vectorised search for line ends: walking the record's characters instead was 3 %
+/// of `weft run`'s time; this is 0.3 %.
+pub(crate) fn is_one_line(text: &str) -> bool {
     let (first, last) = (text.bytes().next(), text.bytes().last());
     let padded = first.is_some_and(|b| b.is_ascii_whitespace()) || last.is_some_and(|b| b.is_ascii_whitespace());
     !padded && memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none()
