@@ -7,6 +7,7 @@
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 pub mod envelope;
+mod scan;
 mod slice;
 mod stream;
 
@@ -104,7 +105,7 @@ impl<'a> Iterator for Splitter<'a> {
                 format!("{source}: expected a JSON object (an EventBridge envelope), found {}", describe(&text));
             return Some(Chunk::Broken { text, source, reason });
         }
-        match self.scan_object(start) {
+        match scan::object_end(self.data, start) {
             Ok(end) => {
                 self.advance_to(end);
                 let bytes = &self.data[start..end];
@@ -164,46 +165,6 @@ impl<'a> Splitter<'a> {
     fn advance_to(&mut self, end: usize) {
         self.line += memchr::memchr_iter(b'\n', &self.data[self.pos..end]).count();
         self.pos = end;
-    }
-
-    /// Returns the end (exclusive) of the object starting at `start`, or where a broken one stops and why.
-    fn scan_object(&self, start: usize) -> Result<usize, (usize, &'static str)> {
-        let data = self.data;
-        let mut depth = 0usize;
-        let mut i = start;
-        while i < data.len() {
-            match data[i] {
-                b'"' => {
-                    i += 1;
-                    // Most of an event is inside strings: jump to the next byte that matters there.
-                    loop {
-                        let rest = data.get(i..).unwrap_or_default();
-                        let Some(found) = memchr::memchr3(b'"', b'\\', b'\n', rest) else {
-                            return Err((data.len(), "unterminated string at the end of the input"));
-                        };
-                        i += found;
-                        match data[i] {
-                            b'\\' => i += 2,
-                            b'"' => break,
-                            _ => return Err((i, "unterminated string (a line ends inside it)")),
-                        }
-                    }
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(i + 1);
-                    }
-                }
-                b'\n' if data.get(i + 1) == Some(&b'{') => {
-                    return Err((i, "unterminated object (a new one starts on the next line)"));
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        Err((data.len(), "unterminated object at the end of the input"))
     }
 }
 
