@@ -124,17 +124,14 @@ impl Delivery {
             RecordPort::Lines(out) => {
                 for record in &records {
                     line(out, record, "records")?;
-                    *self.written.entry(record.stream.as_deref().unwrap_or(LINES_STREAM).to_owned()).or_default() += 1;
+                    count(&mut self.written, record.stream.as_deref().unwrap_or(LINES_STREAM));
                 }
                 Ok(Vec::new())
             }
             RecordPort::Kinesis(kinesis) => {
                 let results = kinesis.put(&records, budget.records_until()).await;
                 for landed in results.iter().flatten() {
-                    match self.written.get_mut(&landed.stream) {
-                        Some(count) => *count += 1,
-                        None => drop(self.written.insert(landed.stream.clone(), 1)),
-                    }
+                    count(&mut self.written, &landed.stream);
                 }
                 Ok(unlanded(judged, kinesis.stream(), &owners, &records, results))
             }
@@ -242,6 +239,14 @@ fn unlanded(
             (owner, letter)
         })
         .collect()
+}
+
+/// Counts a record written to `stream`; the name is copied only the first time.
+fn count(written: &mut BTreeMap<String, u64>, stream: &str) {
+    match written.get_mut(stream) {
+        Some(count) => *count += 1,
+        None => drop(written.insert(stream.to_owned(), 1)),
+    }
 }
 
 fn line(out: &mut Lines, value: &impl Serialize, what: &'static str) -> Result<(), SinkError> {

@@ -46,8 +46,8 @@ pub struct Judge {
 #[derive(Default)]
 struct Lane {
     events: Vec<Event>,
-    /// Each event's index in the verdicts, and where it came from.
-    places: Vec<(usize, Source)>,
+    /// Each event's index in the verdicts (where its source already is).
+    places: Vec<usize>,
 }
 
 const ACTIVE: usize = 0;
@@ -206,7 +206,7 @@ impl Judge {
                     Ok(event) => {
                         judged.push(Judged {
                             event_id: None,
-                            source: source.clone(),
+                            source,
                             text: String::new(),
                             rule_set: None,
                             verdict: Verdict::Records(Vec::new()),
@@ -214,7 +214,7 @@ impl Judge {
                         });
                         let which = if self.canary_takes(&event) { CANARY } else { ACTIVE };
                         lanes[which].events.push(event);
-                        lanes[which].places.push((judged.len() - 1, source));
+                        lanes[which].places.push(judged.len() - 1);
                         if lanes[which].events.len() >= self.batch_size {
                             self.run_rules(&mut lanes[which], which == CANARY, &mut judged);
                         }
@@ -272,10 +272,8 @@ impl Judge {
                 verdicts.into_iter().map(|v| (v, active.clone())).collect()
             }
         };
-        for ((event, (index, source)), (verdict, version)) in
-            lane.events.drain(..).zip(lane.places.drain(..)).zip(verdicts)
-        {
-            judged[index] = settle(event, source, verdict, version);
+        for ((event, index), (verdict, version)) in lane.events.drain(..).zip(lane.places.drain(..)).zip(verdicts) {
+            settle(&mut judged[index], event, verdict, version);
         }
     }
 
@@ -329,14 +327,14 @@ fn host_panicked(event: &Event, panic: &(dyn std::any::Any + Send), rule_set: Op
     }))
 }
 
-/// The event and its verdict, with where it came from.
-fn settle(event: Event, source: Source, mut verdict: Verdict, rule_set: Option<String>) -> Judged {
+/// Fills in an event's place (which has its source) with the event and its verdict.
+fn settle(place: &mut Judged, event: Event, mut verdict: Verdict, rule_set: Option<String>) {
     match &mut verdict {
         Verdict::Records(_) => {}
-        Verdict::Dropped(dropped) => dropped.source = Some(source.clone()),
-        Verdict::DeadLetter(letter) => letter.source = Some(source.clone()),
+        Verdict::Dropped(dropped) => dropped.source = Some(place.source.clone()),
+        Verdict::DeadLetter(letter) => letter.source = Some(place.source.clone()),
     }
-    Judged { event_id: Some(event.id), source, text: event.envelope, rule_set, verdict, written: Vec::new() }
+    (place.event_id, place.text, place.rule_set, place.verdict) = (Some(event.id), event.envelope, rule_set, verdict);
 }
 
 fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {

@@ -125,7 +125,9 @@ impl Rule {
     /// The same rule on fresh instances, with health and counts of its own.
     pub(super) fn replica(&self) -> Rule {
         Rule {
-            name: self.name.clone(),
+            // A name of its own: every record carries it (`RecordId::rule`), and replicas run on threads of their
+            // own, which would otherwise count references on one shared cache line for every record.
+            name: Arc::from(&*self.name),
             matcher: self.matcher.clone(),
             chain: self.chain.iter().map(RuleInstance::replica).collect(),
             output: self.output.clone(),
@@ -233,8 +235,8 @@ impl Rule {
             OnError::Default => {
                 let fallback = fallback.expect("a rule set with on-error: default has the default rule");
                 let outcome = fallback.process(input);
-                let module = fallback.module().clone();
-                let default = match answered(&self.name, &module, outcome, fallback.limits()) {
+                let module = fallback.module();
+                let default = match answered(&self.name, module, outcome, fallback.limits()) {
                     Ok(records) => written(&self.name, module, records, fallback.limits()),
                     Err(ended) => ended,
                 };
@@ -265,8 +267,8 @@ impl Rule {
         let mut outcome = first;
         for index in 0.. {
             let instance = &self.chain[index];
-            let module = instance.module().clone();
-            let records = match answered(&self.name, &module, outcome, instance.limits()) {
+            let module = instance.module();
+            let records = match answered(&self.name, module, outcome, instance.limits()) {
                 Ok(records) => records,
                 Err(ended) => return ended,
             };
@@ -348,13 +350,18 @@ pub(super) fn answered(
 }
 
 /// The records the last module of a chain answered, checked for Kinesis (none: a drop).
-pub(super) fn written(rule: &str, module: ModuleId, records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Ruling {
+pub(super) fn written(rule: &str, module: &ModuleId, records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Ruling {
     if records.is_empty() {
-        return Ruling::Dropped { reason: NO_RECORDS.into(), rule: Some(rule.to_owned()), module: Some(module) };
+        return Ruling::Dropped {
+            reason: NO_RECORDS.into(),
+            rule: Some(rule.to_owned()),
+            module: Some(module.clone()),
+        };
     }
+    // The module's id is copied only into a failure: on the way to records it would be two allocations per event.
     match to_records(records, limits) {
         Ok(records) => Ruling::Records(records),
-        Err(invalid) => failure(rule, module, invalid.class(), invalid.to_string()),
+        Err(invalid) => failure(rule, module.clone(), invalid.class(), invalid.to_string()),
     }
 }
 
