@@ -1,5 +1,7 @@
 //! The event a rule receives.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -31,29 +33,29 @@ impl Event {
         #[derive(Deserialize)]
         struct Head<'a> {
             #[serde(borrow)]
-            id: std::borrow::Cow<'a, str>,
+            id: Cow<'a, str>,
             #[serde(rename = "detail-type", borrow)]
-            detail_type: std::borrow::Cow<'a, str>,
+            detail_type: Cow<'a, str>,
             #[serde(borrow)]
             detail: HeadDetail<'a>,
         }
         #[derive(Deserialize)]
         struct HeadDetail<'a> {
             #[serde(rename = "topicName", default, borrow)]
-            topic_name: Option<std::borrow::Cow<'a, str>>,
+            topic_name: Option<Cow<'a, str>>,
         }
         let envelope = envelope.into();
         let head: Head = parse_json(&envelope, "")?;
-        let topic = classify(&head.detail_type, head.detail.topic_name.as_deref());
-        Ok(Event {
-            id: head.id.to_string(),
-            detail_type: head.detail_type.to_string(),
-            topic_name: head.detail.topic_name.as_deref().map(str::to_owned),
-            kind: topic.kind.map(Kind::parse),
-            conversation_id: topic.conversation_id.map(str::to_owned),
-            records: Vec::new(),
-            envelope,
-        })
+        let (id, detail_type) = (head.id.into_owned(), head.detail_type.into_owned());
+        Ok(Event::from_head(id, detail_type, head.detail.topic_name.map(Cow::into_owned), envelope))
+    }
+
+    /// An event from its envelope's `id`, `detail-type` and `detail.topicName`, already read by the caller, and
+    /// the envelope (not parsed again).
+    pub fn from_head(id: String, detail_type: String, topic_name: Option<String>, envelope: String) -> Event {
+        let topic = classify(&detail_type, topic_name.as_deref());
+        let (kind, conversation_id) = (topic.kind.map(Kind::parse), topic.conversation_id.map(str::to_owned));
+        Event { id, detail_type, topic_name, kind, conversation_id, records: Vec::new(), envelope }
     }
 
     /// True for the conversation detail topics (`v2.detail.events.conversation.{id}.*`).

@@ -1,5 +1,6 @@
 //! From a chunk of input to an event the rules can take: the envelope is checked (JSON, an object with `id`,
-//! `detail-type` and `detail`) and classified (topic kind, conversation id) once, here, for every rule.
+//! `detail-type` and `detail`) and classified (topic kind, conversation id) once, here, for every rule. Envelopes
+//! of the usual shape are read in one pass ([`super::head`]); serde_json reads the others.
 
 use weft_sdk::{Event, RuleError};
 
@@ -13,10 +14,17 @@ pub struct ParseError {
 
 /// Parses one envelope. `text` is kept verbatim in the event (rules and dead letters get exactly what arrived).
 pub fn parse(text: &str) -> Result<Event, ParseError> {
-    let event = Event::from_envelope_json(text).map_err(|RuleError { code, message }| ParseError {
-        class: if code == "invalid-json" { "invalid-json" } else { "not-an-envelope" },
-        reason: message,
-    })?;
+    let event = match super::head::read(text) {
+        Some(head) => {
+            let (id, detail_type) = (head.id.to_owned(), head.detail_type.to_owned());
+            Event::from_head(id, detail_type, head.topic_name.map(str::to_owned), text.to_owned())
+        }
+        // What the one-pass reader is not sure of, and every envelope that is wrong, serde_json reads and explains.
+        None => Event::from_envelope_json(text).map_err(|RuleError { code, message }| ParseError {
+            class: if code == "invalid-json" { "invalid-json" } else { "not-an-envelope" },
+            reason: message,
+        })?,
+    };
     if event.id.is_empty() {
         return Err(ParseError {
             class: "not-an-envelope",

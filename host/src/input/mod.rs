@@ -7,6 +7,7 @@
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 pub mod envelope;
+mod head;
 mod scan;
 mod slice;
 mod stream;

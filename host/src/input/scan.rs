@@ -57,7 +57,7 @@ const UNTERMINATED_OBJECT_END: &str = "unterminated object at the end of the inp
 
 /// The 64 bytes from `at` (the last block padded with spaces, which mean nothing to the scan), and a mask of
 /// those that are data.
-fn block_at(data: &[u8], at: usize) -> ([u8; 64], u64) {
+pub(super) fn block_at(data: &[u8], at: usize) -> ([u8; 64], u64) {
     let mut block = [b' '; 64];
     let rest = &data[at..];
     if let Some(full) = rest.first_chunk::<64>() {
@@ -67,21 +67,23 @@ fn block_at(data: &[u8], at: usize) -> ([u8; 64], u64) {
     (block, (1u64 << rest.len()) - 1)
 }
 
-/// One bit per byte of a block, for each kind of byte the scan looks at.
-struct Masks {
-    quote: u64,
-    backslash: u64,
+/// One bit per byte of a block, for each kind of byte the scans look at.
+pub(super) struct Masks {
+    pub(super) quote: u64,
+    pub(super) backslash: u64,
     newline: u64,
     /// `{` and `[`.
     open: u64,
     /// `}` and `]`.
     close: u64,
+    /// Bytes below 0x20, which JSON allows in no string.
+    pub(super) control: u64,
 }
 
 impl Masks {
     /// SSE2, which every x86-64 processor has: sixteen bytes compared at once.
     #[cfg(target_arch = "x86_64")]
-    fn of(block: &[u8; 64]) -> Masks {
+    pub(super) fn of(block: &[u8; 64]) -> Masks {
         // SAFETY: SSE2 is part of x86-64 itself (the target enables it): the processor has it.
         unsafe { Masks::sse2(block) }
     }
@@ -104,17 +106,24 @@ impl Masks {
             }
             mask
         };
+        // Bytes at or below 0x1F are those the unsigned minimum with 0x1F leaves as they are.
+        let mut control = 0u64;
+        for (n, lane) in lanes.iter().enumerate() {
+            let low = _mm_cmpeq_epi8(_mm_min_epu8(*lane, _mm_set1_epi8(0x1F)), *lane);
+            control |= u64::from(_mm_movemask_epi8(low) as u16) << (16 * n);
+        }
         Masks {
             quote: bits(b'"', 0),
             backslash: bits(b'\\', 0),
             newline: bits(b'\n', 0),
             open: bits(b'{', 0x20),
             close: bits(b'}', 0x20),
+            control,
         }
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn of(block: &[u8; 64]) -> Masks {
+    pub(super) fn of(block: &[u8; 64]) -> Masks {
         let bits =
             |test: fn(u8) -> bool| block.iter().enumerate().fold(0u64, |mask, (n, &b)| mask | u64::from(test(b)) << n);
         Masks {
@@ -123,6 +132,7 @@ impl Masks {
             newline: bits(|b| b == b'\n'),
             open: bits(|b| b == b'{' || b == b'['),
             close: bits(|b| b == b'}' || b == b']'),
+            control: bits(|b| b < 0x20),
         }
     }
 }
@@ -145,7 +155,7 @@ fn escaped(backslash: u64, carry: &mut u64) -> u64 {
 
 /// Each bit set when an odd number of bits at or below it are set: with the unescaped quotes, the bytes from an
 /// opening quote up to (not including) its closing one.
-fn prefix_xor(mut bits: u64) -> u64 {
+pub(super) fn prefix_xor(mut bits: u64) -> u64 {
     for shift in [1, 2, 4, 8, 16, 32] {
         bits ^= bits << shift;
     }
