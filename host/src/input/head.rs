@@ -28,20 +28,22 @@ const MAX_DEPTH: usize = 100;
 
 /// The envelope's head, when the text is JSON of the usual shape; `None` leaves the answer to serde_json.
 pub(super) fn read(text: &str) -> Option<Head<'_>> {
-    let mut reader = Reader { text, bytes: text.as_bytes(), quotes: quotes(text.as_bytes())?, at: 0 };
+    let mut quotes = [0u64; MAX_BLOCKS];
+    let quotes = find_quotes(text.as_bytes(), &mut quotes)?;
+    let mut reader = Reader { text, bytes: text.as_bytes(), quotes, at: 0 };
     reader.whitespace();
     let head = reader.envelope()?;
     reader.whitespace();
     (reader.at == text.len()).then_some(head)
 }
 
-/// Per 64-byte block, where its quotes are. `None` for a backslash anywhere (so every quote opens or closes a
-/// string), for a control character inside a string (not JSON), or for a text too long.
-fn quotes(bytes: &[u8]) -> Option<[u64; MAX_BLOCKS]> {
+/// Per 64-byte block, where its quotes are (in `quotes`, of which the blocks of `bytes` are returned). `None` for a
+/// backslash anywhere (so every quote opens or closes a string), for a control character inside a string (not
+/// JSON), or for a text too long.
+fn find_quotes<'q>(bytes: &[u8], quotes: &'q mut [u64; MAX_BLOCKS]) -> Option<&'q [u64]> {
     if bytes.len() > MAX_BLOCKS * 64 {
         return None;
     }
-    let mut quotes = [0u64; MAX_BLOCKS];
     let mut in_string = 0u64;
     for (block_index, at) in (0..bytes.len()).step_by(64).enumerate() {
         let (block, valid) = block_at(bytes, at);
@@ -53,17 +55,17 @@ fn quotes(bytes: &[u8]) -> Option<[u64; MAX_BLOCKS]> {
         }
         quotes[block_index] = masks.quote & valid;
     }
-    Some(quotes)
+    Some(&quotes[..bytes.len().div_ceil(64)])
 }
 
-struct Reader<'a> {
+struct Reader<'a, 'q> {
     text: &'a str,
     bytes: &'a [u8],
-    quotes: [u64; MAX_BLOCKS],
+    quotes: &'q [u64],
     at: usize,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     /// The top-level object: `id` and `detail-type` strings and a `detail` object, once each, other members any
     /// JSON (as serde_json's derived reader for these three fields takes them).
     fn envelope(&mut self) -> Option<Head<'a>> {

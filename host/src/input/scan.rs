@@ -81,8 +81,10 @@ pub(super) struct Masks {
 }
 
 impl Masks {
-    /// SSE2, which every x86-64 processor has: sixteen bytes compared at once.
+    /// SSE2, which every x86-64 processor has: sixteen bytes compared at once. Inlined, so that each caller
+    /// computes only the masks it reads.
     #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
     pub(super) fn of(block: &[u8; 64]) -> Masks {
         // SAFETY: SSE2 is part of x86-64 itself (the target enables it): the processor has it.
         unsafe { Masks::sse2(block) }
@@ -90,6 +92,7 @@ impl Masks {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse2")]
+    #[inline]
     fn sse2(block: &[u8; 64]) -> Masks {
         use std::arch::x86_64::*;
         // SAFETY: the loads read 16 bytes each at offsets 0, 16, 32 and 48 of a 64-byte array (unaligned loads).
