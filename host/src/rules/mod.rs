@@ -32,7 +32,7 @@ use crate::rules::output::Lineage;
 pub use crate::rules::rule::{Failure, Handling, OnError, Output, QUARANTINED, Quarantine, Rule};
 use crate::rules::rule::{Health, Ruling};
 use crate::rules::stats::{RuleReport, RuleSetStats, RuleStats};
-use crate::verdict::{DeadLetter, Dropped, OriginalEvent, Stage, Verdict};
+use crate::verdict::{DeadLetter, Dropped, OriginalEvent, Record, Stage, Verdict};
 
 /// The reason given when a chain ends with no record and no explicit drop.
 pub const NO_RECORDS: &str = "rule produced no records";
@@ -203,7 +203,7 @@ impl RuleSet {
         } else {
             vec![None; events.len()]
         };
-        let mut results: Vec<Vec<Ruling>> = (0..events.len()).map(|_| Vec::new()).collect();
+        let mut results: Vec<Rulings> = (0..events.len()).map(|_| Rulings::default()).collect();
         // Per event: whether some rule failed on it (before its policy), or its time ran out.
         let mut failed = vec![false; events.len()];
         let mut out_of_time = vec![false; events.len()];
@@ -302,27 +302,45 @@ impl RuleSet {
     }
 }
 
+/// One event's rulings, in rule order. The first is kept inline: most events match one rule, and a list per event
+/// was an allocation per event.
+#[derive(Default)]
+struct Rulings {
+    first: Option<Ruling>,
+    rest: Vec<Ruling>,
+}
+
+impl Rulings {
+    fn push(&mut self, ruling: Ruling) {
+        match self.first {
+            None => self.first = Some(ruling),
+            Some(_) => self.rest.push(ruling),
+        }
+    }
+}
+
 /// One event's ruling from the rulings of the rules it matched: a failure fails the event (nothing of
 /// it is written); otherwise all records; otherwise the first drop.
-fn combine(results: Vec<Ruling>) -> Ruling {
-    if results.iter().any(|d| matches!(d, Ruling::Failed(_))) {
-        return results.into_iter().find(|d| matches!(d, Ruling::Failed(_))).expect("checked");
-    }
-    let mut records = Vec::new();
+fn combine(rulings: Rulings) -> Ruling {
+    // The first rule's records are extended, not copied into a new list.
+    let mut records: Option<Vec<Record>> = None;
     let mut first_drop = None;
-    for ruling in results {
+    for ruling in rulings.first.into_iter().chain(rulings.rest) {
         match ruling {
-            Ruling::Records(r) => records.extend(r),
+            failed @ Ruling::Failed(_) => return failed,
+            Ruling::Records(r) => match &mut records {
+                Some(records) => records.extend(r),
+                None => records = Some(r),
+            },
             dropped @ Ruling::Dropped { .. } => {
                 first_drop.get_or_insert(dropped);
             }
-            Ruling::Failed(_) => unreachable!("failures returned above"),
         }
     }
-    if !records.is_empty() {
-        return Ruling::Records(records);
+    match records {
+        Some(records) if !records.is_empty() => Ruling::Records(records),
+        _ => first_drop.unwrap_or(Ruling::Dropped { reason: NO_RULE_MATCHED.into(), rule: None, module: None }),
     }
-    first_drop.unwrap_or(Ruling::Dropped { reason: NO_RULE_MATCHED.into(), rule: None, module: None })
 }
 
 /// The event's verdict from the rule set's ruling: drops and dead letters carry the event, its id and the rule set
