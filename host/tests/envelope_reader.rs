@@ -2,27 +2,18 @@
 //! it gives must be exactly serde_json's, on envelopes of every shape, right and wrong. Generated here (seeded, so a
 //! failure repeats), with mutations of them.
 
+use fastrand::Rng;
 use weft::input::envelope::parse;
 use weft_sdk::Event;
 
-/// Deterministic pseudo-random numbers (xorshift).
-struct Random(u64);
+/// One of `from`, at random.
+fn pick<'a>(random: &mut Rng, from: &[&'a str]) -> &'a str {
+    from[random.usize(..from.len())]
+}
 
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
+/// True one time in `one_in`, at random.
+fn chance(random: &mut Rng, one_in: usize) -> bool {
+    random.usize(..one_in) == 0
 }
 
 /// Numbers and literals serde_json reads, and some it refuses.
@@ -61,42 +52,42 @@ const SPACE: &[&str] = &["", "", "", " ", "\n  ", "\t", "\r\n"];
 type WriteValue = fn(&mut Writer);
 
 struct Writer<'r> {
-    random: &'r mut Random,
+    random: &'r mut Rng,
     out: String,
 }
 
 impl Writer<'_> {
     fn space(&mut self) {
-        let space = self.random.pick(SPACE);
+        let space = pick(self.random, SPACE);
         self.out.push_str(space);
     }
 
     fn string(&mut self) {
         self.out.push('"');
-        for _ in 0..self.random.below(6) {
-            let choices = match self.random.below(1000) {
+        for _ in 0..self.random.usize(..6) {
+            let choices = match self.random.usize(..1000) {
                 0..3 => TEXT.len(),
                 3..25 => JSON_TEXT,
                 _ => PLAIN_TEXT,
             };
-            let piece = TEXT[self.random.below(choices)];
+            let piece = TEXT[self.random.usize(..choices)];
             self.out.push_str(piece);
         }
         self.out.push('"');
     }
 
     fn value(&mut self, depth: usize) {
-        match self.random.below(if depth > 4 { 3 } else { 6 }) {
+        match self.random.usize(..if depth > 4 { 3 } else { 6 }) {
             0 | 1 => self.string(),
             2 => {
-                let choices = if self.random.chance(100) { SCALARS } else { &SCALARS[..11] };
-                let scalar = self.random.pick(choices);
+                let choices = if chance(self.random, 100) { SCALARS } else { &SCALARS[..11] };
+                let scalar = pick(self.random, choices);
                 self.out.push_str(scalar);
             }
             3 | 4 => self.object(depth + 1, &[]),
             _ => {
                 self.out.push('[');
-                for n in 0..self.random.below(4) {
+                for n in 0..self.random.usize(..4) {
                     if n > 0 {
                         self.out.push(',');
                     }
@@ -114,20 +105,20 @@ impl Writer<'_> {
     fn object(&mut self, depth: usize, fields: &[(&str, WriteValue)]) {
         let mut members: Vec<(String, Option<WriteValue>)> = Vec::new();
         for (name, write) in fields {
-            let copies = if self.random.chance(30) {
+            let copies = if chance(self.random, 30) {
                 0
-            } else if self.random.chance(30) {
+            } else if chance(self.random, 30) {
                 2
             } else {
                 1
             };
             members.extend((0..copies).map(|_| (name.to_string(), Some(*write))));
         }
-        for n in 0..self.random.below(5) {
+        for n in 0..self.random.usize(..5) {
             members.push((format!("k{n}"), None));
         }
         for i in (1..members.len()).rev() {
-            members.swap(i, self.random.below(i + 1));
+            members.swap(i, self.random.usize(..i + 1));
         }
         self.out.push('{');
         for (n, (name, write)) in members.into_iter().enumerate() {
@@ -141,7 +132,7 @@ impl Writer<'_> {
             self.space();
             match write {
                 // A field's value is sometimes of another type.
-                Some(write) if !self.random.chance(30) => write(self),
+                Some(write) if !chance(self.random, 30) => write(self),
                 _ => self.value(depth),
             }
         }
@@ -150,7 +141,7 @@ impl Writer<'_> {
     }
 }
 
-fn envelope(random: &mut Random) -> String {
+fn envelope(random: &mut Rng) -> String {
     let mut writer = Writer { random, out: String::new() };
     writer.space();
     writer.object(
@@ -158,7 +149,7 @@ fn envelope(random: &mut Random) -> String {
         &[
             ("id", |w| w.string()),
             ("detail-type", |w| {
-                let empty = w.random.chance(10);
+                let empty = chance(w.random, 10);
                 w.out.push_str(if empty { "\"\"" } else { "\"v2.detail.events.conversation.{id}.acw\"" });
             }),
             ("detail", |w| {
@@ -167,7 +158,7 @@ fn envelope(random: &mut Random) -> String {
                     &[
                         ("topicName", |w| {
                             let topic = ["\"v2.detail.events.conversation.c1.acw\"", "null", "\"\""];
-                            w.out.push_str(w.random.pick(&topic));
+                            w.out.push_str(pick(w.random, &topic));
                         }),
                         ("eventBody", |w| w.object(3, &[])),
                     ],
@@ -180,26 +171,26 @@ fn envelope(random: &mut Random) -> String {
 }
 
 /// A character taken out, put in or replaced, at a random place.
-fn mutate(random: &mut Random, text: &mut String) {
-    let mut at = random.below(text.len() + 1);
+fn mutate(random: &mut Rng, text: &mut String) {
+    let mut at = random.usize(..text.len() + 1);
     while !text.is_char_boundary(at) {
         at -= 1;
     }
-    if at < text.len() && random.chance(2) {
+    if at < text.len() && chance(random, 2) {
         let taken = text.remove(at);
-        if random.chance(2) {
+        if chance(random, 2) {
             // Replaced: a bracket by another is the likeliest to look right.
             let by = match taken {
                 '}' => "]",
                 ']' => "}",
                 '{' => "[",
                 '[' => "{",
-                _ => random.pick(&["\"", ":", ",", "0", "\\"]),
+                _ => pick(random, &["\"", ":", ",", "0", "\\"]),
             };
             text.insert_str(at, by);
         }
     } else {
-        let byte = random.pick(&["{", "}", "[", "]", "\"", ":", ",", "\\", "0", "e", "-", ".", " ", "n", "\u{7f}"]);
+        let byte = pick(random, &["{", "}", "[", "]", "\"", ":", ",", "\\", "0", "e", "-", ".", " ", "n", "\u{7f}"]);
         text.insert_str(at, byte);
     }
 }
@@ -218,12 +209,12 @@ fn by_serde_json(text: &str) -> Result<Event, String> {
 
 #[test]
 fn every_envelope_gets_serde_json_s_event_or_error() {
-    let mut random = Random(0x2545_f491_4f6c_dd1d);
+    let mut random = Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let (mut events, mut errors, mut plain) = (0, 0, 0);
     for case in 0..30_000 {
         let mut text = envelope(&mut random);
         if case % 3 == 0 {
-            for _ in 0..=random.below(3) {
+            for _ in 0..=random.usize(..3) {
                 mutate(&mut random, &mut text);
             }
         }
