@@ -30,7 +30,7 @@ const MAX_DEPTH: usize = 100;
 pub(super) fn read(text: &str) -> Option<Head<'_>> {
     let mut quotes = [0u64; MAX_BLOCKS];
     let quotes = find_quotes(text.as_bytes(), &mut quotes)?;
-    let mut reader = Reader { text, bytes: text.as_bytes(), quotes, at: 0 };
+    let mut reader = Reader { text, quotes, at: 0 };
     reader.whitespace();
     let head = reader.envelope()?;
     reader.whitespace();
@@ -60,7 +60,6 @@ fn find_quotes<'q>(bytes: &[u8], quotes: &'q mut [u64; MAX_BLOCKS]) -> Option<&'
 
 struct Reader<'a, 'q> {
     text: &'a str,
-    bytes: &'a [u8],
     quotes: &'q [u64],
     at: usize,
 }
@@ -105,44 +104,43 @@ impl<'a> Reader<'a, '_> {
 
     /// An object, each member's value read by `member(reader, key, depth)`.
     fn object(&mut self, depth: usize, mut member: impl FnMut(&mut Self, &'a str, usize) -> Option<()>) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'{')?;
-        self.whitespace();
-        if self.eat(b'}').is_some() {
-            return Some(());
-        }
-        loop {
-            let key = self.string_value()?;
-            self.whitespace();
-            self.eat(b':')?;
-            self.whitespace();
-            member(self, key, depth)?;
-            if self.close(b'}')? {
-                return Some(());
-            }
-        }
+        self.items(depth, *b"{}", |reader, depth| {
+            let key = reader.string_value()?;
+            reader.whitespace();
+            reader.eat(b':')?;
+            reader.whitespace();
+            member(reader, key, depth)
+        })
     }
 
     fn array(&mut self, depth: usize) -> Option<()> {
+        self.items(depth, *b"[]", |reader, depth| reader.value(depth))
+    }
+
+    /// `open`, then items read by `item(reader, depth)` and separated by commas, then `close`.
+    fn items(
+        &mut self,
+        depth: usize,
+        [open, close]: [u8; 2],
+        mut item: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.eat(b'[')?;
+        self.eat(open)?;
         self.whitespace();
-        if self.eat(b']').is_some() {
+        if self.eat(close).is_some() {
             return Some(());
         }
         loop {
-            self.value(depth)?;
-            if self.close(b']')? {
+            item(self, depth)?;
+            if self.close(close)? {
                 return Some(());
             }
         }
     }
 
-    /// After a member or an element: `,` (then more: `false`) or `end` (`true`).
+    /// After an item: `,` (then more: `false`) or `end` (`true`).
     fn close(&mut self, end: u8) -> Option<bool> {
         self.whitespace();
         let byte = self.peek()?;
@@ -213,7 +211,7 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        self.bytes[self.at..].starts_with(word).then(|| self.at += word.len())
+        self.text.as_bytes()[self.at..].starts_with(word).then(|| self.at += word.len())
     }
 
     fn whitespace(&mut self) {
@@ -223,7 +221,7 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
+        self.text.as_bytes().get(self.at).copied()
     }
 
     fn eat(&mut self, byte: u8) -> Option<()> {
