@@ -2,7 +2,7 @@
 //!
 //! serde_json escapes a string one byte at a time, and in a module every turn of a loop also pays the host's
 //! deadline check: the default rule spent a quarter of its time there. This writer checks eight bytes at a time
-//! and copies clean runs whole. What it does not cover (serde_json's raw values, map keys that are not strings,
+//! and appends clean words whole. What it does not cover (serde_json's raw values, map keys that are not strings,
 //! integers or booleans, a `Serialize` impl's own error) it hands back, and serde_json writes the value instead, so
 //! the output is always serde_json's (`tests` compares the two).
 
@@ -68,29 +68,55 @@ fn needs_escape(word: u64) -> bool {
     (control | zero_in(word ^ (ONES * b'"' as u64)) | zero_in(word ^ (ONES * b'\\' as u64))) != 0
 }
 
+/// Appends `text` as a JSON string. Clean words are appended as words, not as runs: in a module a copy of a length
+/// the compiler cannot see is wasm's `memory.copy`, a call out to the host (24 per default record as runs, 3 now).
 fn escape(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // `start`: the first byte not yet written.
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8)
-            && !needs_escape(u64::from_ne_bytes(chunk.try_into().expect("eight bytes")))
-        {
-            i += 8;
-            continue;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = <[u8; 8]>::try_from(word).expect("eight bytes");
+        if needs_escape(u64::from_ne_bytes(word)) {
+            word.iter().for_each(|&byte| escape_byte(out, byte));
+        } else {
+            out.extend_from_slice(&word);
         }
-        let escape = ESCAPE[bytes[i] as usize];
-        if escape != 0 {
-            out.extend_from_slice(&bytes[start..i]);
-            write_escape(out, escape, bytes[i]);
-            start = i + 1;
-        }
-        i += 1;
     }
-    out.extend_from_slice(&bytes[start..]);
+    let rest = words.remainder();
+    match bytes.last_chunk::<8>() {
+        // The text's last word is clean, so its bytes before `rest` were written as they are: write it again whole.
+        Some(last) if !rest.is_empty() && !needs_escape(u64::from_ne_bytes(*last)) => {
+            rewrite_last_word(out, last, rest.len())
+        }
+        _ => rest.iter().for_each(|&byte| escape_byte(out, byte)),
+    }
     out.push(b'"');
+}
+
+/// Appends `bytes` a word at a time (see `escape`).
+fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut words = bytes.chunks_exact(8);
+    words.by_ref().for_each(|word| out.extend_from_slice(&<[u8; 8]>::try_from(word).expect("eight bytes")));
+    let rest = words.remainder();
+    match bytes.last_chunk::<8>() {
+        Some(last) if !rest.is_empty() => rewrite_last_word(out, last, rest.len()),
+        _ => rest.iter().for_each(|&byte| out.push(byte)),
+    }
+}
+
+/// Writes `last`, the last word of a text whose bytes before the `rest` (fewer than eight) are the last ones
+/// written, as they are: the rest's bytes without a copy of unknown length.
+fn rewrite_last_word(out: &mut Vec<u8>, last: &[u8; 8], rest: usize) {
+    out.truncate(out.len() - (8 - rest));
+    out.extend_from_slice(last);
+}
+
+fn escape_byte(out: &mut Vec<u8>, byte: u8) {
+    match ESCAPE[byte as usize] {
+        0 => out.push(byte),
+        escape => write_escape(out, escape, byte),
+    }
 }
 
 fn write_escape(out: &mut Vec<u8>, escape: u8, byte: u8) {
@@ -112,9 +138,9 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// A number, by serde_json's own formatters (so written exactly as it writes it; NaN and the infinities as
-    /// `null`).
-    fn number(&mut self, value: impl Serialize) -> Result<(), Unsupported> {
+    /// A float, by serde_json's own formatter (so written exactly as it writes it; NaN and the infinities as
+    /// `null`). Integers are written by the one serde_json uses, itoa.
+    fn float(&mut self, value: impl Serialize) -> Result<(), Unsupported> {
         serde_json::to_writer(&mut *self.out, &value).map_err(|_| Unsupported)
     }
 
@@ -163,10 +189,11 @@ impl Compound<'_, '_> {
     }
 }
 
-macro_rules! numbers {
+macro_rules! integers {
     ($($method:ident: $type:ty),*) => {
         $(fn $method(self, value: $type) -> Result<(), Unsupported> {
-            self.number(value)
+            append(self.out, itoa::Buffer::new().format(value).as_bytes());
+            Ok(())
         })*
     };
 }
@@ -182,7 +209,7 @@ impl<'s, 'a> ser::Serializer for &'s mut Writer<'a> {
     type SerializeStruct = Compound<'s, 'a>;
     type SerializeStructVariant = Compound<'s, 'a>;
 
-    numbers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64, serialize_i128: i128,
+    integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64, serialize_i128: i128,
         serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
 
     fn serialize_bool(self, value: bool) -> Result<(), Unsupported> {
@@ -190,11 +217,11 @@ impl<'s, 'a> ser::Serializer for &'s mut Writer<'a> {
     }
 
     fn serialize_f32(self, value: f32) -> Result<(), Unsupported> {
-        self.number(value)
+        self.float(value)
     }
 
     fn serialize_f64(self, value: f64) -> Result<(), Unsupported> {
-        self.number(value)
+        self.float(value)
     }
 
     fn serialize_char(self, value: char) -> Result<(), Unsupported> {
@@ -495,6 +522,14 @@ mod tests {
         }
         ours("");
         ours(&"\"\\\n".repeat(40));
+    }
+
+    #[test]
+    fn integers_of_every_length_are_written_as_serde_json_writes_them() {
+        for shift in 0..64 {
+            let value = u64::MAX >> shift;
+            ours(&(value, -((value >> 1) as i64), value as i128 * -1000, value as u128 * 1000, shift as u8));
+        }
     }
 
     #[derive(Serialize)]
