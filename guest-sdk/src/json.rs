@@ -7,6 +7,7 @@
 //! the output is always serde_json's (`tests` compares the two).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
@@ -68,48 +69,94 @@ fn needs_escape(word: u64) -> bool {
     (control | zero_in(word ^ (ONES * b'"' as u64)) | zero_in(word ^ (ONES * b'\\' as u64))) != 0
 }
 
-/// Appends `text` as a JSON string. Clean words are appended as words, not as runs: in a module a copy of a length
-/// the compiler cannot see is wasm's `memory.copy`, a call out to the host (24 per default record as runs, 3 now).
+/// Appends `text` as a JSON string. In a module every turn of a loop pays the host's deadline check, and a copy
+/// of a length the compiler cannot see is wasm's `memory.copy`, a call out to the host: so clean text is checked
+/// and written as whole words (`append_clean`), and only a word that needs escaping goes a byte at a time.
 fn escape(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        rest = &rest[append_clean(out, rest)..];
+        let (dirty, after) = rest.split_at(rest.len().min(8));
+        dirty.iter().for_each(|&byte| escape_byte(out, byte));
+        rest = after;
+    }
+    out.push(b'"');
+}
+
+/// Appends text that needs no escaping (digits, `true`) as `append_clean` writes it.
+fn append(out: &mut Vec<u8>, text: &[u8]) {
+    let written = append_clean(out, text);
+    if written < text.len() {
+        // Not reached by digits or `true`; a copy rather than a lost byte if a caller ever passes other text.
+        out.extend_from_slice(&text[written..]);
+    }
+}
+
+/// Appends the start of `bytes` up to the first eight-byte word that needs escaping (all of `bytes` when none
+/// does), and returns its length. Words go into the vector's spare capacity, its length set once: pushing them
+/// one by one made the module reload the vector's length and capacity after every store. The last few bytes are
+/// written as the text's last whole word, overlapping the word before it; texts shorter than a word as two
+/// overlapping halves, or (under four bytes) as their first, middle and last byte.
+fn append_clean(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
+    out.reserve(bytes.len());
+    let start = out.len();
+    let written = copy_clean(&mut out.spare_capacity_mut()[..bytes.len()], bytes);
+    // SAFETY: `copy_clean` initialised the first `written` bytes of the spare capacity, which `reserve` made.
+    unsafe { out.set_len(start + written) };
+    written
+}
+
+/// Copies `from` into `to` (as long) up to the first word that needs escaping; returns how many bytes it copied.
+fn copy_clean(to: &mut [MaybeUninit<u8>], from: &[u8]) -> usize {
+    let n = from.len();
+    if n < 8 {
+        return copy_short(to, from);
+    }
+    let mut done = 0;
+    for (word, slot) in from.chunks_exact(8).zip(to.chunks_exact_mut(8)) {
         let word = <[u8; 8]>::try_from(word).expect("eight bytes");
         if needs_escape(u64::from_ne_bytes(word)) {
-            word.iter().for_each(|&byte| escape_byte(out, byte));
-        } else {
-            out.extend_from_slice(&word);
+            return done;
         }
+        put(slot, word);
+        done += 8;
     }
-    let rest = words.remainder();
-    match bytes.last_chunk::<8>() {
-        // The text's last word is clean, so its bytes before `rest` were written as they are: write it again whole.
-        Some(last) if !rest.is_empty() && !needs_escape(u64::from_ne_bytes(*last)) => {
-            rewrite_last_word(out, last, rest.len())
-        }
-        _ => rest.iter().for_each(|&byte| escape_byte(out, byte)),
+    let last = *from.last_chunk::<8>().expect("eight bytes or more");
+    if done < n && !needs_escape(u64::from_ne_bytes(last)) {
+        put(&mut to[n - 8..], last);
+        done = n;
     }
-    out.push(b'"');
+    done
 }
 
-/// Appends `bytes` a word at a time (see `escape`).
-fn append(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut words = bytes.chunks_exact(8);
-    words.by_ref().for_each(|word| out.extend_from_slice(&<[u8; 8]>::try_from(word).expect("eight bytes")));
-    let rest = words.remainder();
-    match bytes.last_chunk::<8>() {
-        Some(last) if !rest.is_empty() => rewrite_last_word(out, last, rest.len()),
-        _ => rest.iter().for_each(|&byte| out.push(byte)),
+/// `copy_clean` for fewer than eight bytes: all or nothing.
+fn copy_short(to: &mut [MaybeUninit<u8>], from: &[u8]) -> usize {
+    let n = from.len();
+    if n >= 4 {
+        let (head, tail) = (*from.first_chunk::<4>().expect("four"), *from.last_chunk::<4>().expect("four"));
+        if needs_escape(u64::from(u32::from_ne_bytes(head)) | u64::from(u32::from_ne_bytes(tail)) << 32) {
+            return 0;
+        }
+        put(&mut to[n - 4..], tail);
+        put(to, head);
+    } else if n > 0 {
+        let (first, middle, last) = (from[0], from[n / 2], from[n - 1]);
+        // Five spaces (clean) fill the word the three bytes are checked in.
+        if needs_escape(u64::from_ne_bytes([first, middle, last, b' ', b' ', b' ', b' ', b' '])) {
+            return 0;
+        }
+        to[n - 1].write(last);
+        to[n / 2].write(middle);
+        to[0].write(first);
     }
+    n
 }
 
-/// Writes `last`, the last word of a text whose bytes before the `rest` (fewer than eight) are the last ones
-/// written, as they are: the rest's bytes without a copy of unknown length.
-fn rewrite_last_word(out: &mut Vec<u8>, last: &[u8; 8], rest: usize) {
-    out.truncate(out.len() - (8 - rest));
-    out.extend_from_slice(last);
+/// Writes `bytes` at the start of `to`.
+fn put<const N: usize>(to: &mut [MaybeUninit<u8>], bytes: [u8; N]) {
+    let to: &mut [MaybeUninit<u8>; N] = (&mut to[..N]).try_into().expect("N bytes");
+    *to = bytes.map(MaybeUninit::new);
 }
 
 fn escape_byte(out: &mut Vec<u8>, byte: u8) {
@@ -165,6 +212,7 @@ struct Compound<'s, 'a> {
 }
 
 impl Compound<'_, '_> {
+    #[inline]
     fn comma(&mut self) {
         if !std::mem::take(&mut self.first) {
             self.writer.out.push(b',');
@@ -395,9 +443,9 @@ struct Key<'a> {
 }
 
 impl Key<'_> {
-    fn quoted(self, value: impl Serialize) -> Result<(), Unsupported> {
+    fn quoted(self, text: &[u8]) -> Result<(), Unsupported> {
         self.out.push(b'"');
-        serde_json::to_writer(&mut *self.out, &value).map_err(|_| Unsupported)?;
+        append(self.out, text);
         self.out.push(b'"');
         Ok(())
     }
@@ -406,7 +454,7 @@ impl Key<'_> {
 macro_rules! integer_keys {
     ($($method:ident: $type:ty),*) => {
         $(fn $method(self, value: $type) -> Result<(), Unsupported> {
-            self.quoted(value)
+            self.quoted(itoa::Buffer::new().format(value).as_bytes())
         })*
     };
 }
@@ -444,7 +492,7 @@ impl ser::Serializer for Key<'_> {
         serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant);
 
     fn serialize_bool(self, value: bool) -> Result<(), Unsupported> {
-        self.quoted(value)
+        self.quoted(if value { b"true" } else { b"false" })
     }
 
     fn serialize_char(self, value: char) -> Result<(), Unsupported> {
@@ -520,8 +568,9 @@ mod tests {
                 ours(&text[..offset + special.len_utf8()]);
             }
         }
-        ours("");
         ours(&"\"\\\n".repeat(40));
+        let clean = "abcdefghij".repeat(5);
+        (0..clean.len()).for_each(|length| ours(&clean[..length]));
     }
 
     #[test]
