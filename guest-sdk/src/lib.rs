@@ -13,9 +13,11 @@
 //! }
 //! ```
 //!
-//! Build it with `weft rules build` (wasm32, size-optimised, checked against weft's WIT world). The same function
+//! Build it with `weft rules build` (wasm32, speed-optimised, checked against weft's WIT world). The same function
 //! compiles natively too, so it can be unit-tested with `cargo test` (see [`testing`]).
 
+#[cfg(any(test, all(feature = "arena", target_arch = "wasm32", not(target_feature = "atomics"))))]
+mod arena;
 mod envelope;
 mod event;
 mod host;
@@ -39,6 +41,11 @@ pub use text::Str;
 pub use topic::{CONVERSATION_TEMPLATE_PREFIX, Topic, classify};
 pub use topics::*;
 pub use weft_sdk_macro::rule;
+
+/// A call's allocations are freed together after it; see [`arena`] for why a bump arena.
+#[cfg(all(feature = "arena", target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 // Lets the `#[weft_sdk::rule]` expansion name this crate from its own tests.
 extern crate self as weft_sdk;
