@@ -8,9 +8,10 @@ scripts/setup.sh
 cargo fmt --all --check
 # Every lint is an error: a warning nobody reads is a bug nobody fixes.
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# Licenses, banned crates, sources (deny.toml). Not advisories: the RustSec database is published only on GitHub,
-# which CI cannot reach (docs/internals.md, "Supply chain").
+# Licenses, banned crates, sources (deny.toml); then advisories, against a snapshot of the RustSec database (it is
+# published only on GitHub, which CI cannot reach: docs/internals.md, "Supply chain").
 cargo deny --locked check licenses bans sources
+scripts/advisories.sh
 
 mkdir -p target
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

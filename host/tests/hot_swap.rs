@@ -403,8 +403,126 @@ async fn a_version_that_passes_its_self_test_but_fails_live_events_is_rolled_bac
 }
 
 fn weft_rules(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_weft")).arg("rules").args(args).envs(aws::env()).output().unwrap();
+    weft_rules_with(args, &[])
+}
+
+/// `weft rules ARGS` with these variables set (what the operator's shell knows of the deployment).
+fn weft_rules_with(args: &[&str], vars: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command.arg("rules").args(args).envs(aws::env());
+    for name in ["WEFT_RULES_PUBLIC_KEY", "WEFT_DEPLOYMENT", "WEFT_RULES_MIN_SEQUENCE"] {
+        command.env_remove(name);
+    }
+    let out = command.envs(vars.iter().copied()).output().unwrap();
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The manifest object at `s3://bucket/p/NAME`, or `None` when there is none.
+async fn object(s3: &aws_sdk_s3::Client, bucket: &str, name: &str) -> Option<Vec<u8>> {
+    let object = s3.get_object().bucket(bucket).key(format!("p/{name}")).send().await.ok()?;
+    Some(object.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+/// Promote and rollback write only what the deployment's Lambdas would load, checked by the Lambda's own loader
+/// with the deployment's trust: a signed candidate under a trust floor raised since it was published is not
+/// promoted; an earlier signed version older than what runs, or one failing its own self-test, is not put back.
+/// Each refusal leaves S3 as it was and says why; the same candidate under the floor as it is promotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_and_rollback_write_nothing_a_lambda_would_refuse() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = versioned_bucket(&c, "gate").await;
+    let key = weft::rules::signing::generate().unwrap();
+    let public = weft::rules::signing::to_hex(key.verifying_key().as_bytes());
+    let signed = |mut manifest: Value, sequence: u64| {
+        manifest["scope"] = json!({"deployment": "test", "sequence": sequence});
+        let signature = weft::rules::signing::sign(&key, manifest.to_string().as_bytes());
+        (manifest, signature)
+    };
+    let (active, signature) = signed(default_only("active"), 5);
+    put(&c.s3, &bucket, &active, &[], Some(signature)).await;
+    let mut shadow = default_only("candidate");
+    shadow["rollout"] = json!({"mode": "shadow"});
+    let (candidate, signature) = signed(shadow, 7);
+    let body = candidate.to_string().into_bytes();
+    let put_candidate = c.s3.put_object().bucket(&bucket).key("p/candidate.json").body(body.into());
+    put_candidate.metadata(weft::rules::signing::SIGNATURE_METADATA, signature).send().await.unwrap();
+    let location = format!("s3://{bucket}/p/manifest.json");
+    let (active_bytes, candidate_bytes) =
+        (object(&c.s3, &bucket, "manifest.json").await, object(&c.s3, &bucket, "candidate.json").await);
+    let trust = [("WEFT_RULES_PUBLIC_KEY", public.as_str()), ("WEFT_DEPLOYMENT", "test")];
+
+    // The deployment's floor has moved above the candidate's sequence since it was published: refused with the
+    // deployment's key, and without it too (the scope is checked even where the signature cannot be).
+    let raised = [trust[0], trust[1], ("WEFT_RULES_MIN_SEQUENCE", "8")];
+    for vars in [&raised[..], &raised[2..]] {
+        let (ok, _, stderr) = weft_rules_with(&["promote", &location], vars);
+        assert!(!ok && stderr.contains("nothing was promoted"), "{stderr}");
+        assert!(
+            stderr.contains("the Lambdas would refuse it") && stderr.contains("sequence 7 is older than 8"),
+            "{stderr}"
+        );
+    }
+    // Signed with another key than the deployment's: refused.
+    let other = weft::rules::signing::generate().unwrap();
+    let other = weft::rules::signing::to_hex(other.verifying_key().as_bytes());
+    let (ok, _, stderr) = weft_rules_with(&["promote", &location, "--public-key", &other], &trust[1..]);
+    assert!(!ok && stderr.contains("the signature does not verify"), "{stderr}");
+    assert_eq!(object(&c.s3, &bucket, "manifest.json").await, active_bytes, "the active version is untouched");
+    assert_eq!(object(&c.s3, &bucket, "candidate.json").await, candidate_bytes, "the candidate stays");
+    // The deployment's trust as it is: promoted, its very bytes.
+    let (ok, stdout, stderr) = weft_rules_with(&["promote", &location], &trust);
+    assert!(ok && stdout.starts_with(&format!("promoted {}", version_of(&candidate))), "{stdout}{stderr}");
+    assert_eq!(object(&c.s3, &bucket, "manifest.json").await, candidate_bytes);
+
+    // The version before (sequence 5) is older than what runs now (7): a rollback of its bytes would be refused as
+    // replayed, so it is not written.
+    let (ok, _, stderr) = weft_rules_with(&["rollback", &location], &trust);
+    assert!(
+        !ok && stderr.contains("nothing was rolled back") && stderr.contains("sequence 5 is older than 8"),
+        "{stderr}"
+    );
+    assert_eq!(object(&c.s3, &bucket, "manifest.json").await, candidate_bytes);
+
+    // An unsigned earlier version that fails its own self-test (written by hand, not by weft) is not put back.
+    let bucket = versioned_bucket(&c, "gate-unsigned").await;
+    let mut broken = default_only("broken");
+    broken["tests"] = json!([{"name": "audit events are records", "event":
+        serde_json::from_str::<Value>(&event("a1", "customer.start", json!({}))).unwrap(),
+        "expect": {"dropped": "not what the default rule says"}}]);
+    put(&c.s3, &bucket, &broken, &[], None).await;
+    let good = default_only("good");
+    put(&c.s3, &bucket, &good, &[], None).await;
+    let location = format!("s3://{bucket}/p/manifest.json");
+    let (ok, _, stderr) = weft_rules_with(&["rollback", &location], &[]);
+    assert!(!ok && stderr.contains("self-test failed: audit events are records"), "{stderr}");
+    let now: Value = serde_json::from_slice(&object(&c.s3, &bucket, "manifest.json").await.unwrap()).unwrap();
+    assert_eq!(now, good, "the current version stays");
+}
+
+/// `weft rules publish` checks a signed publication with the deployment's key when the shell has it: signed with
+/// another key, nothing is uploaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_signed_with_a_key_the_deployment_does_not_trust_is_not_uploaded() {
+    let c = clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let bucket = unique("untrusted");
+    create_bucket(&c, &bucket).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("manifest.json"), default_only("v1").to_string()).unwrap();
+    let key_file = dir.path().join("rules.key");
+    std::fs::write(&key_file, weft::rules::signing::to_hex(&weft::rules::signing::generate().unwrap().to_bytes()))
+        .unwrap();
+    let deployed = weft::rules::signing::generate().unwrap();
+    let deployed = weft::rules::signing::to_hex(deployed.verifying_key().as_bytes());
+    let manifest = dir.path().join("manifest.json");
+    let (manifest, key_file) = (manifest.to_str().unwrap(), key_file.to_str().unwrap());
+    let args = ["publish", manifest, "--bucket", &bucket, "--prefix", "p", "--key", key_file, "--deployment", "test"];
+    let (ok, _, stderr) = weft_rules_with(&args, &[("WEFT_RULES_PUBLIC_KEY", &deployed)]);
+    assert!(!ok && stderr.contains("nothing was published"), "{stderr}");
+    assert!(stderr.contains("the signature does not verify with any configured public key"), "{stderr}");
+    assert_eq!(object(&c.s3, &bucket, "manifest.json").await, None);
+    // Without the deployment's key in the shell, the signer's own is the check: it publishes.
+    let (ok, stdout, stderr) = weft_rules_with(&args, &[]);
+    assert!(ok && stdout.contains("(signed)"), "{stdout}{stderr}");
 }
 
 /// A new bucket with versioning on, as the Terraform module makes the rules bucket (what rollbacks read).

@@ -429,3 +429,160 @@ async fn a_running_lambda_swaps_to_the_synced_tables_by_the_ordinary_hot_swap() 
         n += 1;
     }
 }
+
+/// The repo's own example rule set (`rules/contact-centre.json` and what it names), copied into `dir` with its
+/// `queues` and `wrapup-codes` tables marked `sync`, as docs/writing-rules.md tells a user to.
+fn example_with_synced_tables(dir: &Path) {
+    let rules = common::repo().join("rules");
+    for file in ["tables/queues.json", "tables/wrapup-codes.csv", "dist/queue-names.wasm", "dist/wrapup-names.wasm"]
+        .into_iter()
+        .chain(["dist/redact-pii.wasm"])
+    {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(rules.join(file), dir.join(file)).unwrap();
+    }
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(rules.join("contact-centre.json")).unwrap()).unwrap();
+    manifest["tables"]["queues"]["sync"] = json!({"source": "queues", "refreshMinutes": 60});
+    manifest["tables"]["wrapup-codes"]["sync"] = json!({"source": "wrapupCodes", "refreshMinutes": 60});
+    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+}
+
+/// `count` queues as the API lists them: `queue-N`, named `Queue N`.
+fn queues(count: usize) -> Value {
+    (0..count)
+        .map(|i| {
+            json!({"id": format!("queue-{i}"), "name": format!("Queue {i}"), "division": division(),
+                   "selfUri": format!("/api/v2/routing/queues/queue-{i}")})
+        })
+        .collect()
+}
+
+/// The manifest object now at `location`: its bytes and ETag.
+async fn manifest_at(location: &str) -> (Vec<u8>, Option<String>) {
+    let clients = aws::clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    let (bucket, key) = location["s3://".len()..].split_once('/').unwrap();
+    let object = clients.s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    let etag = object.e_tag().map(str::to_owned);
+    (object.body.collect().await.unwrap().into_bytes().to_vec(), etag)
+}
+
+/// The flow a user follows from the docs: the example set, its tables marked `sync`, published, then synced
+/// against an organisation whose queues and wrap-up codes are not the hand-made ones. Its self-tests carry their
+/// own rows, so the synced version passes them, is published, and loads where a Lambda loads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_rule_set_synced_against_an_organisation_of_its_own_publishes_and_loads() {
+    let genesys = FakeGenesys::start();
+    genesys.set("queues", queues(3));
+    genesys.set("wrapupCodes", wrapup_codes(4));
+    let dir = tempfile::tempdir().unwrap();
+    example_with_synced_tables(dir.path());
+    let bucket = aws::unique("example-sync");
+    aws::create_bucket(&aws::clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await, &bucket).await;
+    ok(weft(&["rules", "publish", "manifest.json", "--bucket", &bucket, "--prefix", "prod"], dir.path(), &[]));
+    let location = format!("s3://{bucket}/prod/manifest.json");
+
+    let out = ok(weft(&["tables", "sync", &location, "--domain", &genesys.url()], dir.path(), &[]));
+    assert!(out.contains("queues: 3 rows, changed") && out.contains("wrapup-codes: 4 rows, changed"), "{out}");
+    assert!(out.contains("published contact-centre@"), "{out}");
+    // Loaded as a Lambda loads it (self-tests included), it stitches the organisation's names.
+    let event =
+        common::event("e1", "acw", json!({"wrapupCode": "code-2", "queueId": "queue-1", "conversationId": "c1"}));
+    std::fs::write(dir.path().join("event.json"), event).unwrap();
+    let out = ok(weft(&["run", "--rules", &location, "event.json"], dir.path(), &[]));
+    let stitched: Vec<Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["stream"] == "genesys-wrapups")
+        .collect();
+    assert_eq!(stitched.len(), 1, "{out}");
+    assert_eq!(
+        (&stitched[0]["data"]["queueName"], &stitched[0]["data"]["wrapupName"]),
+        (&json!("Queue 1"), &json!("Code 2"))
+    );
+    let status = ok(weft(&["tables", "status", &location], dir.path(), &[]));
+    assert!(!status.contains("refused"), "{status}");
+}
+
+/// A self-test that reads the live table pins rows a real organisation may not have: a sync whose listing breaks it
+/// is refused before anything is written (no table uploaded, the manifest untouched), names the test and the
+/// field, exits non-zero, and `weft tables status` shows the refusal instead of calling the table fresh. In AWS the
+/// same refusal fails the sync's invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_would_fail_a_self_test_pinning_live_rows_is_refused_and_publishes_nothing() {
+    let genesys = FakeGenesys::start();
+    let dir = tempfile::tempdir().unwrap();
+    let module = std::fs::read(common::repo().join("rules/dist/wrapup-names.wasm")).unwrap();
+    std::fs::write(dir.path().join("wrapup-names.wasm"), &module).unwrap();
+    std::fs::write(dir.path().join("wrapup-codes.json"), r#"{"code-0": "Billing question"}"#).unwrap();
+    let event: Value = serde_json::from_str(&common::event("t1", "acw", json!({"wrapupCode": "code-0"}))).unwrap();
+    let manifest = json!({
+        "name": "pinned",
+        "tables": {"wrapup-codes": {"file": "wrapup-codes.json", "sync": {"source": "wrapupCodes"}}},
+        "rules": [{"name": "wrap-ups", "match": {"kinds": ["acw"]},
+                   "modules": [{"module": "wrapup-names.wasm", "sha256": weft::engine::ModuleId::new("", &module).sha256}]}],
+        "tests": [{"name": "code-0 reads as Billing question in the live table", "event": event,
+                   "expect": {"records": [{"data": {"_id": "t1", "conversationId": null, "participantId": null,
+                       "queueId": null, "timestamp": null, "wrapupCode": "code-0", "wrapupName": "Billing question"}}]}}],
+    });
+    std::fs::write(dir.path().join("manifest.json"), serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    let bucket = aws::unique("pinned-sync");
+    let clients = aws::clients(&aws::endpoint(), &aws::endpoint(), &aws::endpoint()).await;
+    aws::create_bucket(&clients, &bucket).await;
+    ok(weft(&["rules", "publish", "manifest.json", "--bucket", &bucket, "--prefix", "prod"], dir.path(), &[]));
+    let location = format!("s3://{bucket}/prod/manifest.json");
+    let (before, etag) = manifest_at(&location).await;
+    let objects = |clients: &weft::aws::Clients| {
+        let (s3, bucket) = (clients.s3.clone(), bucket.clone());
+        async move {
+            let listed = s3.list_objects_v2().bucket(&bucket).prefix("prod/tables/").send().await.unwrap();
+            let keys = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned));
+            // Table files, not the sync's own notes beside them.
+            keys.filter(|k| !k.ends_with("sync-status.json")).collect::<Vec<_>>()
+        }
+    };
+    let tables_before = objects(&clients).await;
+
+    // The organisation calls code-0 something else.
+    genesys.set("wrapupCodes", wrapup_codes(2));
+    let out = weft(&["tables", "sync", &location, "--domain", &genesys.url()], dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("were not published") && stderr.contains("the Lambdas would refuse it"), "{stderr}");
+    assert!(
+        stderr.contains("code-0 reads as Billing question in the live table")
+            && stderr.contains(r#"records[0].data.wrapupName: expected "Billing question", got "Code 0""#),
+        "the refusal names the test and the field: {stderr}"
+    );
+    assert_eq!(manifest_at(&location).await, (before, etag), "the manifest is untouched");
+    assert_eq!(objects(&clients).await, tables_before, "no table was uploaded");
+    let status = weft(&["tables", "status", &location], dir.path(), &[]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "{text}");
+    let line = text.lines().find(|l| l.starts_with("wrapup-codes")).expect("the table's line");
+    assert!(line.ends_with("never"), "a refused sync confirms nothing: {text}");
+    assert!(text.contains("the last sync was refused") && text.contains("expected \"Billing question\""), "{text}");
+
+    // The scheduled Lambda form: the same refusal fails its invocation (which the module's alarm watches).
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws::sdk_config(&aws::endpoint()).await);
+    let client = aws::unique("genesys-client");
+    let oauth = json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}).to_string();
+    secrets.create_secret().name(&client).secret_string(oauth).send().await.unwrap();
+    let api = common::runtime_api::RuntimeApi::start();
+    let mut function = api.function();
+    function
+        .env("WEFT_ROLE", "tables-sync")
+        .env("WEFT_RULES", &location)
+        .env("GENESYS_DOMAIN", genesys.url())
+        .env("GENESYS_CREDENTIALS_SECRET", &client);
+    let (_api, (status, body)) = api.first_invocation(function, r#"{"weft": "tables-sync"}"#).await;
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("the Lambdas would refuse it") && body.contains("wrapupName"), "{body}");
+
+    // A sync that passes clears the refusal.
+    genesys.set("wrapupCodes", json!([{"id": "code-0", "name": "Billing question", "division": division()}]));
+    ok(weft(&["tables", "sync", &location, "--domain", &genesys.url()], dir.path(), &[]));
+    let status = ok(weft(&["tables", "status", &location], dir.path(), &[]));
+    assert!(!status.contains("refused"), "{status}");
+}

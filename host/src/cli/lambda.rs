@@ -100,6 +100,7 @@ async fn sync_once(
         domain: config.domain.clone(),
         force: false,
         signer,
+        public_key: std::env::var("WEFT_RULES_PUBLIC_KEY").ok(),
         credentials,
     };
     super::tables::run_sync(job, clients).await

@@ -11,6 +11,7 @@ mod javascript;
 mod lambda;
 mod pipeline;
 mod precompile;
+mod publish;
 mod python;
 mod redrive;
 mod rollout;

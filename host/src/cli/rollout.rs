@@ -2,19 +2,23 @@
 //! making the candidate active, and putting an earlier version back (or withdrawing the candidate).
 //!
 //! The rules bucket is versioned (the Terraform module turns versioning on), so "the previous version" is the
-//! manifest object's previous S3 version. A rollback copies it over the current one with its metadata — or, when it
-//! is signed, publishes it again signed with a new sequence (a Lambda refuses an older signed sequence as a replay);
-//! each Lambda container picks it up at its next poll, through the same checks as any new version.
+//! manifest object's previous S3 version. A rollback writes it over the current one with its signature — or, given a
+//! key, signed again with a new sequence (a Lambda refuses an older signed sequence as a replay). Promote and
+//! rollback write through `put_rule_set`, whose gate first loads the bytes as the deployment's Lambdas would: a
+//! version they would refuse is not written. Each Lambda container picks it up at its next poll.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use aws_sdk_s3::types::MetadataDirective;
 use weft::aws::Clients;
+use weft::engine::Engine;
+use weft::rollout::admit::Publication;
 use weft::rollout::reload::{Reloader, Status};
 use weft::rollout::source::{RuleSource, sibling_key};
 use weft::rules::RuleSetVersion;
 use weft::rules::manifest::Manifest;
+
+use super::publish::{Destination, put_rule_set};
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
@@ -53,30 +57,34 @@ pub struct PromoteArgs {
     sign: super::scope::SignArgs,
 }
 
-/// Puts version `id` of the manifest back as a new publication, with a new scope and signature.
-async fn resign(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    id: &str,
-    signer: &super::scope::Signer,
-) -> anyhow::Result<()> {
-    let old = s3.get_object().bucket(bucket).key(key).version_id(id).send().await.context("reading that version")?;
-    let bytes = old.body.collect().await.context("reading that version")?.into_bytes();
-    put_signed(s3, bucket, key, &bytes, signer).await
-}
-
-/// Publishes the manifest `bytes` at `key`, signed again with a new scope.
-async fn put_signed(
+/// `bytes` signed again by `signer` with a new scope (its sequence above the manifest now at `key`): a version put
+/// back or promoted that a deployment would otherwise refuse as older than what it runs.
+async fn signed_again(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     bytes: &[u8],
     signer: &super::scope::Signer,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Publication> {
     let mut document: serde_json::Value = serde_json::from_slice(bytes).context("that version is not JSON")?;
     let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
-    super::rules::put_rule_set(s3, bucket, key, Vec::new(), &manifest, Some(&signature), None).await
+    Ok(Publication { manifest, signature: Some(signature), uploads: Default::default() })
+}
+
+/// What is written over the manifest at `key` to put `bytes` (with their `signature`) there: the same bytes, or
+/// signed again when there is a signer.
+async fn publication(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    signature: Option<String>,
+    signer: Option<&super::scope::Signer>,
+) -> anyhow::Result<Publication> {
+    match signer {
+        Some(signer) => signed_again(s3, bucket, key, &bytes, signer).await,
+        None => Ok(Publication { manifest: bytes, signature, uploads: Default::default() }),
+    }
 }
 
 /// One stored version of the manifest.
@@ -153,7 +161,8 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|(function, status)| (function, serde_json::to_value(status).expect("status serialises")))
         .collect();
-    let candidate = candidate(&s3, &bucket, &key).await?.map(|(bytes, signed)| candidate_summary(&bytes, signed));
+    let candidate =
+        candidate(&s3, &bucket, &key).await?.map(|(bytes, signature)| candidate_summary(&bytes, signature.is_some()));
     let status = serde_json::json!({
         "location": args.location,
         "published": published.first(),
@@ -165,11 +174,15 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The candidate published beside the manifest at `key`: its bytes, and whether it is signed (`None`: there is none).
-async fn candidate(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Option<(Vec<u8>, bool)>> {
+/// The candidate published beside the manifest at `key`: its bytes and signature (`None`: there is none).
+async fn candidate(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
     // Read as a Lambda reads it: bounded, and a missing object told from an unreachable one.
     match weft::rollout::source::fetch_manifest(s3, bucket, &sibling_key(key, "candidate.json"), None).await {
-        Ok(fetched) => Ok(fetched.map(|f| (f.bytes, f.signature.is_some()))),
+        Ok(fetched) => Ok(fetched.map(|f| (f.bytes, f.signature))),
         Err(weft::rollout::source::SourceError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -187,41 +200,25 @@ fn candidate_summary(bytes: &[u8], signed: bool) -> serde_json::Value {
     }
 }
 
-fn sequence_of(bytes: &[u8]) -> Option<u64> {
-    Manifest::parse(bytes).ok()?.manifest.scope.map(|scope| scope.sequence)
-}
-
-/// Makes the candidate the active version: its very bytes (same version, same signature) over the manifest, then
-/// the candidate removed. Deployments see both in one check, so a canary's conversations stay on it throughout.
+/// Makes the candidate the active version: its very bytes (same version, same signature) over the manifest, or
+/// signed again when a key is given, once the gate has loaded them as a deployment would; then the candidate is
+/// removed. Deployments see both in one check, so a canary's conversations stay on it throughout.
 pub async fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
     let (bucket, key) = s3_location(&args.location)?;
     let s3 = Clients::load().await.rules_s3();
     let candidate_key = sibling_key(&key, "candidate.json");
-    let Some((bytes, signed)) = candidate(&s3, &bucket, &key).await? else {
+    let Some((bytes, signature)) = candidate(&s3, &bucket, &key).await? else {
         bail!(
             "no candidate at s3://{bucket}/{candidate_key}: publish one with `weft rules publish --shadow` or --canary"
         )
     };
-    let version = candidate_summary(&bytes, signed)["version"].as_str().unwrap_or_default().to_owned();
-    if let Some(signer) = args.sign.signer()? {
-        put_signed(&s3, &bucket, &key, &bytes, &signer).await?;
-    } else {
-        let active = weft::rollout::source::fetch_manifest(&s3, &bucket, &key, None).await.ok().flatten();
-        let active_sequence = active.and_then(|fetched| sequence_of(&fetched.bytes));
-        if signed && active_sequence.is_some_and(|active| sequence_of(&bytes).is_none_or(|c| c <= active)) {
-            bail!(
-                "the candidate {version} is signed with a sequence no higher than the active version's (published since?): deployments would refuse it as replayed. Promote it signed again: add --key and --deployment"
-            );
-        }
-        s3.copy_object()
-            .bucket(&bucket)
-            .key(&key)
-            .copy_source(format!("{bucket}/{candidate_key}"))
-            .metadata_directive(MetadataDirective::Copy)
-            .send()
-            .await
-            .with_context(|| format!("copying s3://{bucket}/{candidate_key} over s3://{bucket}/{key}"))?;
-    }
+    let signer = args.sign.signer()?;
+    let gate = super::scope::gate(Engine::new()?, signer.as_ref(), args.sign.public_key.as_deref())?;
+    let publication = publication(&s3, &bucket, &key, bytes, signature, signer.as_ref()).await?;
+    let at = Destination { bucket: &bucket, key: &key, active_key: &key };
+    let version = put_rule_set(&s3, &at, &publication, &gate, None)
+        .await
+        .with_context(|| format!("nothing was promoted; the candidate stays at s3://{bucket}/{candidate_key}"))?;
     s3.delete_object().bucket(&bucket).key(&candidate_key).send().await.with_context(|| {
         format!("{version} is active, but s3://{bucket}/{candidate_key} could not be removed: delete it")
     })?;
@@ -232,7 +229,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
 /// Withdraws the candidate: deployments stop running it at their next poll; the active version is untouched.
 async fn withdraw(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<ExitCode> {
     let candidate_key = sibling_key(key, "candidate.json");
-    let Some((bytes, signed)) = candidate(s3, bucket, key).await? else {
+    let Some((bytes, signature)) = candidate(s3, bucket, key).await? else {
         bail!("no candidate at s3://{bucket}/{candidate_key} to withdraw")
     };
     s3.delete_object()
@@ -241,7 +238,7 @@ async fn withdraw(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::R
         .send()
         .await
         .with_context(|| format!("deleting s3://{bucket}/{candidate_key}"))?;
-    let version = candidate_summary(&bytes, signed)["version"].as_str().unwrap_or_default().to_owned();
+    let version = candidate_summary(&bytes, signature.is_some())["version"].as_str().unwrap_or_default().to_owned();
     println!(
         "withdrew the candidate {version} from s3://{bucket}/{candidate_key}; deployments drop it at their next poll"
     );
@@ -265,30 +262,19 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let id = target.s3_version_id.as_deref().context("that version has no S3 version id")?;
-    if let Some(signer) = args.sign.signer()? {
-        resign(&s3, &bucket, &key, id, &signer).await?;
-        println!(
-            "rolled back s3://{bucket}/{key} to {}'s rules (S3 version {id}), signed again with a new sequence; deployments load it at their next poll",
-            target.version
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if target.signed {
-        bail!(
-            "{} is signed: deployments refuse an older signed sequence as replayed. Put it back signed again: add --key and --deployment",
-            target.version
-        );
-    }
-    s3.copy_object()
-        .bucket(&bucket)
-        .key(&key)
-        .copy_source(format!("{bucket}/{key}?versionId={id}"))
-        .metadata_directive(MetadataDirective::Copy)
-        .send()
+    let old = s3.get_object().bucket(&bucket).key(&key).version_id(id).send().await.context("reading that version")?;
+    let signature = old.metadata().and_then(|m| m.get(weft::rules::signing::SIGNATURE_METADATA)).cloned();
+    let bytes = old.body.collect().await.context("reading that version")?.into_bytes().to_vec();
+    let signer = args.sign.signer()?;
+    let gate = super::scope::gate(Engine::new()?, signer.as_ref(), args.sign.public_key.as_deref())?;
+    let publication = publication(&s3, &bucket, &key, bytes, signature, signer.as_ref()).await?;
+    let at = Destination { bucket: &bucket, key: &key, active_key: &key };
+    put_rule_set(&s3, &at, &publication, &gate, None)
         .await
-        .with_context(|| format!("copying version {id} of s3://{bucket}/{key} over the current one"))?;
+        .with_context(|| format!("nothing was rolled back: s3://{bucket}/{key} is as it was"))?;
+    let again = if signer.is_some() { ", signed again with a new sequence" } else { "" };
     println!(
-        "rolled back s3://{bucket}/{key} to {} (S3 version {id}); deployments load it at their next poll",
+        "rolled back s3://{bucket}/{key} to {} (S3 version {id}){again}; deployments load it at their next poll",
         target.version
     );
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
-use weft::rules::manifest::Manifest;
+use weft::engine::{Engine, Limits};
+use weft::rollout::admit::{Gate, active_sequence};
+use weft::rollout::source::Trust;
 
 #[derive(clap::Args)]
 pub struct SignArgs {
@@ -20,6 +22,10 @@ pub struct SignArgs {
     /// When the signature stops counting (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long, value_name = "TIME", requires = "key")]
     expires: Option<String>,
+    /// The deployment's public keys (hex, comma-separated; its WEFT_RULES_PUBLIC_KEY): what is written is first
+    /// loaded as its Lambdas would, signature checked with these (default: --key's own public key).
+    #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
+    pub public_key: Option<String>,
 }
 
 pub struct Signer {
@@ -47,6 +53,16 @@ impl SignArgs {
 }
 
 impl Signer {
+    /// The key a Lambda verifies this signer's signatures with.
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The deployment its signatures are for.
+    pub fn deployment(&self) -> &str {
+        &self.deployment
+    }
+
     /// A signer for `deployment` with the private key `hex` (what `weft rules keygen` writes), no expiry: the table
     /// sync's Lambda, whose key is in Secrets Manager.
     pub fn from_hex(hex: &str, deployment: String) -> anyhow::Result<Signer> {
@@ -63,7 +79,7 @@ impl Signer {
         document: &mut serde_json::Value,
     ) -> anyhow::Result<(Vec<u8>, String)> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let sequence = now.max(published_sequence(s3, bucket, key).await.map_or(0, |s| s + 1));
+        let sequence = now.max(active_sequence(s3, bucket, key).await.map_or(0, |s| s + 1));
         document["scope"] =
             serde_json::json!({"deployment": self.deployment, "sequence": sequence, "expires": self.expires});
         let bytes = serde_json::to_vec_pretty(document)?;
@@ -90,8 +106,26 @@ pub async fn manifest_bytes(
     }
 }
 
-/// The sequence of the manifest now published at `s3://bucket/key`, if it has one (read as the Lambda reads it).
-async fn published_sequence(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<u64> {
-    let fetched = weft::rollout::source::fetch_manifest(s3, bucket, key, None).await.ok()??;
-    Manifest::parse(&fetched.bytes).ok()?.manifest.scope.map(|scope| scope.sequence)
+/// The check every write of a manifest passes: `engine` (the Lambda's, unless the modules are published precompiled)
+/// and what the deployment's Lambdas trust, as far as this process can know it: their `public_key`
+/// (WEFT_RULES_PUBLIC_KEY) and the WEFT_DEPLOYMENT and WEFT_RULES_MIN_SEQUENCE of its environment, the variables
+/// they read; where no key is given, the signer's own key and deployment.
+pub fn gate(engine: Engine, signer: Option<&Signer>, public_key: Option<&str>) -> anyhow::Result<Gate> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut public_keys = match public_key.filter(|k| !k.trim().is_empty()) {
+        Some(keys) => weft::rules::signing::public_keys(keys).context("the deployment's public key")?,
+        None => Vec::new(),
+    };
+    let mut deployment = var("WEFT_DEPLOYMENT");
+    if let (true, Some(signer)) = (public_keys.is_empty(), signer) {
+        public_keys.push(signer.verifying_key());
+        deployment.get_or_insert_with(|| signer.deployment().to_owned());
+    }
+    let min_sequence = match var("WEFT_RULES_MIN_SEQUENCE") {
+        Some(text) => {
+            text.trim().parse().with_context(|| format!("WEFT_RULES_MIN_SEQUENCE `{text}` is not a number"))?
+        }
+        None => 0,
+    };
+    Ok(Gate { engine, limits: Limits::default(), floor: Trust { public_keys, deployment, min_sequence } })
 }

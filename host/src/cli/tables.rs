@@ -8,14 +8,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use weft::aws::Clients;
-use weft::engine::ModuleId;
+use weft::engine::{Engine, ModuleId};
+use weft::rollout::admit::{Publication, Refusal};
 use weft::rollout::source::{
     MAX_MANIFEST_BYTES, MAX_TABLE_BYTES, RuleSource, fetch_manifest, fetch_object, sibling_key,
 };
 use weft::rollout::tables::genesys::{Credentials, Genesys};
 use weft::rollout::tables::sync_table;
-use weft::rules::RuleSetVersion;
 use weft::rules::manifest::{Manifest, TableSpec};
+
+use super::publish::{Destination, put_rule_set};
 
 /// Where `sync` notes, beside the manifest, when each table was last confirmed current: a sync that changes nothing
 /// publishes nothing (no new version, no swap), but the table is as fresh as the listing it matched.
@@ -94,6 +96,8 @@ pub struct SyncJob {
     pub domain: String,
     pub force: bool,
     pub signer: Option<super::scope::Signer>,
+    /// The deployment's public keys: what the sync publishes is checked with them first.
+    pub public_key: Option<String>,
     pub credentials: Credentials,
 }
 
@@ -103,6 +107,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         domain: args.domain,
         force: args.force,
         signer: args.sign.signer()?,
+        public_key: args.sign.public_key.clone(),
         credentials: credentials()?,
     };
     for line in run_sync(job, &Clients::load().await).await? {
@@ -132,20 +137,7 @@ pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<Str
         let published = if job.force { None } else { published_rows(&clients.s3, &bucket, &key, table).await };
         let sync = table.sync.as_ref().expect("only synced tables");
         let built = sync_table(&mut api, name, sync, published).await?;
-        let sha = ModuleId::new("", &built.bytes).sha256;
-        let changed = table.sha256.as_deref() != Some(sha.as_str());
-        if changed {
-            let file = format!("tables/{sha}.json");
-            let entry = &mut document["tables"][name];
-            entry["file"] = file.clone().into();
-            entry["sha256"] = sha.into();
-            // The synced file is JSON: the CSV columns a hand-exported table named no longer apply.
-            if let Some(entry) = entry.as_object_mut() {
-                entry.remove("key");
-                entry.remove("value");
-            }
-            uploads.push((file, built.bytes));
-        }
+        let changed = repin(&mut document["tables"][name], table, built.bytes, &mut uploads);
         outcomes.insert(name.clone(), Outcome { rows: built.rows, changed });
     }
     let mut report: Vec<String> = outcomes
@@ -153,17 +145,50 @@ pub async fn run_sync(job: SyncJob, clients: &Clients) -> anyhow::Result<Vec<Str
         .map(|(name, o)| format!("{name}: {} rows, {}", o.rows, if o.changed { "changed" } else { "unchanged" }))
         .collect();
     if !uploads.is_empty() {
-        let (bytes, signature) =
+        let (manifest, signature) =
             super::scope::manifest_bytes(job.signer.as_ref(), &clients.s3, &bucket, &key, &mut document).await?;
-        let etag = fetched.etag.as_deref();
-        super::rules::put_rule_set(&clients.s3, &bucket, &key, uploads, &bytes, signature.as_deref(), etag).await?;
-        let version = RuleSetVersion::new(document["name"].as_str(), &ModuleId::new("", &bytes).sha256);
         let signed = if signature.is_some() { " (signed)" } else { "" };
-        report.push(format!("published {version} to s3://{bucket}/{key}{signed}"));
+        let publication = Publication { manifest, signature, uploads: uploads.into_iter().collect() };
+        let gate = super::scope::gate(Engine::new()?, job.signer.as_ref(), job.public_key.as_deref())?;
+        let at = Destination { bucket: &bucket, key: &key, active_key: &key };
+        match put_rule_set(&clients.s3, &at, &publication, &gate, fetched.etag.as_deref()).await {
+            Ok(version) => report.push(format!("published {version} to s3://{bucket}/{key}{signed}")),
+            Err(error) => {
+                let synced = report.join("; ");
+                if let Some(refusal) = error.downcast_ref::<Refusal>() {
+                    note_refused(&clients.s3, &bucket, &key, &outcomes, &refusal.to_string()).await?;
+                }
+                return Err(error.context(format!("the synced tables ({synced}) were not published")));
+            }
+        }
     }
     note_synced(&clients.s3, &bucket, &key, &outcomes).await?;
     report.push(format!("{} requests to Genesys Cloud in {:.1} s", api.requests, started.elapsed().as_secs_f64()));
     Ok(report)
+}
+
+/// Points the manifest's `entry` for `table` at its synced `bytes` when they changed (`tables/<sha256>.json`, the
+/// hash pinned), adding the file to `uploads`; whether they changed.
+fn repin(
+    entry: &mut serde_json::Value,
+    table: &TableSpec,
+    bytes: Vec<u8>,
+    uploads: &mut Vec<(String, Vec<u8>)>,
+) -> bool {
+    let sha = ModuleId::new("", &bytes).sha256;
+    if table.sha256.as_deref() == Some(sha.as_str()) {
+        return false;
+    }
+    let file = format!("tables/{sha}.json");
+    entry["file"] = file.clone().into();
+    entry["sha256"] = sha.into();
+    // The synced file is JSON: the CSV columns a hand-exported table named no longer apply.
+    if let Some(entry) = entry.as_object_mut() {
+        entry.remove("key");
+        entry.remove("value");
+    }
+    uploads.push((file, bytes));
+    true
 }
 
 /// The rows of the table as published now (`None` when it cannot be read as a JSON object: nothing to compare).
@@ -179,13 +204,43 @@ async fn note_synced(
     key: &str,
     outcomes: &BTreeMap<String, Outcome>,
 ) -> anyhow::Result<()> {
-    let status_key = sibling_key(key, SYNC_STATUS);
     let mut status = read_status(s3, bucket, key).await;
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     for (name, outcome) in outcomes {
         status.insert(name.clone(), serde_json::json!({"syncedAt": now, "rows": outcome.rows}));
     }
-    let body = serde_json::to_vec_pretty(&status)?;
+    write_status(s3, bucket, key, &status).await
+}
+
+/// Records that the listings of `outcomes` made a version the Lambdas would refuse, and why: the tables keep their
+/// last confirmed time (they are as stale as they were), and `weft tables status` shows the refusal until a sync
+/// publishes.
+async fn note_refused(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    outcomes: &BTreeMap<String, Outcome>,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let mut status = read_status(s3, bucket, key).await;
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    for (name, outcome) in outcomes {
+        let entry = status.entry(name.clone()).or_insert_with(|| serde_json::json!({}));
+        entry["refusedAt"] = now.clone().into();
+        entry["refusedRows"] = outcome.rows.into();
+        entry["refusal"] = reason.into();
+    }
+    write_status(s3, bucket, key, &status).await
+}
+
+async fn write_status(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    status: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let status_key = sibling_key(key, SYNC_STATUS);
+    let body = serde_json::to_vec_pretty(status)?;
     let put = s3.put_object().bucket(bucket).key(&status_key).content_type("application/json").body(body.into());
     put.send().await.map_err(|e| {
         anyhow::anyhow!("writing s3://{bucket}/{status_key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
@@ -205,6 +260,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::parse(&fetched.bytes)?.manifest;
     let synced = read_status(&clients.s3, &bucket, &key).await;
     println!("{:<20} {:<12} {:>8} {:>10}  synced", "table", "source", "rows", "bytes");
+    let mut refused = 0;
     for (name, table) in &manifest.tables {
         let object = clients.s3.head_object().bucket(&bucket).key(sibling_key(&key, &table.file)).send().await;
         let bytes = object.ok().and_then(|o| o.content_length()).map_or("missing".to_owned(), |n| n.to_string());
@@ -220,14 +276,29 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             (true, None) => "never".to_owned(),
             (true, Some(age)) => {
                 let stale = refresh.is_some_and(|r| age > 2 * r);
-                format!(
-                    "{} ago{}",
-                    humantime::format_duration(Duration::from_secs(age.as_secs())),
-                    if stale { " (stale)" } else { "" }
-                )
+                format!("{} ago{}", ago(age), if stale { " (stale)" } else { "" })
             }
         };
         println!("{name:<20} {source:<12} {rows:>8} {bytes:>10}  {synced}");
+        if let Some((at, reason)) = note.and_then(refusal) {
+            refused += 1;
+            println!("  the last sync was refused {} ago, nothing was published: {reason}", ago(at));
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A table's refusal that no sync has cleared since: how long ago, and why.
+fn refusal(note: &serde_json::Value) -> Option<(Duration, &str)> {
+    let at = humantime::parse_rfc3339(note["refusedAt"].as_str()?).ok()?;
+    let synced = note["syncedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
+    if synced.is_some_and(|synced| synced > at) {
+        return None;
+    }
+    Some((SystemTime::now().duration_since(at).unwrap_or_default(), note["refusal"].as_str().unwrap_or("?")))
+}
+
+/// An age to the second, for people.
+fn ago(age: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(age.as_secs()))
 }

@@ -99,7 +99,17 @@ impl RuleInstance {
     /// Another instance of the same module, parameters, tables and limits, with state of its own (for running
     /// slices of input side by side, as concurrent Lambda instances would).
     pub fn replica(&self) -> RuleInstance {
-        RuleInstance::new(self.module.clone(), self.params.clone(), self.tables.clone(), self.limits.clone())
+        self.replica_with_tables(self.tables.clone())
+    }
+
+    /// A replica that looks up `tables` instead (a golden case's own rows standing in for the published tables).
+    pub fn replica_with_tables(&self, tables: Arc<Tables>) -> RuleInstance {
+        RuleInstance::new(self.module.clone(), self.params.clone(), tables, self.limits.clone())
+    }
+
+    /// The lookup tables the module reads.
+    pub fn tables(&self) -> &Arc<Tables> {
+        &self.tables
     }
 
     pub fn module(&self) -> &ModuleId {

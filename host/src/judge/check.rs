@@ -5,8 +5,31 @@ use serde_json::Value;
 
 use crate::input::{Chunk, Source};
 use crate::judge::Judge;
+use crate::rules::RuleSet;
 use crate::rules::golden::{Case, Expect};
 use crate::verdict::Verdict;
+
+/// Runs a rule set's golden cases in order: each case's name and its differences (none: it passes). A case that
+/// carries its own `tables` runs on a replica whose tables those rows replace; the others share one judge, so the
+/// self-test warms the instances that then judge live events. `weft rules test MANIFEST` and every load's
+/// self-test both run here.
+pub fn run_cases(rules: RuleSet, cases: &[Case]) -> (RuleSet, Vec<(String, Vec<String>)>) {
+    let mut judge = Judge::new(rules).with_batch_size(1);
+    let mut results = Vec::with_capacity(cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        let name = case.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
+        let diffs = if case.tables.is_empty() {
+            check(&mut judge, case)
+        } else {
+            match judge.rules().with_tables_replaced(&case.tables) {
+                Ok(rules) => check(&mut Judge::new(rules).with_batch_size(1), case),
+                Err(problem) => vec![format!("tables: {problem}")],
+            }
+        };
+        results.push((name, diffs));
+    }
+    (judge.into_rules(), results)
+}
 
 /// Runs one case through `judge`; the differences, one line each (empty: the case passes).
 pub fn check(judge: &mut Judge, case: &Case) -> Vec<String> {

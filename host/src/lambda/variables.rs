@@ -171,6 +171,18 @@ pub const SYNC_VARIABLES: &[Variable] = &[
         name: "WEFT_DEPLOYMENT",
         required: false,
         default: None,
-        description: "The deployment the re-signed rule set is for (required with WEFT_RULES_SIGNING_KEY_SECRET).",
+        description: "The deployment the re-signed rule set is for (required with WEFT_RULES_SIGNING_KEY_SECRET), and the one its signature is checked for before it is published.",
+    },
+    Variable {
+        name: "WEFT_RULES_PUBLIC_KEY",
+        required: false,
+        default: None,
+        description: "The event function's: before publishing, the sync loads the new version as the event function would, with these keys, and publishes nothing it would refuse. Unset: the signing key's own public key.",
+    },
+    Variable {
+        name: "WEFT_RULES_MIN_SEQUENCE",
+        required: false,
+        default: Some("0"),
+        description: "The event function's: a version it would refuse as older than this is not published.",
     },
 ];

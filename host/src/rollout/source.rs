@@ -8,16 +8,19 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use ed25519_dalek::VerifyingKey;
 
 use crate::engine::{Engine, Limits};
-use crate::judge::Judge;
-use crate::judge::check::check;
+use crate::judge::check::run_cases;
+pub use crate::rollout::fetch::{
+    FetchedManifest, MAX_MANIFEST_BYTES, MAX_PRECOMPILED_BYTES, MAX_TABLE_BYTES, Prefetched, fetch_files,
+    fetch_manifest, fetch_object, sibling_key,
+};
 use crate::rules::golden::Case;
 use crate::rules::manifest::{Fetch, LocalFiles, Manifest, ManifestError, Parsed};
-use crate::rules::signing::{self, SIGNATURE_METADATA, SignatureError};
+use crate::rules::signing::{self, SignatureError};
 use crate::rules::{RuleSet, RuleSetVersion};
 
 /// Where the rule set is read from.
@@ -92,15 +95,6 @@ impl SourceError {
     }
 }
 
-/// A manifest as fetched: its bytes, its ETag and signature when it came from S3.
-pub struct FetchedManifest {
-    pub bytes: Vec<u8>,
-    pub etag: Option<String>,
-    pub signature: Option<String>,
-    /// When it was published (S3's Last-Modified): the metrics report how long a swap took from there.
-    pub published: Option<SystemTime>,
-}
-
 /// What must hold before a rule set may run.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
@@ -114,6 +108,15 @@ pub struct Trust {
     pub min_sequence: u64,
 }
 
+impl Trust {
+    /// What a version must meet to replace one whose signed sequence is `active`: these keys and deployment, and a
+    /// sequence above the active one as well as this floor (an older or equal one is refused as replayed).
+    pub fn above(&self, active: Option<u64>) -> Trust {
+        let min_sequence = active.map_or(self.min_sequence, |s| self.min_sequence.max(s.saturating_add(1)));
+        Trust { min_sequence, ..self.clone() }
+    }
+}
+
 /// A rule set that passed every check, ready to run.
 pub struct Accepted {
     pub rules: RuleSet,
@@ -124,138 +127,6 @@ pub struct Accepted {
     pub sequence: Option<u64>,
     /// How it runs when it is a candidate.
     pub rollout: Option<crate::rules::manifest::Rollout>,
-}
-
-/// The S3 key of a file a manifest at `manifest_key` names (`name` is relative to the manifest's prefix).
-pub fn sibling_key(manifest_key: &str, name: &str) -> String {
-    match manifest_key.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{name}"),
-        None => name.to_owned(),
-    }
-}
-
-/// GETs the manifest; `None` when it has not changed since `etag` (a conditional GET, If-None-Match).
-pub async fn fetch_manifest(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    etag: Option<&str>,
-) -> Result<Option<FetchedManifest>, SourceError> {
-    let location = format!("s3://{bucket}/{key}");
-    let answer = s3.get_object().bucket(bucket).key(key).set_if_none_match(etag.map(str::to_owned)).send().await;
-    let object = match answer {
-        Ok(object) => object,
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(None),
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-            return Err(SourceError::NotFound { location });
-        }
-        Err(e) => {
-            let reason = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
-            return Err(SourceError::Unreachable { location, reason });
-        }
-    };
-    let etag = object.e_tag().map(str::to_owned);
-    let published = object.last_modified().and_then(|at| {
-        let secs = u64::try_from(at.secs()).ok()?;
-        Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(at.subsec_nanos().into()))
-    });
-    let signature = object.metadata().and_then(|m| m.get(SIGNATURE_METADATA)).cloned();
-    let bytes = read_bounded(object, &location, "manifest", MAX_MANIFEST_BYTES).await?;
-    Ok(Some(FetchedManifest { bytes, etag, signature, published }))
-}
-
-/// Every file a manifest names, fetched from S3 beside it (concurrently).
-pub async fn fetch_files(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    manifest_key: &str,
-    parsed: &Parsed,
-    max_module_bytes: usize,
-) -> Result<Prefetched, SourceError> {
-    let tables = parsed.manifest.tables.values().map(|t| (t.file.clone(), "table", MAX_TABLE_BYTES));
-    let modules = parsed.manifest.rules.iter().flat_map(|rule| {
-        let modules = rule.modules.iter().filter(|m| m.module != crate::rules::embedded::DEFAULT_RULE);
-        modules.map(|m| (m.module.clone(), "module", max_module_bytes as u64))
-    });
-    // Native code only from a signed rule set, and only the form this build can load.
-    let native = parsed.manifest.rules.iter().flat_map(|rule| &rule.modules).flat_map(|m| &m.precompiled);
-    let native = native.filter(|p| parsed.signed && p.target == crate::engine::TARGET);
-    let native = native.map(|p| (p.file.clone(), "precompiled module", MAX_PRECOMPILED_BYTES));
-    let mut names: Vec<(String, &'static str, u64)> = tables.chain(modules).chain(native).collect();
-    names.sort();
-    names.dedup_by(|a, b| a.0 == b.0);
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, what, limit) in names {
-        let (s3, bucket, key) = (s3.clone(), bucket.to_owned(), sibling_key(manifest_key, &name));
-        tasks.spawn(async move { Ok::<_, SourceError>((name, fetch_object(&s3, &bucket, &key, what, limit).await?)) });
-    }
-    let mut files = HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        let (name, bytes) =
-            done.map_err(|e| SourceError::Unreachable { location: "s3".into(), reason: e.to_string() })??;
-        files.insert(name, bytes);
-    }
-    Ok(Prefetched(files))
-}
-
-/// One object beside a manifest (`what` names it in errors), read within `limit` bytes.
-pub async fn fetch_object(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    what: &'static str,
-    limit: u64,
-) -> Result<Vec<u8>, SourceError> {
-    let location = format!("s3://{bucket}/{key}");
-    let object = s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| SourceError::Unreachable {
-        location: location.clone(),
-        reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-    })?;
-    read_bounded(object, &location, what, limit).await
-}
-
-/// The largest manifest weft reads (the combined example is 4 KiB).
-pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
-/// The largest precompiled module weft reads: native code is several times the size of its `.wasm`.
-pub const MAX_PRECOMPILED_BYTES: u64 = 256 * 1024 * 1024;
-/// The largest table file weft reads: tables are held in memory by every container.
-pub const MAX_TABLE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// An object's body, refused before it is read when its Content-Length is over `limit`, and cut off when more
-/// than `limit` bytes arrive whatever the header said: a rules bucket is not trusted to size what it serves.
-async fn read_bounded(
-    object: aws_sdk_s3::operation::get_object::GetObjectOutput,
-    location: &str,
-    what: &'static str,
-    limit: u64,
-) -> Result<Vec<u8>, SourceError> {
-    let too_large = |bytes| SourceError::TooLarge { location: location.to_owned(), what, bytes, limit };
-    let declared = object.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-    if declared > limit {
-        return Err(too_large(declared));
-    }
-    let mut body = object.body;
-    let mut bytes = Vec::with_capacity(declared as usize);
-    loop {
-        let chunk = body.try_next().await.map_err(|e| SourceError::Unreachable {
-            location: location.to_owned(),
-            reason: format!("reading the body: {e}"),
-        })?;
-        let Some(chunk) = chunk else { return Ok(bytes) };
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(too_large((bytes.len() + chunk.len()) as u64));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-}
-
-/// Files fetched ahead of loading (the loader itself is synchronous and CPU-bound).
-pub struct Prefetched(pub HashMap<String, Vec<u8>>);
-
-impl Fetch for Prefetched {
-    fn fetch(&self, name: &str) -> Result<Vec<u8>, String> {
-        self.0.get(name).cloned().ok_or_else(|| format!("{name} was not fetched"))
-    }
 }
 
 /// The checks on the manifest's own bytes, before anything it names is fetched: its signature, then its parse.
@@ -312,34 +183,50 @@ pub async fn load_s3(
         Ok(None) => return Ok(None),
         Err(error) => return Err(Refused { etag: None, error }),
     };
-    let etag = fetched.etag.clone();
-    if etag.is_some() && etag.as_deref() == if_none_match {
+    if fetched.etag.is_some() && fetched.etag.as_deref() == if_none_match {
         return Ok(None);
     }
-    let refused = |error| Refused { etag: etag.clone(), error };
-    let parsed = verify(&fetched, trust).map_err(refused)?;
-    let files = fetch_files(s3, bucket, key, &parsed, limits.module_bytes).await.map_err(refused)?;
-    let (engine, limits, tag) = (engine.clone(), limits.clone(), etag.clone());
-    match tokio::task::spawn_blocking(move || build(&parsed, &files, &engine, &limits, tag)).await {
-        Ok(built) => built.map(|accepted| Some(Accepted { published: fetched.published, ..accepted })).map_err(refused),
-        Err(join) => Err(refused(SourceError::Unreachable { location: "compile".into(), reason: join.to_string() })),
+    let etag = fetched.etag.clone();
+    let at = S3Location { s3, bucket, key };
+    check(&at, fetched, &HashMap::new(), engine, limits, trust).await.map(Some).map_err(|error| Refused { etag, error })
+}
+
+/// Where a manifest is, or is about to be, in S3: the files it names are read beside it.
+pub struct S3Location<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+/// Every check on a manifest's bytes as they are (or will be) at `at`: signature and trust floor, then the files it
+/// names (from `pending` when they are about to be uploaded with it, else from S3), hashes, compile within the
+/// engine's budget, self-test. The one judgement of a rule set: the Lambda's loads and every writer's check before
+/// it writes ([`crate::rollout::admit`]) both come here.
+pub async fn check(
+    at: &S3Location<'_>,
+    fetched: FetchedManifest,
+    pending: &HashMap<String, Vec<u8>>,
+    engine: &Engine,
+    limits: &Limits,
+    trust: &Trust,
+) -> Result<Accepted, SourceError> {
+    let parsed = verify(&fetched, trust)?;
+    let files = fetch_files(at.s3, at.bucket, at.key, &parsed, limits.module_bytes, pending).await?;
+    let (engine, limits, etag) = (engine.clone(), limits.clone(), fetched.etag.clone());
+    match tokio::task::spawn_blocking(move || build(&parsed, &files, &engine, &limits, etag)).await {
+        Ok(built) => built.map(|accepted| Accepted { published: fetched.published, ..accepted }),
+        Err(join) => Err(SourceError::Unreachable { location: "compile".into(), reason: join.to_string() }),
     }
 }
 
-/// Runs the manifest's golden cases on the rule set about to be activated (warming its instances too).
+/// Runs the manifest's golden cases on the rule set about to be activated (warming its instances too); the first
+/// that fails refuses it, by name.
 pub fn self_test(rules: RuleSet, cases: &[Case]) -> Result<RuleSet, SourceError> {
-    if cases.is_empty() {
-        return Ok(rules);
+    let (rules, results) = run_cases(rules, cases);
+    match results.into_iter().find(|(_, diffs)| !diffs.is_empty()) {
+        Some((name, diffs)) => Err(SourceError::SelfTest(format!("{name}: {}", diffs.join("; ")))),
+        None => Ok(rules),
     }
-    let mut judge = Judge::new(rules).with_batch_size(1);
-    for (i, case) in cases.iter().enumerate() {
-        let diffs = check(&mut judge, case);
-        if !diffs.is_empty() {
-            let name = case.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
-            return Err(SourceError::SelfTest(format!("{name}: {}", diffs.join("; "))));
-        }
-    }
-    Ok(judge.into_rules())
 }
 
 /// Loads a rule set from `source` now (cold start, `weft run --rules`), with every check.

@@ -124,12 +124,17 @@ impl Rule {
 
     /// The same rule on fresh instances, with health and counts of its own.
     pub(super) fn replica(&self) -> Rule {
+        self.replica_with(RuleInstance::replica)
+    }
+
+    /// The same rule on the instances `instance` makes of its chain's, with health and counts of its own.
+    pub(super) fn replica_with(&self, instance: impl FnMut(&RuleInstance) -> RuleInstance) -> Rule {
         Rule {
             // A name of its own: every record carries it (`RecordId::rule`), and replicas run on threads of their
             // own, which would otherwise count references on one shared cache line for every record.
             name: Arc::from(&*self.name),
             matcher: self.matcher.clone(),
-            chain: self.chain.iter().map(RuleInstance::replica).collect(),
+            chain: self.chain.iter().map(instance).collect(),
             output: self.output.clone(),
             on_error: self.on_error,
             quarantine: self.quarantine,

@@ -16,6 +16,9 @@ locals {
     GENESYS_CREDENTIALS_SECRET    = local.tables_sync ? aws_secretsmanager_secret.genesys_client[0].arn : ""
     WEFT_RULES_SIGNING_KEY_SECRET = var.rules_signing_key_secret_arn == null ? "" : var.rules_signing_key_secret_arn
     WEFT_DEPLOYMENT               = var.deployment == "" ? var.name : var.deployment
+    # The event function's trust: the sync publishes nothing the event function would refuse.
+    WEFT_RULES_PUBLIC_KEY   = var.rules_public_key
+    WEFT_RULES_MIN_SEQUENCE = tostring(var.rules_min_sequence)
   }
 }
 

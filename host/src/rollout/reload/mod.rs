@@ -284,8 +284,7 @@ impl Reloader {
     /// The trust a version checked now must meet: signed above the active version's sequence `active`, when it has
     /// one (a later manifest, and a candidate, must both be newer than what runs).
     fn trust_above(&self, active: Option<u64>) -> Trust {
-        let floor = active.map_or(self.trust.min_sequence, |s| self.trust.min_sequence.max(s.saturating_add(1)));
-        Trust { min_sequence: floor, ..self.trust.clone() }
+        self.trust.above(active)
     }
 
     fn settle(&self, (candidate, outcome): (CandidateCheck, Result<Option<Accepted>, Refused>)) {
