@@ -14,7 +14,9 @@
 //! - [`delivery`]: records to Kinesis, dead letters to SQS (or S3 beside them), within the invocation's budget →
 //!   one fate per event;
 //! - [`rollout`]: rule sets into a running system — sources, signature and self-test, hot swap;
-//! - [`metrics`]: what every stage counted, as CloudWatch Embedded Metric Format documents.
+//! - [`metrics`]: what every stage counted, as CloudWatch Embedded Metric Format documents;
+//! - [`history`]: events that come again — EventBridge replays of the Genesys bus's archive — known for what they
+//!   are (counted by replay, stamped, kept apart), and the replays themselves driven from the command line.
 //!
 //! The two front doors sit on top: [`lambda`] (the handler and its configuration) and the `weft` CLI (`cli/`,
 //! in the binary). [`aws`] builds the SDK clients both use, [`logs`] formats their log lines; [`schema`] writes
@@ -37,6 +39,8 @@ pub mod delivery;
 pub mod rollout;
 
 pub mod metrics;
+
+pub mod history;
 
 pub mod aws;
 pub mod lambda;

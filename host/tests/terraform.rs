@@ -185,3 +185,35 @@ fn consumers_get_what_kcl_2_needs_on_the_stream() {
     }
     assert!(resources(statement(&w["consumer_policy"], "ReadTheStream")).contains("aws_kinesis_stream.records.arn"));
 }
+
+#[test]
+fn the_genesys_bus_is_archived_encrypted_and_replays_can_be_kept_apart() {
+    let w = wiring();
+    let archive = &w["archive"];
+    // On the partner bus itself, on by default, off at 0 days, encrypted with the module's key.
+    assert_eq!(archive["event_source_arn"], "${aws_cloudwatch_event_bus.genesys.arn}");
+    assert_eq!(archive["count"], "${var.archive_retention_days > 0 ? 1 : 0}");
+    assert_eq!(archive["retention_days"], "${var.archive_retention_days}");
+    assert_eq!(archive["kms_key_identifier"], "${aws_kms_key.weft.arn}");
+    let variables = std::fs::read_to_string(common::repo().join("terraform/modules/weft/variables.tf")).unwrap();
+    let retention = variables.split("variable \"archive_retention_days\"").nth(1).unwrap();
+    assert!(retention.split("variable ").next().unwrap().contains("default     = 30"), "30 days by default");
+    let key = statement(&w["key_policy"], "EventBridgeEncryptsTheArchive");
+    assert!(key["actions"].as_array().unwrap().iter().any(|a| a == "kms:GenerateDataKey"), "{key}");
+    // The replay stream: created only when named, encrypted, written by the function, read by consumers.
+    let stream = &w["replay_stream"];
+    assert_eq!(stream["count"], "${var.replay_stream_name == \"\" ? 0 : 1}");
+    assert_eq!((&stream["name"], &stream["encryption_type"]), (&"${var.replay_stream_name}".into(), &"KMS".into()));
+    assert_eq!(w["locals_environment"]["WEFT_REPLAY_STREAM"], "${var.replay_stream_name}");
+    assert!(
+        w["extra_stream_arns"].to_string().contains("aws_kinesis_stream.replay[*].arn"),
+        "{}",
+        w["extra_stream_arns"]
+    );
+    assert!(resources(statement(&w["consumer_policy"], "ReadTheStream")).contains("aws_kinesis_stream.replay[*].arn"));
+    // What `weft replay start` needs from the deployment.
+    let outputs: Vec<&str> = w["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    for output in ["archive_name", "event_rule_name", "replay_stream_name"] {
+        assert!(outputs.contains(&output), "output {output}: {outputs:?}");
+    }
+}

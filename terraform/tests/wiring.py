@@ -89,6 +89,16 @@ def main():
         "sync_schedule_target": first(resources["aws_scheduler_schedule.tables_sync"]["target"]),
         "sync_scheduler_policy": statements(data["aws_iam_policy_document.tables_sync_scheduler"]),
         "sync_alarm_dimensions": resources["aws_cloudwatch_metric_alarm.tables_sync_failed"]["dimensions"],
+        "archive": resources["aws_cloudwatch_event_archive.genesys"],
+        "replay_stream": resources["aws_kinesis_stream.replay"],
+        "extra_stream_arns": local.get("extra_stream_arns"),
+        "key_policy": statements(data["aws_iam_policy_document.key"]),
+        "outputs": sorted(
+            name
+            for path in sorted(pathlib.Path(sys.argv[1]).glob("*.tf"))
+            for block in hcl2.load(open(path)).get("output", [])
+            for name in block
+        ),
     }
     json.dump(report, sys.stdout, indent=1)
 

@@ -51,6 +51,8 @@ enum Command {
     Redrive(redrive::RedriveArgs),
     /// Keep lookup tables current from the Genesys Cloud API, and show how current they are.
     Tables(tables::TablesArgs),
+    /// Replay the archive of the Genesys bus through weft: start, follow, cancel and list EventBridge replays.
+    Replay(weft::history::replay::ReplayArgs),
     /// Print the records of a Kinesis stream as JSON lines.
     Tail(tail::TailArgs),
     /// List the environment variables the Lambda reads.
@@ -78,6 +80,13 @@ pub fn main() -> ExitCode {
         Some(Command::Rules(args)) => rules::rules(args),
         Some(Command::Redrive(args)) => redrive::redrive(args),
         Some(Command::Tables(args)) => tables::tables(args),
+        Some(Command::Replay(args)) => runtime().and_then(|runtime| {
+            runtime.block_on(async {
+                let client = aws_sdk_eventbridge::Client::new(&weft::aws::sdk_config().await);
+                weft::history::replay::command(args, &client).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }),
         Some(Command::Tail(args)) => tail::tail(args),
         Some(Command::Env(args)) => env::env(args),
         Some(Command::Bench(args)) => bench::bench(args),

@@ -8,6 +8,7 @@
 
 pub mod envelope;
 mod head;
+pub mod provenance;
 mod scan;
 mod slice;
 mod stream;

@@ -46,6 +46,8 @@ pub struct Config {
     pub batch: usize,
     pub metrics: MetricsConfig,
     pub rule_logs: RuleLogs,
+    /// Where replayed events' records go (`None`: where live events' go).
+    pub replay_stream: Option<String>,
 }
 
 impl Config {
@@ -104,12 +106,15 @@ impl Config {
             rule_logs: vars
                 .parsed("WEFT_RULE_LOGS", "`debug` or `as-written`", RuleLogs::parse)?
                 .unwrap_or(RuleLogs::Debug),
+            replay_stream: vars
+                .parsed("WEFT_REPLAY_STREAM", REPLAY_STREAM, |s| valid_stream_name(s).then(|| s.to_owned()))?,
         })
     }
 }
 
 const STREAM: &str =
     "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -) or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)";
+const REPLAY_STREAM: &str = "a Kinesis stream name (1 to 128 of a-z A-Z 0-9 _ . -)";
 const QUEUE_URL: &str = "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)";
 const PUBLIC_KEY: &str = "ed25519 public keys, 64 hex digits each (weft rules keygen), comma-separated";
 const NAMESPACE: &str = "a CloudWatch namespace: 1 to 255 of a-z A-Z 0-9 . - _ / # :, not starting with AWS/";

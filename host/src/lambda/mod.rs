@@ -9,14 +9,15 @@
 //! Everything expensive (clients, engine, compiled rules) is built once per container, before the first poll.
 
 pub mod config;
+mod sqs;
 mod variables;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
 use crate::delivery::{Budget, Delivery, LetterPort, RecordPort, SinkError};
 use crate::input::{Chunk, Source};
@@ -28,6 +29,9 @@ use crate::rollout::source::{RuleSource, Trust};
 use crate::rules::RuleSet;
 use crate::rules::signing;
 use crate::verdict::{Fate, Summary};
+
+/// An invocation's events: each one's fate, and the replay it came from (`None`: live).
+type Settled = (Vec<Fate>, Vec<Option<String>>);
 
 /// Why an invocation failed as a whole (Lambda then retries it and, in the end, uses its on-failure destination).
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,8 @@ pub struct Handler {
     metrics: Option<Publisher>,
     /// Bounds on a candidate rule set (shadow budget, canary margin).
     candidates: Settings,
+    /// Where replayed events' records go (`WEFT_REPLAY_STREAM`; `None`: where live events' go).
+    replay_stream: Option<String>,
 }
 
 impl Handler {
@@ -93,7 +99,14 @@ impl Handler {
             rollback_after,
             metrics: None,
             candidates: Settings::default(),
+            replay_stream: None,
         }
+    }
+
+    /// Writes replayed events' records to `stream` instead of their own.
+    pub fn with_replay_stream(mut self, stream: Option<String>) -> Handler {
+        self.replay_stream = stream;
+        self
     }
 
     /// Runs candidate rule sets within `settings`.
@@ -160,8 +173,8 @@ impl Handler {
         }
         let chunk =
             Chunk::Object { text: payload.get(), source: Source::Invocation { request_id: request_id.to_owned() } };
-        let fates = self.settle(vec![chunk], deadline).await?;
-        let summary = self.report(&fates, request_id, deadline, "direct invocation").await;
+        let (fates, replays) = self.settle(vec![chunk], deadline).await?;
+        let summary = self.report(&fates, &replays, request_id, deadline, "direct invocation").await;
         if let Some(Fate::Failed { reason }) = fates.iter().find(|f| matches!(f, Fate::Failed { .. })) {
             // Not delivered and not dead-lettered: fail, so that Lambda retries and then uses its destination.
             return Err(InvocationError::Undelivered(reason.clone()));
@@ -193,8 +206,8 @@ impl Handler {
                 }
             })
             .collect();
-        let fates = self.settle(chunks, deadline).await?;
-        self.report(&fates, request_id, deadline, "batched invocation").await;
+        let (fates, replays) = self.settle(chunks, deadline).await?;
+        self.report(&fates, &replays, request_id, deadline, "batched invocation").await;
         let mut response = SqsBatchResponse::default();
         for (id, fate) in ids.into_iter().zip(&fates) {
             if matches!(fate, Fate::Failed { .. }) {
@@ -204,11 +217,11 @@ impl Handler {
         Ok(response)
     }
 
-    /// Rules, then delivery, within the invocation's one budget.
-    async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Vec<Fate>, InvocationError> {
+    /// Rules, then delivery, within the invocation's one budget: each event's fate, and the replay it came from.
+    async fn settle(&self, chunks: Vec<Chunk<'_>>, deadline: Instant) -> Result<Settled, InvocationError> {
         let budget = Budget::until(deadline);
         self.refresh_rules().await?;
-        let judged = {
+        let mut judged = {
             let mut judge = self.judge();
             let judge = judge.as_mut().ok_or_else(|| InvocationError::NoRuleSet("not loaded".into()))?;
             let judged = judge.judge_until(chunks, Some(budget.records_until()));
@@ -218,13 +231,22 @@ impl Handler {
             }
             judged
         };
-        Ok(self.delivery.lock().await.deliver(judged, budget).await?)
+        let replays = crate::history::replays(&mut judged, self.replay_stream.as_deref());
+        Ok((self.delivery.lock().await.deliver(judged, budget).await?, replays))
     }
 
     /// Logs the invocation's summary line and publishes its metrics: the fates, and what each stage counted.
-    async fn report(&self, fates: &[Fate], request_id: &str, deadline: Instant, message: &str) -> Summary {
+    async fn report(
+        &self,
+        fates: &[Fate],
+        replays: &[Option<String>],
+        request_id: &str,
+        deadline: Instant,
+        message: &str,
+    ) -> Summary {
         let mut report = Report { request_id: Some(request_id.to_owned()), ..Report::default() };
         report.count(fates);
+        report.count_replays(fates, replays);
         if let Some(judge) = self.judge().as_mut() {
             report.rules = judge.take_stats();
             report.rule_set = judge.rules().version().map(|v| v.0.clone());
@@ -348,7 +370,8 @@ pub async fn from_config(config: &crate::lambda::config::Config) -> Result<Handl
         None,
     );
     Ok(Handler::hot_swapping(judge, delivery, reloader, config.batch, config.rollback_after)
-        .with_candidates(config.candidates))
+        .with_candidates(config.candidates)
+        .with_replay_stream(config.replay_stream.clone()))
 }
 
 #[cfg(test)]
@@ -365,33 +388,4 @@ mod tests {
         let emulated = left(deadline_instant(600_000));
         assert!(emulated > Duration::from_secs(599) && emulated <= Duration::from_secs(600), "{emulated:?}");
     }
-}
-
-/// What weft reads of an SQS event source mapping's invocation, and its partial-batch answer
-/// (`ReportBatchItemFailures`). Ours, a dozen lines, rather than `aws_lambda_events`: its serde_with, darling and
-/// chrono cost every first build about a minute of CPU for these four structs.
-#[derive(Debug, Deserialize)]
-struct SqsEvent {
-    #[serde(rename = "Records")]
-    records: Vec<SqsMessage>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SqsMessage {
-    message_id: Option<String>,
-    body: Option<String>,
-    event_source: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SqsBatchResponse {
-    batch_item_failures: Vec<BatchItemFailure>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BatchItemFailure {
-    item_identifier: String,
 }

@@ -127,6 +127,12 @@ pub const VARIABLES: &[Variable] = &[
         description: "Level of rule modules' log lines: `debug` whatever the module chose, or `as-written`. Their text is redacted (phone numbers, long digit runs, e-mail addresses) either way.",
     },
     Variable {
+        name: "WEFT_REPLAY_STREAM",
+        required: false,
+        default: None,
+        description: "A Kinesis stream for the records of replayed events (those EventBridge's replay marks with `replay-name`), so that live consumers never see history. Unset: they go where live events' records go.",
+    },
+    Variable {
         name: "WEFT_LOG",
         required: false,
         default: Some("info"),

@@ -42,6 +42,8 @@ pub enum Per {
     Difference,
     /// `[Function, Table]`: one per lookup table that missed.
     Table,
+    /// `[Function, Replay]`: one per EventBridge replay whose events the invocation took.
+    Replay,
 }
 
 impl Per {
@@ -56,6 +58,7 @@ impl Per {
             Per::Reason => &[&["Function", "Reason"]],
             Per::Difference => &[&["Function", "Rule", "Kind"]],
             Per::Table => &[&["Function", "Table"]],
+            Per::Replay => &[&["Function", "Replay"]],
         }
     }
 
@@ -68,7 +71,7 @@ impl Per {
             Per::Stream => Some("Stream"),
             Per::Stage => Some("Stage"),
             Per::Reason => Some("Reason"),
-            Per::Difference | Per::Table => None,
+            Per::Difference | Per::Table | Per::Replay => None,
         }
     }
 }
@@ -85,7 +88,7 @@ const fn m(name: &'static str, unit: Unit, per: Per, description: &'static str) 
     Metric { name, unit, per, description }
 }
 
-use Per::{Difference, Function, Module, Reason, Rule, Stage, Stream, Table};
+use Per::{Difference, Function, Module, Reason, Replay, Rule, Stage, Stream, Table};
 use Unit::{Count, Milliseconds, Seconds};
 
 pub const METRICS: &[Metric] = &[
@@ -230,6 +233,11 @@ pub const METRICS: &[Metric] = &[
         Table,
         "Lookups that found no entry, per table: a synced table behind Genesys (a new wrap-up code) shows here.",
     ),
+    m("ReplayedEvents", Count, Replay, "Events an EventBridge replay sent again (their envelope's replay-name)."),
+    m("ReplayWritten", Count, Replay, "Replayed events that became at least one record."),
+    m("ReplayDropped", Count, Replay, "Replayed events the rules dropped."),
+    m("ReplayDeadLettered", Count, Replay, "Replayed events dead-lettered, with the reason."),
+    m("ReplayFailed", Count, Replay, "Replayed events neither delivered nor dead-lettered (retried by Lambda)."),
 ];
 
 /// The metrics of one document.

@@ -51,6 +51,16 @@ pub fn documents(report: &Report, config: &MetricsConfig) -> Vec<String> {
     for (table, count) in misses {
         add(Per::Table, &[("Table", table)], &[("TableMisses", count as f64)]);
     }
+    for (replay, summary) in &report.replays {
+        let metrics = [
+            ("ReplayedEvents", summary.events_in as f64),
+            ("ReplayWritten", summary.events_written as f64),
+            ("ReplayDropped", summary.dropped as f64),
+            ("ReplayDeadLettered", summary.dead_lettered as f64),
+            ("ReplayFailed", summary.failed as f64),
+        ];
+        add(Per::Replay, &[("Replay", replay)], &metrics);
+    }
     docs
 }
 

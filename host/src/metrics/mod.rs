@@ -76,6 +76,8 @@ pub struct Report {
     pub time_left: Option<Duration>,
     /// On a container's first invocation: its time from process start to ready.
     pub cold_start: Option<Duration>,
+    /// What became of replayed events, by replay (EventBridge's `replay-name`).
+    pub replays: BTreeMap<String, Summary>,
 }
 
 impl Report {
@@ -90,6 +92,15 @@ impl Report {
                 }
                 Fate::Dropped { reason } => *self.drops.entry(reason_dimension(reason)).or_default() += 1,
                 Fate::Written { .. } | Fate::Failed { .. } => {}
+            }
+        }
+    }
+
+    /// Counts the fates of replayed events by replay (`replays[i]`: the replay `fates[i]`'s event came from).
+    pub fn count_replays(&mut self, fates: &[Fate], replays: &[Option<String>]) {
+        for (fate, replay) in fates.iter().zip(replays) {
+            if let Some(replay) = replay {
+                self.replays.entry(replay.clone()).or_default().count(std::slice::from_ref(fate));
             }
         }
     }

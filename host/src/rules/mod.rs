@@ -26,9 +26,10 @@ use weft_sdk::Event;
 use crate::engine::{
     CallError, Engine, Limits, LoadError, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event,
 };
+use crate::input::provenance::Provenance;
 use crate::rules::embedded::DEFAULT_RULE;
 use crate::rules::matching::Matcher;
-use crate::rules::output::Lineage;
+use crate::rules::output::{Lineage, Stamp};
 pub use crate::rules::rule::{Failure, Handling, OnError, Output, QUARANTINED, Quarantine, Rule};
 use crate::rules::rule::{Health, Ruling};
 use crate::rules::stats::{RuleReport, RuleSetStats, RuleStats};
@@ -198,11 +199,7 @@ impl RuleSet {
     /// events are retried one by one on a fresh instance, so only the event that caused the trap fails.
     pub fn process_batch(&mut self, events: &[Event]) -> Vec<Verdict> {
         let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
-        let trees: Vec<Option<Value>> = if self.needs_tree {
-            events.iter().map(|e| serde_json::from_str(&e.envelope).ok()).collect()
-        } else {
-            vec![None; events.len()]
-        };
+        let (trees, provenances) = self.read_envelopes(events);
         let mut results: Vec<Rulings> = (0..events.len()).map(|_| Rulings::default()).collect();
         // Per event: whether some rule failed on it (before its policy), or its time ran out.
         let mut failed = vec![false; events.len()];
@@ -218,8 +215,8 @@ impl RuleSet {
             if rule.quarantined() {
                 for &i in &selected {
                     failed[i] = true;
-                    let failure = rule.quarantined_failure();
-                    results[i].push(rule.settle(failure, &inputs[i], lineage, self.fallback.as_mut()));
+                    let (failure, stamp) = (rule.quarantined_failure(), stamp(lineage, &provenances, i));
+                    results[i].push(rule.settle(failure, &inputs[i], stamp, self.fallback.as_mut()));
                 }
                 continue;
             }
@@ -238,7 +235,8 @@ impl RuleSet {
                     }
                     Err(error) => Err(error.clone()),
                 };
-                let ruling = rule.finish_chain(&inputs[i], outcome, lineage);
+                let stamp = stamp(lineage, &provenances, i);
+                let ruling = rule.finish_chain(&inputs[i], outcome, stamp);
                 match &ruling {
                     // Time running out is the invocation's, not the rule's: it neither fails nor clears the rule.
                     Ruling::Failed(f) if f.class == OUT_OF_TIME => out_of_time[i] = true,
@@ -248,12 +246,26 @@ impl RuleSet {
                         rule.record_health(fails);
                     }
                 }
-                results[i].push(rule.settle(ruling, &inputs[i], lineage, self.fallback.as_mut()));
+                results[i].push(rule.settle(ruling, &inputs[i], stamp, self.fallback.as_mut()));
             }
         }
         self.update_track(failed, out_of_time);
         let version = self.version.as_ref().map(|v| v.0.clone());
         results.into_iter().zip(events).map(|(rulings, event)| verdict(event, combine(rulings), &version)).collect()
+    }
+
+    /// What the rules read of each event's envelope beyond what the host's reader gave: its JSON tree when some
+    /// rule has predicates, and where it came from (its replay, its identity) when lineage stamps it on records.
+    fn read_envelopes(&self, events: &[Event]) -> (Vec<Option<Value>>, Vec<Provenance>) {
+        let trees = match self.needs_tree {
+            true => events.iter().map(|e| serde_json::from_str(&e.envelope).ok()).collect(),
+            false => vec![None; events.len()],
+        };
+        let provenances = match self.lineage {
+            Some(_) => events.iter().map(|e| Provenance::of(&e.envelope)).collect(),
+            None => Vec::new(),
+        };
+        (trees, provenances)
     }
 
     /// Per event of a batch: some rule failed on it, or the invocation's time ran out on it (neither passes nor
@@ -300,6 +312,11 @@ impl RuleSet {
     pub fn modules(&self) -> impl Iterator<Item = &RuleInstance> {
         self.rules.iter().flat_map(|rule| rule.chain.iter())
     }
+}
+
+/// What lineage stamps on event `i`'s records, when the rule set asks for lineage.
+fn stamp<'a>(lineage: Option<&'a Lineage>, provenances: &'a [Provenance], i: usize) -> Option<Stamp<'a>> {
+    lineage.map(|lineage| Stamp { lineage, provenance: &provenances[i] })
 }
 
 /// One event's rulings, in rule order. The first is kept inline: most events match one rule, and a list per event

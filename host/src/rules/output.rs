@@ -6,15 +6,18 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::engine::{Limits, wit};
+use crate::input::provenance::{Provenance, record_id};
 use crate::rules::RuleSetVersion;
 use crate::rules::matching::Path;
 use crate::verdict::{InvalidRecord, Record};
 
-/// A rule's lineage member, less the event id and record index that differ from record to record.
+/// A rule's lineage member, less what differs from record to record (the event, the record's place and identity).
 #[derive(Clone)]
 pub(super) struct Lineage {
     head: String,
     tail: String,
+    rule_set: String,
+    rule: String,
 }
 
 impl Lineage {
@@ -25,13 +28,30 @@ impl Lineage {
         Lineage {
             head: format!("\"_weft\":{{\"ruleSet\":{},\"rule\":{},", json(&version.0), json(rule)),
             tail: format!(",\"tables\":{}}}", json(tables)),
+            rule_set: version.0.clone(),
+            rule: rule.to_owned(),
         }
     }
+}
 
-    /// `"_weft":{"ruleSet":…,"rule":…,"event":…,"record":N,"tables":{…}}`.
+/// What lineage stamps on one event's records: the rule's member, and where the event came from.
+#[derive(Clone, Copy)]
+pub(super) struct Stamp<'a> {
+    pub(super) lineage: &'a Lineage,
+    pub(super) provenance: &'a Provenance,
+}
+
+impl Stamp<'_> {
+    /// `"_weft":{"ruleSet":…,"rule":…,"event":…,"record":N,"id":…,"replay":…,"tables":{…}}`: `event` is this
+    /// delivery's envelope id, `id` the record's identity (the same for every delivery of the event under this rule
+    /// set: a replay included), `replay` only on a replayed event's records.
     pub(super) fn member(&self, event_id: &str, index: usize) -> String {
-        let event = serde_json::to_string(event_id).expect("strings serialise");
-        format!("{}\"event\":{event},\"record\":{index}{}", self.head, self.tail)
+        let json = |text: &str| serde_json::to_string(text).expect("strings serialise");
+        let identity = self.provenance.identity.as_deref().unwrap_or(event_id);
+        let id = record_id(identity, &self.lineage.rule_set, &self.lineage.rule, index);
+        let replay = self.provenance.replay.as_deref().map(|r| format!(",\"replay\":{}", json(r))).unwrap_or_default();
+        let (head, tail, event) = (&self.lineage.head, &self.lineage.tail, json(event_id));
+        format!("{head}\"event\":{event},\"record\":{index},\"id\":\"{id}\"{replay}{tail}")
     }
 }
 

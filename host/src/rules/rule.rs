@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{CallError, Limits, ModuleId, OUT_OF_TIME, RuleInstance, RuleModule, wit};
 use crate::privacy;
 use crate::rules::matching::{Matcher, Path};
-use crate::rules::output::{Lineage, check_count, partition_key, stamp_record, to_records};
+use crate::rules::output::{Stamp, check_count, partition_key, stamp_record, to_records};
 use crate::rules::stats::RuleStats;
 use crate::rules::tables::TableSet;
 use crate::rules::{NO_RECORDS, SKIPPED};
@@ -204,7 +204,7 @@ impl Rule {
         &mut self,
         ruling: Ruling,
         input: &wit::Event,
-        lineage: Option<&Lineage>,
+        stamp: Option<Stamp<'_>>,
         fallback: Option<&mut RuleInstance>,
     ) -> Ruling {
         self.stats.count(&ruling);
@@ -214,7 +214,7 @@ impl Rule {
         {
             self.stats.fallbacks += 1;
         }
-        self.apply_policy(ruling, input, lineage, fallback)
+        self.apply_policy(ruling, input, stamp, fallback)
     }
 
     /// What a failure costs under this rule's on-error policy; other rulings pass through.
@@ -222,7 +222,7 @@ impl Rule {
         &self,
         ruling: Ruling,
         input: &wit::Event,
-        lineage: Option<&Lineage>,
+        stamp: Option<Stamp<'_>>,
         fallback: Option<&mut RuleInstance>,
     ) -> Ruling {
         let Ruling::Failed(failure) = &ruling else { return ruling };
@@ -245,7 +245,7 @@ impl Rule {
                     Ok(records) => written(&self.name, module, records, fallback.limits()),
                     Err(ended) => ended,
                 };
-                self.finish_output(default, input.id, lineage, fallback.limits())
+                self.finish_output(default, input.id, stamp, fallback.limits())
             }
         }
     }
@@ -267,7 +267,7 @@ impl Rule {
         &mut self,
         input: &wit::Event,
         first: Result<wit::Outcome, CallError>,
-        lineage: Option<&Lineage>,
+        stamp: Option<Stamp<'_>>,
     ) -> Ruling {
         let mut outcome = first;
         for index in 0.. {
@@ -279,7 +279,7 @@ impl Rule {
             };
             if index + 1 == self.chain.len() {
                 let ruling = written(&self.name, module, records, instance.limits());
-                return self.finish_output(ruling, input.id, lineage, instance.limits());
+                return self.finish_output(ruling, input.id, stamp, instance.limits());
             }
             // The next module gets these records beside the event, borrowed (copied only into its memory).
             let passed: Vec<wit::OutputRecordParam<'_>> = records
@@ -297,7 +297,7 @@ impl Rule {
 
     /// The rule's output applied to its records: stream, partition key, lineage, identity; then each record's size
     /// checked again, since the key and the lineage count towards Kinesis' limit.
-    fn finish_output(&self, ruling: Ruling, event_id: &str, lineage: Option<&Lineage>, limits: &Limits) -> Ruling {
+    fn finish_output(&self, ruling: Ruling, event_id: &str, stamp: Option<Stamp<'_>>, limits: &Limits) -> Ruling {
         let Ruling::Records(mut records) = ruling else { return ruling };
         let module = || self.chain.last().expect("a rule has modules").module().clone();
         for (index, record) in records.iter_mut().enumerate() {
@@ -311,8 +311,8 @@ impl Rule {
                     Err(reason) => return self.failed(module(), "partition-key", format!("record {index}: {reason}")),
                 }
             }
-            if let Some(lineage) = lineage
-                && let Some(stamped) = stamp_record(record.data.get(), &lineage.member(event_id, index))
+            if let Some(stamp) = stamp
+                && let Some(stamped) = stamp_record(record.data.get(), &stamp.member(event_id, index))
             {
                 record.data = stamped;
             }

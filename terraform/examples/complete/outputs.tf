@@ -22,3 +22,13 @@ output "function_name" {
   description = "The Lambda function."
   value       = module.weft.function_name
 }
+
+output "archive_name" {
+  description = "The archive of the Genesys bus, for `weft replay start --archive`."
+  value       = module.weft.archive_name
+}
+
+output "event_rule_name" {
+  description = "weft's rule on the bus: replays go to it alone (`weft replay start --rule`)."
+  value       = module.weft.event_rule_name
+}

@@ -115,13 +115,14 @@ data "aws_iam_policy_document" "consumer" {
       "kinesis:ListShards",
       "kinesis:RegisterStreamConsumer",
     ]
-    resources = [aws_kinesis_stream.records.arn]
+    # The live stream, and the replay stream when there is one.
+    resources = concat([aws_kinesis_stream.records.arn], aws_kinesis_stream.replay[*].arn)
   }
 
   statement {
     sid       = "EnhancedFanOut"
     actions   = ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"]
-    resources = ["${aws_kinesis_stream.records.arn}/consumer/*"]
+    resources = [for arn in concat([aws_kinesis_stream.records.arn], aws_kinesis_stream.replay[*].arn) : "${arn}/consumer/*"]
   }
 
   statement {

@@ -54,6 +54,22 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # EventBridge encrypts the archive of the Genesys bus with it, and decrypts it to replay.
+  statement {
+    sid       = "EventBridgeEncryptsTheArchive"
+    actions   = ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncrypt*"]
+    resources = ["*"] # in a key policy, "*" means this key
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   # CloudWatch alarms notify encrypted SNS topics only if they can use the key; harmless otherwise.
   statement {
     sid       = "CloudWatchAlarmsUseTheKey"

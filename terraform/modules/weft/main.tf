@@ -35,9 +35,13 @@ locals {
     WEFT_METRICS_NAMESPACE     = var.metrics_namespace
     WEFT_METRICS_DIMENSIONS    = var.metrics_dimensions
     WEFT_RULE_LOGS             = var.rule_logs
+    WEFT_REPLAY_STREAM         = var.replay_stream_name
   }
 
-  extra_stream_arns = [for s in var.extra_stream_names : "arn:${local.partition}:kinesis:${local.region}:${local.account_id}:stream/${s}"]
+  extra_stream_arns = concat(
+    [for s in var.extra_stream_names : "arn:${local.partition}:kinesis:${local.region}:${local.account_id}:stream/${s}"],
+    aws_kinesis_stream.replay[*].arn,
+  )
 
   tags = merge({ "app" = "weft" }, var.tags)
 }

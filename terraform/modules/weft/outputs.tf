@@ -47,3 +47,18 @@ output "genesys_client_secret_arn" {
   description = "The secret the table sync reads its Genesys OAuth client from (null without tables_sync_schedule): put {\"clientId\": ..., \"clientSecret\": ...} in it."
   value       = one(aws_secretsmanager_secret.genesys_client[*].arn)
 }
+
+output "archive_name" {
+  description = "The archive of the Genesys bus (`weft replay start --archive`; null with archive_retention_days = 0)."
+  value       = one(aws_cloudwatch_event_archive.genesys[*].name)
+}
+
+output "event_rule_name" {
+  description = "The rule that sends the bus's events to weft: a replay is sent to it alone (`weft replay start --rule`)."
+  value       = aws_cloudwatch_event_rule.conversations.name
+}
+
+output "replay_stream_name" {
+  description = "The stream replayed events' records go to (null: the live stream)."
+  value       = one(aws_kinesis_stream.replay[*].name)
+}

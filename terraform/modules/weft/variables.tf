@@ -392,3 +392,20 @@ variable "rules_signing_key_secret_arn" {
   type        = string
   default     = null
 }
+
+variable "archive_retention_days" {
+  description = "Days the archive of the Genesys bus keeps events for `weft replay` (0: no archive). Archived events are billed by volume stored and replayed."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.archive_retention_days >= 0 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days, 0 or more (0: no archive)."
+  }
+}
+
+variable "replay_stream_name" {
+  description = "When set, a Kinesis stream of this name (created here) takes the records of replayed events instead of the live stream (WEFT_REPLAY_STREAM), so a warehouse can backfill without live consumers seeing history."
+  type        = string
+  default     = ""
+}

@@ -1,0 +1,23 @@
+//! History: events that reach weft again. EventBridge replays its archive of the Genesys bus to weft's rule alone
+//! (`replay`); the replayed events go through the same path as live ones and are known for what they are
+//! (`input::provenance`): counted under their replay, their records stamped with it and keeping the identity the
+//! first delivery gave them, and (with `WEFT_REPLAY_STREAM`) written to a stream of their own.
+
+pub mod replay;
+
+use crate::input::provenance::replay_name;
+use crate::verdict::{Judged, Verdict};
+
+/// Each judged event's replay (`None`: a live event), and with `stream` (`WEFT_REPLAY_STREAM`) every record of a
+/// replayed event sent there instead of its own stream, so that live consumers never see history.
+pub fn replays(judged: &mut [Judged], stream: Option<&str>) -> Vec<Option<String>> {
+    let replays: Vec<Option<String>> = judged.iter().map(|j| replay_name(&j.text)).collect();
+    if let Some(stream) = stream {
+        for (judged, _) in judged.iter_mut().zip(&replays).filter(|(_, replay)| replay.is_some()) {
+            if let Verdict::Records(records) = &mut judged.verdict {
+                records.iter_mut().for_each(|record| record.stream = Some(stream.to_owned()));
+            }
+        }
+    }
+    replays
+}
