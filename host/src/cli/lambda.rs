@@ -22,6 +22,20 @@ pub fn serve(started: Instant) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `weft` as the backfill role's Lambda (`WEFT_ROLE=backfill`): the event function's configuration, one object of
+/// history per invocation.
+pub fn serve_backfill() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    // Two workers: the object's body is pumped on one while the rules run on a blocking thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let backfill = weft::history::role::Backfill::from_config(config).await?;
+        tracing::info!("weft backfill ready");
+        weft::history::role::serve(backfill).await.map_err(|e| anyhow::anyhow!(e))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// What the table sync's function reads from its environment (`SYNC_VARIABLES`).
 struct SyncConfig {
     location: String,

@@ -94,8 +94,9 @@ pub fn main() -> ExitCode {
         None if lambda => match std::env::var("WEFT_ROLE").unwrap_or_default().trim() {
             "" => lambda::serve(started),
             "tables-sync" => lambda::serve_tables_sync(),
+            "backfill" => lambda::serve_backfill(),
             other => Err(anyhow::anyhow!(
-                "WEFT_ROLE is `{other}`: the one role is `tables-sync` (unset: the event function)"
+                "WEFT_ROLE is `{other}`: the roles are `tables-sync` and `backfill` (unset: the event function)"
             )),
         },
         None => {

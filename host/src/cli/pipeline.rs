@@ -189,13 +189,27 @@ fn judge(
     }
 }
 
-/// The file to read (standard input for `-`), and its name for positions in dead letters.
+/// The file to read (standard input for `-`, an object for `s3://BUCKET/KEY`), and its name for positions in dead
+/// letters.
 pub(super) fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
     if file.as_os_str() == "-" {
         return Ok(("-".into(), Box::new(std::io::stdin().lock())));
     }
+    if let Some(location) = file.to_str().filter(|f| f.starts_with("s3://")) {
+        return Ok((location.to_owned(), s3()?.open(location)?));
+    }
     let reader = File::open(file).with_context(|| format!("reading {}", file.display()))?;
     Ok((file.display().to_string(), Box::new(reader)))
+}
+
+/// Reading history from S3 (`weft run s3://…`), set up once.
+pub(super) fn s3() -> anyhow::Result<&'static weft::history::object::Blocking> {
+    static S3: std::sync::OnceLock<weft::history::object::Blocking> = std::sync::OnceLock::new();
+    if let Some(s3) = S3.get() {
+        return Ok(s3);
+    }
+    let blocking = weft::history::object::Blocking::new().context("starting the S3 reader")?;
+    Ok(S3.get_or_init(|| blocking))
 }
 
 #[cfg(test)]

@@ -200,11 +200,18 @@ pub fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<RuleModule> {
 }
 
 /// Files to read, in order: each argument as given, directories expanded (recursively, sorted by name, hidden
-/// files skipped). Fails before anything runs if an input does not exist.
+/// files skipped), `s3://BUCKET/PREFIX` as its objects in key order. Fails before anything runs if an input does
+/// not exist.
 pub(super) fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
-        if input.as_os_str() == "-" {
+        if let Some(location) = input.to_str().filter(|i| i.starts_with("s3://")) {
+            let objects = super::pipeline::s3()?.list(location)?;
+            if objects.is_empty() {
+                bail!("{location}: no objects there");
+            }
+            files.extend(objects.into_iter().map(PathBuf::from));
+        } else if input.as_os_str() == "-" {
             files.push(input.clone());
         } else if input.is_dir() {
             walk(input, &mut files)?;

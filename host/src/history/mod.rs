@@ -1,9 +1,14 @@
 //! History: events that reach weft again. EventBridge replays its archive of the Genesys bus to weft's rule alone
 //! (`replay`); the replayed events go through the same path as live ones and are known for what they are
 //! (`input::provenance`): counted under their replay, their records stamped with it and keeping the identity the
-//! first delivery gave them, and (with `WEFT_REPLAY_STREAM`) written to a stream of their own.
+//! first delivery gave them, and (with `WEFT_REPLAY_STREAM`) written to a stream of their own. History older than
+//! the archive sits in S3: the backfill state machine's Distributed Map invokes the same zip in its `backfill` role
+//! (`role`) on one object at a time (`object`, `backfill`).
 
+pub mod backfill;
+pub mod object;
 pub mod replay;
+pub mod role;
 
 use crate::input::provenance::replay_name;
 use crate::verdict::{Judged, Verdict};
@@ -14,10 +19,15 @@ pub fn replays(judged: &mut [Judged], stream: Option<&str>) -> Vec<Option<String
     let replays: Vec<Option<String>> = judged.iter().map(|j| replay_name(&j.text)).collect();
     if let Some(stream) = stream {
         for (judged, _) in judged.iter_mut().zip(&replays).filter(|(_, replay)| replay.is_some()) {
-            if let Verdict::Records(records) = &mut judged.verdict {
-                records.iter_mut().for_each(|record| record.stream = Some(stream.to_owned()));
-            }
+            to_stream(judged, stream);
         }
     }
     replays
+}
+
+/// Every record of an event to `stream`, whatever stream its rule names: history kept apart from live traffic.
+pub(crate) fn to_stream(judged: &mut Judged, stream: &str) {
+    if let Verdict::Records(records) = &mut judged.verdict {
+        records.iter_mut().for_each(|record| record.stream = Some(stream.to_owned()));
+    }
 }

@@ -62,6 +62,17 @@ impl<R: Read> Stream<R> {
         Ok(self.take(max.max(1)))
     }
 
+    /// A stream whose first byte is at `offset` of its input, on `line` (reading resumed part way through).
+    pub fn starting_at(mut self, offset: usize, line: usize) -> Stream<R> {
+        (self.offset, self.line) = (offset, line.max(1));
+        self
+    }
+
+    /// Where the chunks handed out so far end: the offset and line the next one starts at.
+    pub fn position(&self) -> (usize, usize) {
+        (self.offset + self.consumed, self.line)
+    }
+
     /// Bytes held now (for the tests' bound).
     pub fn buffered(&self) -> usize {
         self.buffer.capacity()

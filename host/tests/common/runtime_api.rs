@@ -90,6 +90,14 @@ impl RuntimeApi {
         (self, answer)
     }
 
+    /// The function process's peak resident memory so far, in KiB (`VmHWM`), while it runs.
+    pub fn function_peak_kib(&self) -> Option<u64> {
+        let pid = self._function.as_ref()?.0.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// What the function wrote to standard output and standard error.
     pub fn function_output(&self) -> String {
         std::fs::read_to_string(&self.function_log).unwrap_or_default()

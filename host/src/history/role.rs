@@ -1,0 +1,107 @@
+//! The backfill role's Lambda loop (`WEFT_ROLE=backfill`): the event function's configuration and trust, one item
+//! of the state machine's map per invocation. The rule set is the deployment's (`WEFT_RULES`), or the one the
+//! backfill names (`rules` in the item), loaded with the event function's own checks and kept between invocations.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::aws::Clients;
+use crate::delivery::{Delivery, LetterPort, RecordPort};
+use crate::engine::Engine;
+use crate::history::backfill::{self, Item, Progress};
+use crate::judge::Judge;
+use crate::lambda::config::Config;
+use crate::rollout::source::{RuleSource, Trust};
+use crate::rules::{RuleSet, signing};
+
+/// One invocation's input: the item, and the rule set the backfill names, if any (an S3 location).
+#[derive(Debug, Deserialize)]
+struct Request {
+    #[serde(flatten)]
+    item: Item,
+    #[serde(default)]
+    rules: Option<String>,
+}
+
+/// A container of the backfill role: clients, engine and trust once; the rule set kept by location.
+pub struct Backfill {
+    config: Config,
+    clients: Clients,
+    engine: Engine,
+    trust: Trust,
+    rules: Mutex<Option<(Option<RuleSource>, RuleSet)>>,
+}
+
+impl Backfill {
+    pub async fn from_config(config: Config) -> Result<Backfill, crate::lambda::InitError> {
+        config.rule_logs.set();
+        let trust = Trust {
+            public_keys: config.rules_public_key.as_deref().map(signing::public_keys).transpose()?.unwrap_or_default(),
+            deployment: config.deployment.clone(),
+            min_sequence: config.rules_min_sequence,
+        };
+        let engine = Engine::new()?.with_memory_budget(config.rules_memory_bytes);
+        let clients = Clients::load().await;
+        Ok(Backfill { config, clients, engine, trust, rules: Mutex::new(None) })
+    }
+
+    /// The rule set at `source` (`None`: the embedded default), loaded once and kept.
+    async fn rules(&self, source: Option<RuleSource>) -> Result<RuleSet, String> {
+        if let Some((loaded, rules)) = self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+            && loaded == source
+        {
+            return Ok(rules);
+        }
+        let limits = self.config.limits.clone();
+        match &source {
+            None => RuleSet::embedded_default(&self.engine, limits).map_err(|e| e.to_string()),
+            Some(source) => {
+                let s3 = self.clients.rules_s3();
+                let accepted = crate::rollout::source::load(source, Some(&s3), &self.engine, &limits, &self.trust);
+                Ok(accepted.await.map_err(|e| format!("rule set {source} refused: {e}"))?.rules)
+            }
+        }
+    }
+
+    /// One item: the object read from where it stopped, until it ends or the invocation's time nears its end.
+    pub async fn invoke(&self, payload: serde_json::Value, deadline: Instant) -> Result<Progress, String> {
+        let request: Request = serde_json::from_value(payload).map_err(|e| format!("not a backfill item: {e}"))?;
+        let source = match request.rules.as_deref().filter(|r| !r.is_empty()) {
+            Some(location) => Some(RuleSource::parse(location).map_err(|e| e.to_string())?),
+            None => self.config.rules.clone(),
+        };
+        let rules = self.rules(source.clone()).await?;
+        let judge = Judge::new(rules).with_batch_size(self.config.batch);
+        let mut delivery = Delivery::new(
+            RecordPort::Kinesis(self.clients.kinesis_sink(&self.config.stream)),
+            LetterPort::Queue(self.clients.dead_letter_queue(&self.config.dlq_url, self.config.dlq_bucket.as_deref())),
+            None,
+        );
+        let s3 = &self.clients.s3;
+        let (progress, judge) =
+            backfill::run(request.item, s3, judge, &mut delivery, deadline).await.map_err(|e| e.to_string())?;
+        *self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((source, judge.into_rules()));
+        let counts = &progress.item.counts;
+        tracing::info!(
+            key = %progress.item.key, done = progress.done, offset = progress.item.place.offset,
+            events = counts.events, written = counts.written, dropped = counts.dropped,
+            dead_lettered = counts.dead_lettered, failed = counts.failed, "backfill item"
+        );
+        Ok(progress)
+    }
+}
+
+/// Serves the backfill role's invocations until the runtime stops the process.
+pub async fn serve(backfill: Backfill) -> Result<(), lambda_runtime::Error> {
+    let backfill = std::sync::Arc::new(backfill);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let backfill = backfill.clone();
+        async move {
+            let deadline = crate::lambda::deadline_instant(event.context.deadline);
+            backfill.invoke(event.payload, deadline).await.map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}
