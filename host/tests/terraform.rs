@@ -217,3 +217,70 @@ fn the_genesys_bus_is_archived_encrypted_and_replays_can_be_kept_apart() {
         assert!(outputs.contains(&output), "output {output}: {outputs:?}");
     }
 }
+
+/// The backfill state machine's definition, rendered as Terraform's templatefile renders it (its `${…}` replaced),
+/// is valid Amazon States Language by asl-validator, Distributed Map included; and the module wires it to the
+/// backfill function (the same zip, WEFT_ROLE=backfill) with a role that may do what the map does and no more.
+#[test]
+fn the_backfill_is_a_distributed_map_over_s3_driving_the_same_zip_in_its_backfill_role() {
+    let template = std::fs::read_to_string(common::repo().join("terraform/modules/weft/backfill.asl.json")).unwrap();
+    let w = wiring();
+    let machine = &w["backfill_state_machine"];
+    let definition = machine["definition"].as_str().unwrap();
+    assert!(definition.starts_with("${templatefile(\"${path.module}/backfill.asl.json\""), "{definition}");
+    let mut rendered = template.clone();
+    for (name, value) in [
+        ("function_arn", "arn:aws:lambda:us-east-1:123456789012:function:weft-backfill"),
+        ("max_concurrency", "10"),
+        ("results_bucket", "weft-rules"),
+        ("results_prefix", "backfill/results"),
+    ] {
+        assert!(definition.contains(&format!("\"{name}\": ")), "the module passes {name}: {definition}");
+        rendered = rendered.replace(&format!("${{{name}}}"), value);
+    }
+    assert!(!rendered.contains("${"), "every placeholder is one the module passes");
+    let asl: Value = serde_json::from_str(&rendered).unwrap();
+    let map = &asl["States"]["Objects"];
+    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(map["ItemReader"]["Resource"], "arn:aws:states:::s3:listObjectsV2");
+    assert_eq!(map["MaxConcurrency"], 10);
+    let task = &map["ItemProcessor"]["States"]["Backfill"];
+    assert!(task["Retry"][0]["ErrorEquals"].to_string().contains("Lambda.TooManyRequestsException"), "{task}");
+    assert_eq!(task["Retry"][0]["BackoffRate"], 2);
+    // An object is invoked again from where it stopped until the function says it is done.
+    let choice = &map["ItemProcessor"]["States"]["Object done?"];
+    assert_eq!((&choice["Choices"][0]["Variable"], &choice["Default"]), (&"$.done".into(), &"Backfill".into()));
+    let file = std::env::temp_dir().join(format!("weft-backfill-{}.asl.json", std::process::id()));
+    std::fs::write(&file, &rendered).unwrap();
+    let validator = common::repo().join(".node/node_modules/.bin/asl-validator");
+    let (ok, out) = run(validator.to_str().unwrap(), &["--json-path", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(ok, "asl-validator: {out}");
+    // A definition with a dangling transition is refused: the validator is not a rubber stamp.
+    let broken = rendered.replace("\"Next\": \"Object done?\"", "\"Next\": \"Nowhere\"");
+    std::fs::write(&file, &broken).unwrap();
+    let (ok, out) = run(validator.to_str().unwrap(), &["--json-path", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(!ok && out.contains("MISSING_TRANSITION_TARGET"), "{out}");
+
+    let function = &w["backfill_function"];
+    assert_eq!(function["filename"], "${var.lambda_zip}", "the same zip as the event function");
+    assert!(function["environment"].as_str().unwrap().contains("local.environment"), "{function}");
+    assert!(function["environment"].to_string().contains("backfill"), "{function}");
+    assert_eq!(
+        (&function["count"], &machine["count"]),
+        (&"${local.backfill ? 1 : 0}".into(), &"${local.backfill ? 1 : 0}".into())
+    );
+    let policy = &w["backfill_states_policy"];
+    for (sid, action) in [
+        ("InvokeTheBackfill", "lambda:InvokeFunction"),
+        ("ListHistory", "s3:ListBucket"),
+        ("WriteResults", "s3:PutObject"),
+        ("RunTheMap", "states:StartExecution"),
+    ] {
+        let s = statement(policy, sid);
+        assert!(s["actions"].as_array().unwrap().iter().any(|a| a == action), "{sid}: {s}");
+    }
+    let read = statement(&w["lambda_policy"], "ReadHistory");
+    assert!(resources(read).contains("local.history_buckets"), "{read}");
+}

@@ -93,6 +93,17 @@ def main():
         "replay_stream": resources["aws_kinesis_stream.replay"],
         "extra_stream_arns": local.get("extra_stream_arns"),
         "key_policy": statements(data["aws_iam_policy_document.key"]),
+        "backfill_function": {
+            "environment": first(first(resources["aws_lambda_function.backfill"]["environment"])["variables"]),
+            "filename": resources["aws_lambda_function.backfill"]["filename"],
+            "count": resources["aws_lambda_function.backfill"]["count"],
+            "timeout": resources["aws_lambda_function.backfill"]["timeout"],
+        },
+        "backfill_state_machine": {
+            "definition": resources["aws_sfn_state_machine.backfill"]["definition"],
+            "count": resources["aws_sfn_state_machine.backfill"]["count"],
+        },
+        "backfill_states_policy": statements(data["aws_iam_policy_document.backfill_states"]),
         "outputs": sorted(
             name
             for path in sorted(pathlib.Path(sys.argv[1]).glob("*.tf"))

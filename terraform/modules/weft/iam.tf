@@ -35,6 +35,16 @@ data "aws_iam_policy_document" "weft" {
     resources = [aws_sqs_queue.dead_letters.arn]
   }
 
+  # The backfill role (same role, same zip) reads the objects of history it is given.
+  dynamic "statement" {
+    for_each = local.backfill && length(local.history_buckets) > 0 ? [1] : []
+    content {
+      sid       = "ReadHistory"
+      actions   = ["s3:GetObject"]
+      resources = [for b in local.history_buckets : "${b}/*"]
+    }
+  }
+
   statement {
     sid       = "OversizeDeadLetters"
     actions   = ["s3:PutObject"]

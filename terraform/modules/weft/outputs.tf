@@ -62,3 +62,8 @@ output "replay_stream_name" {
   description = "The stream replayed events' records go to (null: the live stream)."
   value       = one(aws_kinesis_stream.replay[*].name)
 }
+
+output "backfill_state_machine_arn" {
+  description = "The backfill state machine (`weft backfill start --state-machine`; null without backfill = true)."
+  value       = one(aws_sfn_state_machine.backfill[*].arn)
+}

@@ -409,3 +409,37 @@ variable "replay_stream_name" {
   type        = string
   default     = ""
 }
+
+variable "backfill" {
+  description = "Adds the backfill state machine and its function (`weft backfill start`): history in S3 through the deployed rules. Needs backfill_source_buckets."
+  type        = bool
+  default     = false
+}
+
+variable "backfill_source_buckets" {
+  description = "Buckets holding history to backfill from (objects of EventBridge envelopes, gzip or not): the backfill may list and read them."
+  type        = list(string)
+  default     = []
+}
+
+variable "backfill_max_concurrency" {
+  description = "Objects backfilled at once (the Distributed Map's MaxConcurrency): each is one function invocation at a time; mind the stream's shards."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.backfill_max_concurrency >= 1 && var.backfill_max_concurrency <= 10000
+    error_message = "backfill_max_concurrency must be 1 to 10000."
+  }
+}
+
+variable "backfill_timeout_seconds" {
+  description = "The backfill function's timeout: an invocation works until a quarter of it is left (at most a minute), then answers where it stopped and is invoked again from there."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.backfill_timeout_seconds >= 60 && var.backfill_timeout_seconds <= 900
+    error_message = "backfill_timeout_seconds must be 60 to 900."
+  }
+}
