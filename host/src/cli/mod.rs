@@ -53,6 +53,8 @@ enum Command {
     Tables(tables::TablesArgs),
     /// Replay the archive of the Genesys bus through weft: start, follow, cancel and list EventBridge replays.
     Replay(weft::history::replay::ReplayArgs),
+    /// Backfill history from S3 through the rules, on the backfill state machine: start it, follow it.
+    Backfill(weft::history::execution::BackfillArgs),
     /// Print the records of a Kinesis stream as JSON lines.
     Tail(tail::TailArgs),
     /// List the environment variables the Lambda reads.
@@ -80,6 +82,14 @@ pub fn main() -> ExitCode {
         Some(Command::Rules(args)) => rules::rules(args),
         Some(Command::Redrive(args)) => redrive::redrive(args),
         Some(Command::Tables(args)) => tables::tables(args),
+        Some(Command::Backfill(args)) => runtime().and_then(|runtime| {
+            runtime.block_on(async {
+                let config = weft::aws::sdk_config().await;
+                let (sfn, s3) = (aws_sdk_sfn::Client::new(&config), aws_sdk_s3::Client::new(&config));
+                weft::history::execution::command(args, &sfn, &s3).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }),
         Some(Command::Replay(args)) => runtime().and_then(|runtime| {
             runtime.block_on(async {
                 let client = aws_sdk_eventbridge::Client::new(&weft::aws::sdk_config().await);

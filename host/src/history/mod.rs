@@ -6,8 +6,10 @@
 //! (`role`) on one object at a time (`object`, `backfill`).
 
 pub mod backfill;
+pub mod execution;
 pub mod object;
 pub mod replay;
+pub mod results;
 pub mod role;
 
 use crate::input::provenance::replay_name;
