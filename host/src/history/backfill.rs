@@ -58,16 +58,24 @@ pub struct Counts {
     pub failed: u64,
 }
 
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, more: Counts) {
+        self.events += more.events;
+        self.written += more.written;
+        self.records += more.records;
+        self.dropped += more.dropped;
+        self.dead_lettered += more.dead_lettered;
+        self.failed += more.failed;
+    }
+}
+
 impl Counts {
     fn add(&mut self, fates: &[Fate]) {
-        let mut summary = Summary::default();
-        summary.count(fates);
-        self.events += summary.events_in;
-        self.written += summary.events_written;
-        self.records += summary.records_out;
-        self.dropped += summary.dropped;
-        self.dead_lettered += summary.dead_lettered;
-        self.failed += summary.failed;
+        let mut s = Summary::default();
+        s.count(fates);
+        let (events, written, records) = (s.events_in, s.events_written, s.records_out);
+        *self +=
+            Counts { events, written, records, dropped: s.dropped, dead_lettered: s.dead_lettered, failed: s.failed };
     }
 
     pub fn balanced(&self) -> bool {

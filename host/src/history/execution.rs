@@ -8,8 +8,6 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde::Deserialize;
 
-use crate::history::backfill::Counts;
-
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillCommandError {
     #[error("`{0}` is not an S3 location of history: s3://BUCKET/PREFIX")]
@@ -72,13 +70,7 @@ where
     E: std::error::Error + aws_sdk_sfn::error::ProvideErrorMetadata + 'static,
 {
     let what = what.into();
-    move |e| {
-        let reason = match (e.code(), e.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => aws_sdk_sfn::error::DisplayErrorContext(&e).to_string(),
-        };
-        BackfillCommandError::Aws { what, reason }
-    }
+    move |e| BackfillCommandError::Aws { what, reason: super::aws_reason(&e) }
 }
 
 /// Runs a `weft backfill` command.
@@ -223,14 +215,4 @@ async fn print_results(s3: &aws_sdk_s3::Client, output: &str) -> Result<(), Back
         println!("  not finished: {key} from byte {place} ({error})");
     }
     Ok(())
-}
-
-/// Sums counts (for `results`).
-pub(super) fn add(total: &mut Counts, more: &Counts) {
-    total.events += more.events;
-    total.written += more.written;
-    total.records += more.records;
-    total.dropped += more.dropped;
-    total.dead_lettered += more.dead_lettered;
-    total.failed += more.failed;
 }

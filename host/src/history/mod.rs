@@ -33,3 +33,16 @@ pub(crate) fn to_stream(judged: &mut Judged, stream: &str) {
         records.iter_mut().for_each(|record| record.stream = Some(stream.to_owned()));
     }
 }
+
+/// An AWS error as an operator reads it: the service's code and message (`ResourceAlreadyExistsException: Replay r1
+/// already exists.`), or what the SDK says when there is no answer (a connection refused, a timeout).
+pub(crate) fn aws_reason<E>(error: &E) -> String
+where
+    E: std::error::Error + aws_sdk_eventbridge::error::ProvideErrorMetadata + 'static,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => aws_sdk_eventbridge::error::DisplayErrorContext(error).to_string(),
+    }
+}

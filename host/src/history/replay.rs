@@ -96,21 +96,12 @@ pub async fn command(args: ReplayArgs, client: &Client) -> Result<(), ReplayErro
     }
 }
 
-/// An AWS error as an operator reads it: EventBridge's code and message (`ResourceAlreadyExistsException: Replay r1
-/// already exists.`), or what the SDK says when there is no answer (a connection refused, a timeout).
 fn aws<E>(what: impl Into<String>) -> impl FnOnce(E) -> ReplayError
 where
     E: std::error::Error + aws_sdk_eventbridge::error::ProvideErrorMetadata + 'static,
 {
     let what = what.into();
-    move |e| {
-        let reason = match (e.code(), e.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
-            _ => aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string(),
-        };
-        ReplayError::Aws { what, reason }
-    }
+    move |e| ReplayError::Aws { what, reason: super::aws_reason(&e) }
 }
 
 fn time(what: &'static str, value: &str) -> Result<SystemTime, ReplayError> {

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::backfill::{Counts, Progress};
-use super::execution::{BackfillCommandError, add};
+use super::execution::BackfillCommandError;
 
 /// What a backfill did: the counts summed over its objects, and the objects it did not finish (key, the byte
 /// where they stopped, why).
@@ -85,7 +85,7 @@ fn record(summed: &mut Summed, item: ItemResult) {
         item.output.or(item.input).and_then(|text| serde_json::from_str(&text).ok());
     let progress = answer.as_ref().and_then(|a| serde_json::from_value::<Progress>(a.clone()).ok());
     if let Some(progress) = &progress {
-        add(&mut summed.counts, &progress.item.counts);
+        summed.counts += progress.item.counts;
     }
     let error = answer
         .as_ref()
