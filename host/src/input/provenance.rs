@@ -1,8 +1,8 @@
-//! Where an event came from, and what makes it the same event when it comes again. The envelope's `id` names one delivery: EventBridge
-//! gives a replayed event a new one (moto does; AWS does not promise to keep it), and Genesys' own retries arrive
-//! under new ids too. What Genesys published is the `detail`; its canonical form (parsed, written back compactly:
-//! members in their order, no insignificant whitespace, escapes resolved) hashes to the same identity however the
-//! envelope around it was re-serialised.
+//! Where an event came from, and what makes it the same event when it comes again. The envelope's `id` names one
+//! delivery: EventBridge gives a replayed event a new one (moto does; AWS does not promise to keep it), and
+//! Genesys' own retries arrive under new ids too. What Genesys published is the `detail`; its canonical form
+//! (written back compactly: members in their order, no insignificant whitespace, escapes resolved) hashes to the
+//! same identity however the envelope around it was re-serialised.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -30,11 +30,27 @@ impl Provenance {
     pub fn of(envelope: &str) -> Provenance {
         let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(envelope) else { return Provenance::default() };
         let identity = envelope.detail.and_then(|detail| {
-            let canonical: serde_json::Value = serde_json::from_str(detail.get()).ok()?;
-            let text = serde_json::to_string(&canonical).ok()?;
-            Some(hex(&Sha256::digest(text.as_bytes())))
+            // The detail written back compactly straight into the hash: no tree of it is built.
+            let mut hash = Hashing(Sha256::new());
+            let mut reader = serde_json::Deserializer::from_str(detail.get());
+            serde_transcode::transcode(&mut reader, &mut serde_json::Serializer::new(&mut hash)).ok()?;
+            Some(hex(&hash.0.finalize()))
         });
         Provenance { replay: envelope.replay, identity }
+    }
+}
+
+/// A writer into a hash.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
