@@ -137,9 +137,11 @@ pub async fn run(
         let stream = Stream::new(opened.reader(), name.into()).starting_at(offset, line);
         judge_all(stream, judge, &sender)
     });
-    let mut done = false;
-    while Instant::now() < stop {
-        match receiver.recv().await {
+    let (mut done, started_at) = (false, item.place);
+    // A batch is waited for only until `stop`: a long wait (a gzip object decompressed up to a far place) ends the
+    // invocation with what it delivered, not past its deadline.
+    while let Ok(next) = tokio::time::timeout_at(stop.into(), receiver.recv()).await {
+        match next {
             Some(Batch::Judged { mut judged, place }) => {
                 if let Some(stream) = &item.stream {
                     judged.iter_mut().for_each(|judged| super::to_stream(judged, stream));
@@ -152,10 +154,16 @@ pub async fn run(
                 done = true;
                 break;
             }
+            // What was delivered stays delivered: the next invocation resumes after it (a failed invocation would
+            // be retried from where it started, and write those records again). With nothing delivered, fail.
+            Some(Batch::Failed(_)) if item.place != started_at => break,
             Some(Batch::Failed(reason)) => {
                 let (bucket, key, offset) = (item.bucket.clone(), item.key.clone(), item.place.offset);
                 return Err(BackfillError::Read { bucket, key, offset, reason });
             }
+        }
+        if Instant::now() >= stop {
+            break;
         }
     }
     // Batches judged but not delivered are read again by the next invocation, from `item.place`.
