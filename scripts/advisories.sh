@@ -29,6 +29,8 @@ if [ "$(cat "$dbs/.snapshot" 2>/dev/null)" != "$commit" ]; then
     rm -rf "$db" "$dbs/.snapshot"
     mkdir -p "$db"
     cp -R "$snapshot"/. "$db"/
+    # The snapshot beside the checkout may be read-only; the copy is ours to replace.
+    chmod -R u+w "$db"
     git -C "$db" init -q
     git -C "$db" add -A
     GIT_AUTHOR_DATE="$date" GIT_COMMITTER_DATE="$date" \
