@@ -43,6 +43,11 @@ async fn setup() -> Setup {
     let dlq = create_queue(&c, &unique("backfill-dlq")).await;
     let body = manifest().to_string().into_bytes();
     c.s3.put_object().bucket(&bucket).key("rules/manifest.json").body(body.into()).send().await.unwrap();
+    // The deployment's own rule set, which the backfill's items name another instead of: it writes only `acw`.
+    let mut deployed = manifest();
+    deployed["rules"][0]["match"]["kinds"] = json!(["acw"]);
+    let body = deployed.to_string().into_bytes();
+    c.s3.put_object().bucket(&bucket).key("deployed/manifest.json").body(body.into()).send().await.unwrap();
     Setup { rules: format!("s3://{bucket}/rules/manifest.json"), bucket, stream, dlq, c }
 }
 
@@ -53,7 +58,7 @@ fn function(api: &RuntimeApi, s: &Setup) -> std::process::Command {
         .env("WEFT_ROLE", "backfill")
         .env("WEFT_STREAM", &s.stream)
         .env("WEFT_DLQ_URL", &s.dlq)
-        .env("WEFT_RULES", &s.rules)
+        .env("WEFT_RULES", format!("s3://{}/deployed/manifest.json", s.bucket))
         .env("WEFT_LOG", "info");
     function
 }
@@ -80,7 +85,7 @@ async fn a_plain_object_with_a_broken_line_dead_letters_it_and_writes_the_rest()
     }
     s.c.s3.put_object().bucket(&s.bucket).key("2025/11/27/part-1").body(text.into_bytes().into()).send().await.unwrap();
     let api = RuntimeApi::start();
-    let item = json!({"bucket": s.bucket, "key": "2025/11/27/part-1"}).to_string();
+    let item = json!({"bucket": s.bucket, "key": "2025/11/27/part-1", "rules": s.rules}).to_string();
     let command = function(&api, &s);
     let (api, (status, body)) = api.first_invocation(command, &item).await;
     assert_eq!(status, 200, "{body}\n{}", api.function_output());
@@ -122,7 +127,9 @@ async fn a_million_events_gzip_object_is_read_in_flat_memory_and_resumed_without
     // Invocations that work 2 seconds each (the emulator's deadline is 10 minutes away); the map's loop invokes
     // again with what the last one answered.
     let api = RuntimeApi::start();
-    let mut item = json!({"bucket": s.bucket, "key": "firehose/part-2.gz", "secondsPerInvocation": 2});
+    // The backfill names its rule set; every invocation of the object judges with it, not the deployment's.
+    let mut item =
+        json!({"bucket": s.bucket, "key": "firehose/part-2.gz", "secondsPerInvocation": 2, "rules": s.rules});
     let command = function(&api, &s);
     let (api, (status, body)) = api.first_invocation(command, &item.to_string()).await;
     let mut answers = vec![(status, body)];

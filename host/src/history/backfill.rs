@@ -35,6 +35,10 @@ pub struct Item {
     /// The stream every record goes to (absent: the function's own).
     #[serde(default)]
     pub stream: Option<String>,
+    /// The rule set the backfill names (an S3 location; absent or empty: the deployment's), carried from one
+    /// invocation of the object to the next.
+    #[serde(default)]
+    pub rules: Option<String>,
     /// How long one invocation works on the object before it answers (absent: until a quarter of the invocation's
     /// time is left, at most a minute): shorter invocations checkpoint more often.
     #[serde(default)]

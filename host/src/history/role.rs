@@ -1,11 +1,10 @@
 //! The backfill role's Lambda loop (`WEFT_ROLE=backfill`): the event function's configuration and trust, one item
 //! of the state machine's map per invocation. The rule set is the deployment's (`WEFT_RULES`), or the one the
-//! backfill names (`rules` in the item), loaded with the event function's own checks and kept between invocations.
+//! backfill names (`rules` in the item, carried in every answer), loaded with the event function's own checks and
+//! kept between invocations.
 
 use std::sync::Mutex;
 use std::time::Instant;
-
-use serde::Deserialize;
 
 use crate::aws::Clients;
 use crate::delivery::{Delivery, LetterPort, RecordPort};
@@ -15,15 +14,6 @@ use crate::judge::Judge;
 use crate::lambda::config::Config;
 use crate::rollout::source::{RuleSource, Trust};
 use crate::rules::{RuleSet, signing};
-
-/// One invocation's input: the item, and the rule set the backfill names, if any (an S3 location).
-#[derive(Debug, Deserialize)]
-struct Request {
-    #[serde(flatten)]
-    item: Item,
-    #[serde(default)]
-    rules: Option<String>,
-}
 
 /// A container of the backfill role: clients, engine and trust once; the rule set kept by location.
 pub struct Backfill {
@@ -67,8 +57,8 @@ impl Backfill {
 
     /// One item: the object read from where it stopped, until it ends or the invocation's time nears its end.
     pub async fn invoke(&self, payload: serde_json::Value, deadline: Instant) -> Result<Progress, String> {
-        let request: Request = serde_json::from_value(payload).map_err(|e| format!("not a backfill item: {e}"))?;
-        let source = match request.rules.as_deref().filter(|r| !r.is_empty()) {
+        let item: Item = serde_json::from_value(payload).map_err(|e| format!("not a backfill item: {e}"))?;
+        let source = match item.rules.as_deref().filter(|r| !r.is_empty()) {
             Some(location) => Some(RuleSource::parse(location).map_err(|e| e.to_string())?),
             None => self.config.rules.clone(),
         };
@@ -81,7 +71,7 @@ impl Backfill {
         );
         let s3 = &self.clients.s3;
         let (progress, judge) =
-            backfill::run(request.item, s3, judge, &mut delivery, deadline).await.map_err(|e| e.to_string())?;
+            backfill::run(item, s3, judge, &mut delivery, deadline).await.map_err(|e| e.to_string())?;
         *self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((source, judge.into_rules()));
         let counts = &progress.item.counts;
         tracing::info!(
