@@ -57,34 +57,29 @@ pub struct PromoteArgs {
     sign: super::scope::SignArgs,
 }
 
-/// `bytes` signed again by `signer` with a new scope (its sequence above the manifest now at `key`): a version put
-/// back or promoted that a deployment would otherwise refuse as older than what it runs.
-async fn signed_again(
+/// Writes `bytes` (with their `signature`) over the manifest at `key`, or signed again with a new scope when `sign`
+/// gives a key (a version put back or promoted that a deployment would otherwise refuse as older than what it
+/// runs), through the gate: the version written, and whether it was signed again.
+async fn write_over(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    bytes: &[u8],
-    signer: &super::scope::Signer,
-) -> anyhow::Result<Publication> {
-    let mut document: serde_json::Value = serde_json::from_slice(bytes).context("that version is not JSON")?;
-    let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
-    Ok(Publication { manifest, signature: Some(signature), uploads: Default::default() })
-}
-
-/// What is written over the manifest at `key` to put `bytes` (with their `signature`) there: the same bytes, or
-/// signed again when there is a signer.
-async fn publication(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    bytes: Vec<u8>,
-    signature: Option<String>,
-    signer: Option<&super::scope::Signer>,
-) -> anyhow::Result<Publication> {
-    match signer {
-        Some(signer) => signed_again(s3, bucket, key, &bytes, signer).await,
-        None => Ok(Publication { manifest: bytes, signature, uploads: Default::default() }),
-    }
+    (bytes, signature): (Vec<u8>, Option<String>),
+    sign: &super::scope::SignArgs,
+) -> anyhow::Result<(String, bool)> {
+    let signer = sign.signer()?;
+    let gate = super::scope::gate(Engine::new()?, signer.as_ref(), sign.public_key.as_deref())?;
+    let (manifest, signature) = match &signer {
+        Some(signer) => {
+            let mut document: serde_json::Value = serde_json::from_slice(&bytes).context("that version is not JSON")?;
+            let (manifest, signature) = signer.sign(s3, bucket, key, &mut document).await?;
+            (manifest, Some(signature))
+        }
+        None => (bytes, signature),
+    };
+    let publication = Publication { manifest, signature, uploads: Default::default() };
+    let at = Destination { bucket, key, active_key: key };
+    Ok((put_rule_set(s3, &at, &publication, &gate, None).await?, signer.is_some()))
 }
 
 /// One stored version of the manifest.
@@ -212,11 +207,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
             "no candidate at s3://{bucket}/{candidate_key}: publish one with `weft rules publish --shadow` or --canary"
         )
     };
-    let signer = args.sign.signer()?;
-    let gate = super::scope::gate(Engine::new()?, signer.as_ref(), args.sign.public_key.as_deref())?;
-    let publication = publication(&s3, &bucket, &key, bytes, signature, signer.as_ref()).await?;
-    let at = Destination { bucket: &bucket, key: &key, active_key: &key };
-    let version = put_rule_set(&s3, &at, &publication, &gate, None)
+    let (version, _) = write_over(&s3, &bucket, &key, (bytes, signature), &args.sign)
         .await
         .with_context(|| format!("nothing was promoted; the candidate stays at s3://{bucket}/{candidate_key}"))?;
     s3.delete_object().bucket(&bucket).key(&candidate_key).send().await.with_context(|| {
@@ -265,14 +256,10 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let old = s3.get_object().bucket(&bucket).key(&key).version_id(id).send().await.context("reading that version")?;
     let signature = old.metadata().and_then(|m| m.get(weft::rules::signing::SIGNATURE_METADATA)).cloned();
     let bytes = old.body.collect().await.context("reading that version")?.into_bytes().to_vec();
-    let signer = args.sign.signer()?;
-    let gate = super::scope::gate(Engine::new()?, signer.as_ref(), args.sign.public_key.as_deref())?;
-    let publication = publication(&s3, &bucket, &key, bytes, signature, signer.as_ref()).await?;
-    let at = Destination { bucket: &bucket, key: &key, active_key: &key };
-    put_rule_set(&s3, &at, &publication, &gate, None)
+    let (_, signed_again) = write_over(&s3, &bucket, &key, (bytes, signature), &args.sign)
         .await
         .with_context(|| format!("nothing was rolled back: s3://{bucket}/{key} is as it was"))?;
-    let again = if signer.is_some() { ", signed again with a new sequence" } else { "" };
+    let again = if signed_again { ", signed again with a new sequence" } else { "" };
     println!(
         "rolled back s3://{bucket}/{key} to {} (S3 version {id}){again}; deployments load it at their next poll",
         target.version

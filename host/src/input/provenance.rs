@@ -54,10 +54,16 @@ impl std::io::Write for Hashing {
     }
 }
 
-/// The replay an envelope came from, found without parsing it (every live event pays only the search).
+/// The replay an envelope came from, found without parsing it (every live event pays only the search) and read
+/// alone when it is there (its event's identity is lineage's business).
 pub fn replay_name(envelope: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Replayed {
+        #[serde(rename = "replay-name", default)]
+        replay: Option<String>,
+    }
     memchr::memmem::find(envelope.as_bytes(), b"\"replay-name\"")?;
-    Provenance::of(envelope).replay
+    serde_json::from_str::<Replayed>(envelope).ok()?.replay
 }
 
 /// A record's identity: its event's, the rule set version and rule that made it, and its place among the rule's
