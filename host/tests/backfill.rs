@@ -163,6 +163,65 @@ async fn a_million_events_gzip_object_is_read_in_flat_memory_and_resumed_without
     assert!(peak > 0 && peak < 128 * 1024, "peak RSS {peak} KiB for {bytes} bytes of text");
 }
 
+/// A dry run (`--diff`): every event of the object judged by the backfill's rule set and by a candidate, over
+/// invocations that stop after a batch each and resume where the last stopped; nothing reaches the stream or the
+/// queue, and the report the last answer carries is the one `weft rules diff` makes over the same events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_and_its_report_is_the_rules_diff_of_the_object() {
+    const EVENTS: usize = 600;
+    let s = setup().await;
+    // The candidate also writes `customer.end` and keys records by their topic.
+    let mut proposed = manifest();
+    proposed["rules"][0]["match"]["kinds"] = json!(["customer.start", "customer.end"]);
+    proposed["rules"][0]["output"] = json!({"partitionKey": "$.topicName"});
+    let body = proposed.to_string().into_bytes();
+    s.c.s3.put_object().bucket(&s.bucket).key("candidate/manifest.json").body(body.into()).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for n in 0..EVENTS {
+        text += &envelope(n, ["customer.start", "customer.end", "acd.start"][n % 3]);
+        text.push('\n');
+    }
+    std::fs::write(dir.path().join("events.jsonl"), &text).unwrap();
+    s.c.s3.put_object().bucket(&s.bucket).key("dry/part-1").body(text.into_bytes().into()).send().await.unwrap();
+
+    let api = RuntimeApi::start();
+    let candidate = format!("s3://{}/candidate/manifest.json", s.bucket);
+    let mut item = json!({"bucket": s.bucket, "key": "dry/part-1", "rules": s.rules, "diff": candidate,
+                          "secondsPerInvocation": 0});
+    let command = function(&api, &s);
+    let (api, mut answer) = api.first_invocation(command, &item.to_string()).await;
+    let mut invocations = 1;
+    loop {
+        assert_eq!(answer.0, 200, "{}\n{}", answer.1, api.function_output());
+        item = serde_json::from_str(&answer.1).unwrap();
+        if item["done"] == true {
+            break;
+        }
+        assert!(invocations < 200, "no end in sight: {item}");
+        answer = invoke(api.port, &item.to_string()).await.unwrap();
+        invocations += 1;
+    }
+    assert!(invocations >= 3, "a batch an invocation: {invocations} invocations");
+    assert_eq!(item["invocations"], invocations);
+    let counts = &item["counts"];
+    let thirds = json!(EVENTS.div_ceil(3));
+    assert_eq!((&counts["events"], &counts["written"]), (&json!(EVENTS), &thirds), "what the rule set would do: {item}");
+    assert!(aws::read_stream(&s.c, &s.stream).await.is_empty(), "a dry run writes nothing");
+    assert!(aws::drain_queue(&s.c, &s.dlq).await.is_empty());
+
+    std::fs::write(dir.path().join("deployed.json"), manifest().to_string()).unwrap();
+    std::fs::write(dir.path().join("candidate.json"), proposed.to_string()).unwrap();
+    let local = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["rules", "diff", "--json", "--examples", "3"])
+        .args([dir.path().join("deployed.json"), dir.path().join("candidate.json"), dir.path().join("events.jsonl")])
+        .output()
+        .unwrap();
+    let mut expected: Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(item["report"], expected.take(), "{}", String::from_utf8_lossy(&local.stderr));
+    assert_eq!(item["report"]["outcomes"]["dropped: no rule matched -> records"]["count"], json!(EVENTS / 3));
+}
+
 /// History that fits one machine: `weft run s3://BUCKET/PREFIX` reads the same objects (gzip or not) locally, in
 /// key order, and gives the same records as the files would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

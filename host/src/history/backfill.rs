@@ -13,7 +13,8 @@ use crate::delivery::{Budget, Delivery, SinkError};
 use crate::history::object::{self, ObjectError, Place};
 use crate::input::Stream;
 use crate::judge::Judge;
-use crate::verdict::{Fate, Judged, Summary};
+use crate::verdict::compare::Report;
+use crate::verdict::{Fate, Judged, Summary, Verdict};
 
 /// Events judged at a time (a `weft run` slice): the unit of delivery, and of resumption.
 pub const BATCH: usize = 1000;
@@ -39,6 +40,13 @@ pub struct Item {
     /// invocation of the object to the next.
     #[serde(default)]
     pub rules: Option<String>,
+    /// A dry run's candidate rule set (an S3 location; absent or empty: not a dry run): every event is judged by
+    /// the backfill's rule set and by this one, nothing is written, and `report` says what the candidate would change.
+    #[serde(default)]
+    pub diff: Option<String>,
+    /// A dry run's report so far, carried from one invocation of the object to the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
     /// How long one invocation works on the object before it answers (absent: until a quarter of the invocation's
     /// time is left, at most a minute): shorter invocations checkpoint more often.
     #[serde(default)]
@@ -52,7 +60,7 @@ pub struct Item {
 
 /// What became of an object's events so far. Always `events = written + dropped + deadLettered + failed`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Counts {
     pub events: u64,
     pub written: u64,
@@ -80,6 +88,18 @@ impl Counts {
         let (events, written, records) = (s.events_in, s.events_written, s.records_out);
         *self +=
             Counts { events, written, records, dropped: s.dropped, dead_lettered: s.dead_lettered, failed: s.failed };
+    }
+
+    /// Counts verdicts as their delivery would (a dry run's: what the rule set would write, drop, dead-letter).
+    pub(crate) fn add_verdicts<'a>(&mut self, verdicts: impl Iterator<Item = &'a Verdict>) {
+        for verdict in verdicts {
+            self.events += 1;
+            match verdict {
+                Verdict::Records(records) => (self.written, self.records) = (self.written + 1, self.records + records.len() as u64),
+                Verdict::Dropped(_) => self.dropped += 1,
+                Verdict::DeadLetter(_) => self.dead_lettered += 1,
+            }
+        }
     }
 
     pub fn balanced(&self) -> bool {
@@ -118,6 +138,15 @@ pub fn reserve(deadline: Instant) -> Duration {
     (deadline.saturating_duration_since(Instant::now()) / 4).min(Duration::from_secs(60))
 }
 
+/// When an invocation stops taking batches of `item`'s object.
+pub(crate) fn stop(item: &Item, deadline: Instant) -> Instant {
+    let stop = deadline.checked_sub(reserve(deadline)).unwrap_or_else(Instant::now);
+    match item.seconds_per_invocation {
+        Some(seconds) => stop.min(Instant::now() + Duration::from_secs(seconds)),
+        None => stop,
+    }
+}
+
 /// Reads `item`'s object from where it stopped, judging on a blocking thread and delivering here, until the object
 /// ends or `deadline` nears; gives the judge back with the progress.
 pub async fn run(
@@ -127,10 +156,7 @@ pub async fn run(
     delivery: &mut Delivery,
     deadline: Instant,
 ) -> Result<(Progress, Judge), BackfillError> {
-    let mut stop = deadline.checked_sub(reserve(deadline)).unwrap_or_else(Instant::now);
-    if let Some(seconds) = item.seconds_per_invocation {
-        stop = stop.min(Instant::now() + Duration::from_secs(seconds));
-    }
+    let stop = stop(&item, deadline);
     let opened = object::open(s3, &item.bucket, &item.key, item.place, item.gzip).await?;
     item.gzip = Some(opened.gzip);
     item.invocations += 1;

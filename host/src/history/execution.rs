@@ -41,14 +41,18 @@ struct StartArgs {
     /// The history: s3://BUCKET/PREFIX (objects of EventBridge envelopes, gzip or not).
     location: String,
     /// The stream every record goes to.
-    #[arg(long)]
-    stream: String,
+    #[arg(long, required_unless_present = "diff")]
+    stream: Option<String>,
     /// The rule set to judge with (s3://…/manifest.json; default: the deployment's WEFT_RULES).
     #[arg(long)]
     rules: Option<String>,
     /// The backfill state machine (Terraform output `backfill_state_machine_arn`).
     #[arg(long, env = "WEFT_BACKFILL_STATE_MACHINE")]
     state_machine: String,
+    /// A dry run: write nothing, and judge every event by the rule set and by this candidate (s3://…/manifest.json);
+    /// the backfill's result is what `weft rules diff` would report over the whole history.
+    #[arg(long, value_name = "CANDIDATE", conflicts_with = "stream")]
+    diff: Option<String>,
     /// The execution's name (default: one Step Functions makes up).
     #[arg(long)]
     name: Option<String>,
@@ -88,8 +92,10 @@ async fn start(sfn: &Client, args: StartArgs) -> Result<(), BackfillCommandError
     if bucket.is_empty() {
         return Err(BackfillCommandError::BadLocation(args.location));
     }
+    // Every member the state machine's ItemSelector reads is present (empty: not given).
     let input = serde_json::json!({
-        "bucket": bucket, "prefix": prefix, "stream": args.stream, "rules": args.rules.clone().unwrap_or_default(),
+        "bucket": bucket, "prefix": prefix, "stream": args.stream.clone().unwrap_or_default(),
+        "rules": args.rules.clone().unwrap_or_default(), "diff": args.diff.clone().unwrap_or_default(),
     });
     let started = sfn
         .start_execution()
@@ -100,13 +106,16 @@ async fn start(sfn: &Client, args: StartArgs) -> Result<(), BackfillCommandError
         .await
         .map_err(aws(format!("starting {}", args.state_machine)))?;
     println!("{}", started.execution_arn());
-    eprintln!(
-        "weft: backfilling {} into {} with {}; follow it with `weft backfill status {}`",
-        args.location,
-        args.stream,
-        args.rules.as_deref().unwrap_or("the deployment's rule set"),
-        started.execution_arn()
-    );
+    let rules = args.rules.as_deref().unwrap_or("the deployment's rule set");
+    match (&args.diff, &args.stream) {
+        (Some(candidate), _) => eprintln!(
+            "weft: a dry run over {}: {rules} against {candidate}, nothing written", args.location
+        ),
+        (None, stream) => eprintln!(
+            "weft: backfilling {} into {} with {rules}", args.location, stream.as_deref().unwrap_or_default()
+        ),
+    }
+    eprintln!("weft: follow it with `weft backfill status {}`", started.execution_arn());
     Ok(())
 }
 
@@ -201,8 +210,9 @@ async fn print_results(s3: &aws_sdk_s3::Client, output: &str) -> Result<(), Back
     };
     let summed = super::results::sum(s3, &at.bucket, &at.key).await?;
     let c = summed.counts;
+    let verb = if summed.report.is_some() { "would be" } else { "" };
     println!(
-        "{} events in: {} written as {} records, {} dropped, {} dead-lettered, {} failed{}",
+        "{} events in: {} {verb} written as {} records, {} dropped, {} dead-lettered, {} failed{}",
         c.events,
         c.written,
         c.records,
@@ -213,6 +223,9 @@ async fn print_results(s3: &aws_sdk_s3::Client, output: &str) -> Result<(), Back
     );
     for (key, place, error) in &summed.unfinished {
         println!("  not finished: {key} from byte {place} ({error})");
+    }
+    if let Some(report) = &summed.report {
+        print!("the candidate against the rule set: {report}");
     }
     Ok(())
 }

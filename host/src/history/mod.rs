@@ -6,6 +6,7 @@
 //! (`role`) on one object at a time (`object`, `backfill`).
 
 pub mod backfill;
+pub mod dry_run;
 pub mod execution;
 pub mod object;
 pub mod replay;

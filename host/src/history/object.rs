@@ -66,9 +66,21 @@ pub async fn open(
     };
     let range = (!gzip && at.offset > 0).then(|| format!("bytes={}-", at.offset));
     let object = s3.get_object().bucket(bucket).key(key).set_range(range).send().await;
-    let object = object.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
     let (sender, receiver) = mpsc::channel(PIECES_IN_FLIGHT);
-    tokio::spawn(pump(object.body, sender));
+    match object {
+        Ok(object) => drop(tokio::spawn(pump(object.body, sender))),
+        // A range from the object's very end (an invocation stopped after its last batch) is refused by S3: the
+        // object has nothing more, and the sender dropped says so. Shorter than that, it is not the object read.
+        Err(e) if e.as_service_error().map(|e| e.meta().code()) == Some(Some("InvalidRange")) => {
+            let head = s3.head_object().bucket(bucket).key(key).send().await;
+            let size = head.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?.content_length();
+            if size != Some(at.offset as i64) {
+                let size = size.unwrap_or_default();
+                return Err(fail(format!("it is {size} bytes now, shorter than the {} read before", at.offset)));
+            }
+        }
+        Err(e) => return Err(fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+    }
     let body = Pieces { receiver, piece: Bytes::new() };
     Ok(Opened { body, gzip, skip: if gzip { at.offset } else { 0 } })
 }

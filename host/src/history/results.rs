@@ -5,6 +5,8 @@
 use serde::Deserialize;
 
 use super::backfill::{Counts, Progress};
+use super::dry_run;
+use crate::verdict::compare::Report;
 use super::execution::BackfillCommandError;
 
 /// What a backfill did: the counts summed over its objects, and the objects it did not finish (key, the byte
@@ -14,6 +16,8 @@ pub struct Summed {
     pub counts: Counts,
     pub objects: u64,
     pub unfinished: Vec<(String, u64, String)>,
+    /// A dry run's report over every object.
+    pub report: Option<Report>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +90,10 @@ fn record(summed: &mut Summed, item: ItemResult) {
     let progress = answer.as_ref().and_then(|a| serde_json::from_value::<Progress>(a.clone()).ok());
     if let Some(progress) = &progress {
         summed.counts += progress.item.counts;
+        if let Some(report) = &progress.item.report {
+            let whole = summed.report.get_or_insert_with(|| Report::new(dry_run::EXAMPLES));
+            whole.merge(report.clone());
+        }
     }
     let error = answer
         .as_ref()
@@ -129,5 +137,24 @@ mod tests {
                 ("k3".to_owned(), 0, "States.Timeout: ".to_owned())
             ]
         );
+    }
+
+    /// A dry run's objects each answer their report; the backfill's is their merge, examples up to three.
+    #[test]
+    fn a_dry_runs_reports_are_merged_over_its_objects() {
+        let mut summed = Summed::default();
+        for (key, ids) in [("k1", r#"["e1","e2"]"#), ("k2", r#"["e7","e8"]"#)] {
+            let output = format!(
+                r#"{{"bucket":"b","key":"{key}","done":true,"counts":{{"events":4,"written":2,"records":2,"dropped":2}},
+                "report":{{"events":4,"eventsChanged":2,"records":{{}},"paths":{{}},
+                "outcomes":{{"dropped: x -> records":{{"count":2,"events":{ids}}}}}}}}}"#
+            );
+            record(&mut summed, ItemResult { input: None, output: Some(output), error: None, cause: None });
+        }
+        let report = summed.report.expect("a dry run's report");
+        assert_eq!((report.events, report.events_changed, summed.counts.events), (8, 4, 8));
+        let outcome = &report.outcomes["dropped: x -> records"];
+        assert_eq!((outcome.count, &outcome.events[..]), (4, &["e1", "e2", "e7"].map(String::from)[..]));
+        assert!(summed.unfinished.is_empty());
     }
 }

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::verdict::report::{Examples, RecordCounts, Report};
 use crate::verdict::{Record, Verdict};
 
 /// How one event's verdict differs between the old rule set and the new.
@@ -151,113 +151,6 @@ fn member(at: &str, key: &str) -> String {
         format!("{at}.{key}")
     } else {
         format!("{at}[{}]", serde_json::to_string(key).expect("a string serialises"))
-    }
-}
-
-/// Differences over many events, counted, with up to `examples` event ids each.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub events: u64,
-    pub events_changed: u64,
-    /// Per rule and stream (`rule -> stream`): records added, removed, changed.
-    pub records: BTreeMap<String, RecordCounts>,
-    /// Per rule, stream and path of changed records: how many, and examples.
-    pub paths: BTreeMap<String, Examples>,
-    /// Per change of outcome (`records -> dropped: not a voice call`): how many, and examples.
-    pub outcomes: BTreeMap<String, Examples>,
-    #[serde(skip)]
-    examples: usize,
-    /// Whether examples of changed paths carry the old and new values (event contents: local use only).
-    #[serde(skip)]
-    show_values: bool,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct RecordCounts {
-    pub added: u64,
-    pub removed: u64,
-    pub changed: u64,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Examples {
-    pub count: u64,
-    /// Event ids, at most the report's number of examples.
-    pub events: Vec<String>,
-    /// With values shown: `old -> new` (as JSON) for each of `events`, in the same order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<String>,
-}
-
-impl Report {
-    pub fn new(examples: usize) -> Report {
-        Report { examples, ..Report::default() }
-    }
-
-    /// The same report, its examples of changed paths with the values before and after.
-    pub fn showing_values(self) -> Report {
-        Report { show_values: true, ..self }
-    }
-
-    /// Counts one event's differences (none: an unchanged event).
-    pub fn add(&mut self, event_id: &str, differences: &[Difference]) {
-        self.events += 1;
-        if differences.is_empty() {
-            return;
-        }
-        self.events_changed += 1;
-        for difference in differences {
-            match difference {
-                Difference::Added { rule, stream } => self.counts(rule, stream).added += 1,
-                Difference::Removed { rule, stream } => self.counts(rule, stream).removed += 1,
-                Difference::Changed { rule, stream, changes } => {
-                    self.counts(rule, stream).changed += 1;
-                    for Change { path, old, new } in changes {
-                        let (examples, show) = (self.examples, self.show_values);
-                        let entry = self.paths.entry(format!("{rule} -> {stream}: {path}")).or_default();
-                        if show && entry.events.len() < examples {
-                            entry.values.push(format!("{old} -> {new}"));
-                        }
-                        note(entry, event_id, examples);
-                    }
-                }
-                Difference::Outcome { old, new } => {
-                    let examples = self.examples;
-                    note(self.outcomes.entry(format!("{old} -> {new}")).or_default(), event_id, examples);
-                }
-            }
-        }
-    }
-
-    fn counts(&mut self, rule: &str, stream: &str) -> &mut RecordCounts {
-        self.records.entry(format!("{rule} -> {stream}")).or_default()
-    }
-}
-
-fn note(entry: &mut Examples, event_id: &str, examples: usize) {
-    entry.count += 1;
-    if entry.events.len() < examples {
-        entry.events.push(event_id.to_owned());
-    }
-}
-
-impl std::fmt::Display for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} events compared, {} changed", self.events, self.events_changed)?;
-        for (place, c) in &self.records {
-            writeln!(f, "  records {place}: {} added, {} removed, {} changed", c.added, c.removed, c.changed)?;
-        }
-        for (path, examples) in &self.paths {
-            writeln!(f, "  changed {path}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
-            for (event, values) in examples.events.iter().zip(&examples.values) {
-                writeln!(f, "    {event}: {values}")?;
-            }
-        }
-        for (change, examples) in &self.outcomes {
-            writeln!(f, "  outcome {change}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
-        }
-        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod dead_letter;
 mod fate;
 pub mod record;
+mod report;
 
 pub use dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally, WrittenRecord};
 pub use fate::{Fate, Summary};
