@@ -130,6 +130,23 @@ async fn lineage(stream: &str) -> Vec<Value> {
     records.into_iter().map(|r| r["_weft"].clone()).collect()
 }
 
+/// The lines a function printed, in its log group as Lambda would put them (with a runtime line among them).
+async fn ship_logs(function: &str, lines: &[String]) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws::sdk_config(&aws::endpoint()).await);
+    let group = format!("/aws/lambda/{function}");
+    logs.create_log_group().log_group_name(&group).send().await.unwrap();
+    logs.create_log_stream().log_group_name(&group).log_stream_name("2026/12/07/[$LATEST]1").send().await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let event = |message: &str| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now).message(message).build().unwrap()
+    };
+    let mut put = logs.put_log_events().log_group_name(&group).log_stream_name("2026/12/07/[$LATEST]1");
+    for line in std::iter::once("START RequestId: 1 Version: $LATEST").chain(lines.iter().map(String::as_str)) {
+        put = put.log_events(event(line));
+    }
+    put.send().await.unwrap();
+}
+
 fn window() -> (String, String) {
     let now = std::time::SystemTime::now();
     let at = |t| humantime::format_rfc3339_seconds(t).to_string();
@@ -189,6 +206,9 @@ async fn a_replay_reaches_weft_stamped_counted_apart_and_with_the_first_delivery
         .expect("a document for the replay");
     assert_eq!((replay_doc["ReplayedEvents"].as_u64(), replay_doc["ReplayWritten"].as_u64()), (Some(3), Some(3)));
     assert_eq!(replay_doc["ReplayDeadLettered"], 0);
+    // The function's log group gets its output, as Lambda ships it; `status` reads the replay's account there.
+    let function = unique("weft-function");
+    ship_logs(&function, &out.lines()).await;
 
     // Under a new version of the rule set, the same history makes new records, stamped with it.
     let (v2_live, v2_replayed) = (unique("live"), unique("replayed"));
@@ -220,11 +240,15 @@ async fn a_replay_reaches_weft_stamped_counted_apart_and_with_the_first_delivery
     }
 
     // Status, list and cancel, as moto's replay API answers them (its replays finish before StartReplay returns).
-    let (ok, status, stderr) = weft(&["replay", "status", &name]);
+    let (ok, status, stderr) = weft(&["replay", "status", &name, "--function", &function]);
     assert!(
         ok && status.starts_with(&format!("{name} COMPLETED")) && status.contains("100% replayed"),
         "{status}{stderr}"
     );
+    let account = format!("\n{function}: 3 events replayed: 3 written, 0 dropped, 0 dead-lettered, 0 failed\n");
+    assert!(status.ends_with(&account), "what weft did with the replay, from its logs: {status}{stderr}");
+    let (_, other, _) = weft(&["replay", "status", &after, "--function", &function]);
+    assert!(other.ends_with(&format!("{function}: 0 events replayed: 0 written, 0 dropped, 0 dead-lettered, 0 failed\n")), "{other}");
     let (ok, newest, _) = weft(&["replay", "status", "--archive", &bus.archive]);
     assert!(ok && newest.starts_with(&format!("{after} ")), "the archive's newest replay: {newest}");
     let (ok, list, _) = weft(&["replay", "list", "--archive", &bus.archive]);

@@ -92,8 +92,10 @@ pub fn main() -> ExitCode {
         }),
         Some(Command::Replay(args)) => runtime().and_then(|runtime| {
             runtime.block_on(async {
-                let client = aws_sdk_eventbridge::Client::new(&weft::aws::sdk_config().await);
-                weft::history::replay::command(args, &client).await?;
+                let config = weft::aws::sdk_config().await;
+                let (client, logs) =
+                    (aws_sdk_eventbridge::Client::new(&config), aws_sdk_cloudwatchlogs::Client::new(&config));
+                weft::history::replay::command(args, &client, &logs).await?;
                 Ok(ExitCode::SUCCESS)
             })
         }),

@@ -12,6 +12,7 @@ pub mod object;
 pub mod replay;
 pub mod results;
 pub mod role;
+pub mod tally;
 
 use crate::input::provenance::replay_name;
 use crate::verdict::{Judged, Verdict};

@@ -25,6 +25,8 @@ pub enum ReplayError {
     NoReplay(String),
     #[error("give a replay's name, or --archive to follow its newest replay")]
     Which,
+    #[error(transparent)]
+    Tally(#[from] super::tally::TallyError),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +75,10 @@ struct StatusArgs {
     /// Print the state once instead of following the replay to its end.
     #[arg(long)]
     once: bool,
+    /// weft's function (Terraform output `function_name`): the status ends with what it did with the replayed
+    /// events, read from its log group.
+    #[arg(long, env = "WEFT_FUNCTION")]
+    function: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -86,11 +92,15 @@ struct ListArgs {
     archive: Option<String>,
 }
 
-/// Runs a `weft replay` command against EventBridge.
-pub async fn command(args: ReplayArgs, client: &Client) -> Result<(), ReplayError> {
+/// Runs a `weft replay` command against EventBridge (and, for a status, the function's logs).
+pub async fn command(
+    args: ReplayArgs,
+    client: &Client,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+) -> Result<(), ReplayError> {
     match args.command {
         ReplayCommand::Start(args) => start(client, args).await,
-        ReplayCommand::Status(args) => status(client, args).await,
+        ReplayCommand::Status(args) => status(client, logs, args).await,
         ReplayCommand::Cancel(args) => cancel(client, &args.name).await,
         ReplayCommand::List(args) => list(client, args.archive.as_deref()).await,
     }
@@ -202,7 +212,7 @@ fn line(replay: &Replay) -> String {
     )
 }
 
-async fn status(client: &Client, args: StatusArgs) -> Result<(), ReplayError> {
+async fn status(client: &Client, logs: &aws_sdk_cloudwatchlogs::Client, args: StatusArgs) -> Result<(), ReplayError> {
     let name = match args.name {
         Some(name) => name,
         None => {
@@ -227,6 +237,18 @@ async fn status(client: &Client, args: StatusArgs) -> Result<(), ReplayError> {
         bar.finish_and_clear();
     }
     println!("{}", line(&replay));
+    match &args.function {
+        // Invocations log their documents as they end; a minute before the replay started covers clocks' skew.
+        Some(function) => {
+            let started = replay.replay_start_time().map_or(SystemTime::UNIX_EPOCH, |t| {
+                SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t.as_secs_f64().max(60.0) - 60.0)
+            });
+            let tally = super::tally::read(logs, function, &name, started).await?;
+            let so_far = if finished(replay.state()) { "" } else { " so far" };
+            println!("{function}{so_far}: {tally}");
+        }
+        None => eprintln!("weft: give --function (Terraform output function_name) to see what weft did with them"),
+    }
     Ok(())
 }
 
