@@ -249,7 +249,13 @@ fn the_backfill_is_a_distributed_map_over_s3_driving_the_same_zip_in_its_backfil
     assert_eq!(task["Retry"][0]["BackoffRate"], 2);
     // An object is invoked again from where it stopped until the function says it is done.
     let choice = &map["ItemProcessor"]["States"]["Object done?"];
-    assert_eq!((&choice["Choices"][0]["Variable"], &choice["Default"]), (&"$.done".into(), &"Backfill".into()));
+    assert_eq!((&choice["Choices"][2]["Variable"], &choice["Default"]), (&"$.done".into(), &"Backfill".into()));
+    // An answer without a boolean `done` ends the object instead of invoking the function forever.
+    for rule in &choice["Choices"].as_array().unwrap()[..2] {
+        assert_eq!((&rule["Not"]["Variable"], &rule["Next"]), (&"$.done".into(), &"Not an answer".into()), "{rule}");
+    }
+    // A dry run's candidate reaches every item.
+    assert_eq!(map["ItemSelector"]["diff.$"], "$.diff");
     let file = std::env::temp_dir().join(format!("weft-backfill-{}.asl.json", std::process::id()));
     std::fs::write(&file, &rendered).unwrap();
     let validator = common::repo().join(".node/node_modules/.bin/asl-validator");

@@ -210,9 +210,9 @@ async fn print_results(s3: &aws_sdk_s3::Client, output: &str) -> Result<(), Back
     };
     let summed = super::results::sum(s3, &at.bucket, &at.key).await?;
     let c = summed.counts;
-    let verb = if summed.report.is_some() { "would be" } else { "" };
+    let verb = if summed.report.is_some() { "would be " } else { "" };
     println!(
-        "{} events in: {} {verb} written as {} records, {} dropped, {} dead-lettered, {} failed{}",
+        "{} events in: {} {verb}written as {} records, {} dropped, {} dead-lettered, {} failed{}",
         c.events,
         c.written,
         c.records,
