@@ -206,7 +206,11 @@ async fn a_dry_run_writes_nothing_and_its_report_is_the_rules_diff_of_the_object
     assert_eq!(item["invocations"], invocations);
     let counts = &item["counts"];
     let thirds = json!(EVENTS.div_ceil(3));
-    assert_eq!((&counts["events"], &counts["written"]), (&json!(EVENTS), &thirds), "what the rule set would do: {item}");
+    assert_eq!(
+        (&counts["events"], &counts["written"]),
+        (&json!(EVENTS), &thirds),
+        "what the rule set would do: {item}"
+    );
     assert!(aws::read_stream(&s.c, &s.stream).await.is_empty(), "a dry run writes nothing");
     assert!(aws::drain_queue(&s.c, &s.dlq).await.is_empty());
 

@@ -248,7 +248,10 @@ async fn a_replay_reaches_weft_stamped_counted_apart_and_with_the_first_delivery
     let account = format!("\n{function}: 3 events replayed: 3 written, 0 dropped, 0 dead-lettered, 0 failed\n");
     assert!(status.ends_with(&account), "what weft did with the replay, from its logs: {status}{stderr}");
     let (_, other, _) = weft(&["replay", "status", &after, "--function", &function]);
-    assert!(other.ends_with(&format!("{function}: 0 events replayed: 0 written, 0 dropped, 0 dead-lettered, 0 failed\n")), "{other}");
+    assert!(
+        other.ends_with(&format!("{function}: 0 events replayed: 0 written, 0 dropped, 0 dead-lettered, 0 failed\n")),
+        "{other}"
+    );
     let (ok, newest, _) = weft(&["replay", "status", "--archive", &bus.archive]);
     assert!(ok && newest.starts_with(&format!("{after} ")), "the archive's newest replay: {newest}");
     let (ok, list, _) = weft(&["replay", "list", "--archive", &bus.archive]);

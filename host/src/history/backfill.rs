@@ -95,7 +95,9 @@ impl Counts {
         for verdict in verdicts {
             self.events += 1;
             match verdict {
-                Verdict::Records(records) => (self.written, self.records) = (self.written + 1, self.records + records.len() as u64),
+                Verdict::Records(records) => {
+                    (self.written, self.records) = (self.written + 1, self.records + records.len() as u64)
+                }
                 Verdict::Dropped(_) => self.dropped += 1,
                 Verdict::DeadLetter(_) => self.dead_lettered += 1,
             }

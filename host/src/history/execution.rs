@@ -108,12 +108,12 @@ async fn start(sfn: &Client, args: StartArgs) -> Result<(), BackfillCommandError
     println!("{}", started.execution_arn());
     let rules = args.rules.as_deref().unwrap_or("the deployment's rule set");
     match (&args.diff, &args.stream) {
-        (Some(candidate), _) => eprintln!(
-            "weft: a dry run over {}: {rules} against {candidate}, nothing written", args.location
-        ),
-        (None, stream) => eprintln!(
-            "weft: backfilling {} into {} with {rules}", args.location, stream.as_deref().unwrap_or_default()
-        ),
+        (Some(candidate), _) => {
+            eprintln!("weft: a dry run over {}: {rules} against {candidate}, nothing written", args.location)
+        }
+        (None, stream) => {
+            eprintln!("weft: backfilling {} into {} with {rules}", args.location, stream.as_deref().unwrap_or_default())
+        }
     }
     eprintln!("weft: follow it with `weft backfill status {}`", started.execution_arn());
     Ok(())

@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use super::backfill::{Counts, Progress};
 use super::dry_run;
-use crate::verdict::compare::Report;
 use super::execution::BackfillCommandError;
+use crate::verdict::compare::Report;
 
 /// What a backfill did: the counts summed over its objects, and the objects it did not finish (key, the byte
 /// where they stopped, why).

@@ -182,7 +182,6 @@ impl std::fmt::Display for Report {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -200,7 +199,10 @@ mod tests {
             .map(|n| {
                 let differences = match n % 3 {
                     0 => vec![],
-                    1 => vec![changed(&format!("data.p{}", n % 2)), Difference::Added { rule: "a".into(), stream: "s".into() }],
+                    1 => vec![
+                        changed(&format!("data.p{}", n % 2)),
+                        Difference::Added { rule: "a".into(), stream: "s".into() },
+                    ],
                     _ => vec![outcome.clone()],
                 };
                 (format!("e{n}"), differences)
