@@ -8,7 +8,7 @@
 #   Python SDK (the models the fake Genesys Cloud API of the tests is checked against);
 # - with the machine's Node.js and npm, the tools that build rules written in TypeScript or JavaScript
 #   (.node/node_modules/.bin): esbuild (bundles a rule with weft's SDK), typescript (type-checks it) and
-#   componentize-js (makes the component); and asl-validator, with which the suite checks the backfill state machine;
+#   componentize-qjs (makes the component, on QuickJS); and asl-validator, with which the suite checks the backfill state machine;
 # - two more virtualenvs for the Terraform checks: checkov (.venv-checkov) and python-hcl2 (.venv-hcl). They cannot
 #   share one: checkov bundles its own `hcl2` package, which python-hcl2's would overwrite.
 set -euo pipefail

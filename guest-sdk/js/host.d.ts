@@ -1,4 +1,4 @@
-// What weft's world (guest-sdk/wit/rule.wit) gives a JavaScript module, as componentize-js binds it, and the few
+// What weft's world (guest-sdk/wit/rule.wit) gives a JavaScript module, as componentize-qjs binds it, and the few
 // globals a rule may use. Nothing else is declared: the module has no DOM, no Node.js and no WASI.
 
 declare module "weft:rules/host@0.1.0" {

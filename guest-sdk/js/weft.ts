@@ -214,11 +214,15 @@ function text(values: unknown[]): string {
     .join(" ");
 }
 
-// Without WASI, console output would go nowhere: it goes to weft's log.
-console.log = console.info = (...values: unknown[]) => host.log("info", text(values));
-console.debug = (...values: unknown[]) => host.log("debug", text(values));
-console.warn = (...values: unknown[]) => host.log("warn", text(values));
-console.error = (...values: unknown[]) => host.log("error", text(values));
+// Without WASI, console output would go nowhere: it goes to weft's log. (QuickJS has no `console` at all.)
+const logAt = (level: Level) => (...values: unknown[]) => host.log(level, text(values));
+globalThis.console = Object.assign(globalThis.console ?? {}, {
+  log: logAt("info"),
+  info: logAt("info"),
+  debug: logAt("debug"),
+  warn: logAt("warn"),
+  error: logAt("error"),
+});
 
 function noClock(): never {
   throw new RuleError("no-clock", "weft rules have no clock (no WASI is granted): use eventBody.eventTime");
@@ -241,15 +245,13 @@ globalThis.Date = new Proxy(Date, {
   },
 });
 Math.random = noRandom;
-const globals = globalThis as unknown as {
-  performance?: { now: () => number };
-  crypto?: { getRandomValues: unknown; randomUUID: unknown };
-};
-if (globals.performance) globals.performance.now = noClock;
-if (globals.crypto) {
-  globals.crypto.getRandomValues = noRandom;
-  globals.crypto.randomUUID = noRandom;
-}
+// Replaced whole, not patched: QuickJS's `performance.now` is read-only, and it has no `crypto` to patch.
+Object.defineProperty(globalThis, "performance", { value: { now: noClock }, writable: true, configurable: true });
+Object.defineProperty(globalThis, "crypto", {
+  value: { getRandomValues: noRandom, randomUUID: noRandom },
+  writable: true,
+  configurable: true,
+});
 
 export type Answer = Record | Record[] | Drop;
 export type Handler = (event: Event) => Answer;
