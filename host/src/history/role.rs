@@ -82,7 +82,8 @@ impl Backfill {
         let judge = Judge::new(self.rules(&source).await?).with_batch_size(self.config.batch);
         if let Some(candidate) = item.diff.as_deref().filter(|d| !d.is_empty()) {
             let candidate = self.source(Some(candidate))?;
-            let judges = Judges { deployed: judge, candidate: Judge::new(self.rules(&candidate).await?) };
+            let candidate_judge = Judge::new(self.rules(&candidate).await?).with_batch_size(self.config.batch);
+            let judges = Judges { deployed: judge, candidate: candidate_judge };
             let (progress, judges) =
                 dry_run::run(item, &self.clients.s3, judges, deadline).await.map_err(|e| e.to_string())?;
             self.keep(source, judges.deployed.into_rules());
