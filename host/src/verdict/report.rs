@@ -20,14 +20,17 @@ pub struct Report {
     pub paths: BTreeMap<String, Examples>,
     /// Per change of outcome (`records -> dropped: not a voice call`): how many, and examples.
     pub outcomes: BTreeMap<String, Examples>,
-    /// Changes at paths past the report's bound on paths (a [`Report::bounded`] one), counted together.
+    /// Changes at paths past the report's bound (a [`Report::bounded`] one), counted together.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub other_paths: u64,
+    /// Changes of outcome past the report's bound (drop reasons are the rules' text: they can be many), together.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_outcomes: u64,
     #[serde(skip)]
     examples: usize,
-    /// At most this many paths are named (0: no bound).
+    /// At most this many paths, and this many changes of outcome, are named (0: no bound).
     #[serde(skip)]
-    most_paths: usize,
+    most_named: usize,
     /// Whether examples of changed paths carry the old and new values (event contents: local use only).
     #[serde(skip)]
     show_values: bool,
@@ -60,10 +63,11 @@ impl Report {
         Report { show_values: true, ..self }
     }
 
-    /// The same report naming at most `paths` changed paths; changes at others are counted as `otherPaths`. A
-    /// report that travels (a backfill's, in every answer of its invocations) stays within what its carrier holds.
-    pub fn bounded(self, paths: usize) -> Report {
-        Report { most_paths: paths, ..self }
+    /// The same report naming at most `named` changed paths and `named` changes of outcome; the others are
+    /// counted as `otherPaths` and `otherOutcomes`. A report that travels (a backfill's, in every answer of its
+    /// invocations) stays within what its carrier holds.
+    pub fn bounded(self, named: usize) -> Report {
+        Report { most_named: named, ..self }
     }
 
     /// Adds another report over other events, as if its events had been added to this one: counts summed,
@@ -72,29 +76,25 @@ impl Report {
         self.events += other.events;
         self.events_changed += other.events_changed;
         self.other_paths += other.other_paths;
+        self.other_outcomes += other.other_outcomes;
         for (place, c) in other.records {
             let counts = self.records.entry(place).or_default();
             (counts.added, counts.removed, counts.changed) =
                 (counts.added + c.added, counts.removed + c.removed, counts.changed + c.changed);
         }
-        let most = self.examples;
+        let (most, named) = (self.examples, self.most_named);
         for (path, examples) in other.paths {
-            match self.path(path) {
+            match named_entry(&mut self.paths, path, named) {
                 Some(entry) => entry.merge(examples, most),
                 None => self.other_paths += examples.count,
             }
         }
         for (change, examples) in other.outcomes {
-            self.outcomes.entry(change).or_default().merge(examples, self.examples);
+            match named_entry(&mut self.outcomes, change, named) {
+                Some(entry) => entry.merge(examples, most),
+                None => self.other_outcomes += examples.count,
+            }
         }
-    }
-
-    /// The entry of a changed path; none when the report names as many paths as it may and not this one.
-    fn path(&mut self, path: String) -> Option<&mut Examples> {
-        if self.most_paths > 0 && self.paths.len() >= self.most_paths && !self.paths.contains_key(&path) {
-            return None;
-        }
-        Some(self.paths.entry(path).or_default())
     }
 
     /// Counts one event's differences (none: an unchanged event).
@@ -103,6 +103,13 @@ impl Report {
         if differences.is_empty() {
             return;
         }
+        let clipped;
+        let event_id = if self.most_named > 0 && event_id.len() > MOST_BYTES {
+            clipped = crate::privacy::clip(event_id, MOST_BYTES);
+            clipped.as_str()
+        } else {
+            event_id
+        };
         self.events_changed += 1;
         for difference in differences {
             match difference {
@@ -112,7 +119,8 @@ impl Report {
                     self.counts(rule, stream).changed += 1;
                     for Change { path, old, new } in changes {
                         let (examples, show) = (self.examples, self.show_values);
-                        let Some(entry) = self.path(format!("{rule} -> {stream}: {path}")) else {
+                        let key = format!("{rule} -> {stream}: {path}");
+                        let Some(entry) = named_entry(&mut self.paths, key, self.most_named) else {
                             self.other_paths += 1;
                             continue;
                         };
@@ -124,7 +132,10 @@ impl Report {
                 }
                 Difference::Outcome { old, new } => {
                     let examples = self.examples;
-                    note(self.outcomes.entry(format!("{old} -> {new}")).or_default(), event_id, examples);
+                    match named_entry(&mut self.outcomes, format!("{old} -> {new}"), self.most_named) {
+                        Some(entry) => note(entry, event_id, examples),
+                        None => self.other_outcomes += 1,
+                    }
                 }
             }
         }
@@ -147,6 +158,19 @@ impl Examples {
             }
         }
     }
+}
+
+/// The longest key or event id a bounded report keeps (longer ones are clipped, the same way each time).
+const MOST_BYTES: usize = 200;
+
+/// The entry of `key`; none when `map` names as many keys as it may (`most`, 0: no bound) and not this one. A
+/// bounded map's keys are clipped: paths and drop reasons come from the rules, and can be any length.
+fn named_entry(map: &mut BTreeMap<String, Examples>, key: String, most: usize) -> Option<&mut Examples> {
+    let key = if most > 0 && key.len() > MOST_BYTES { crate::privacy::clip(&key, MOST_BYTES) } else { key };
+    if most > 0 && map.len() >= most && !map.contains_key(&key) {
+        return None;
+    }
+    Some(map.entry(key).or_default())
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -177,6 +201,9 @@ impl std::fmt::Display for Report {
         }
         for (change, examples) in &self.outcomes {
             writeln!(f, "  outcome {change}: {} (e.g. {})", examples.count, examples.events.join(", "))?;
+        }
+        if self.other_outcomes > 0 {
+            writeln!(f, "  other changes of outcome: {}", self.other_outcomes)?;
         }
         Ok(())
     }
@@ -230,9 +257,9 @@ mod tests {
         assert_eq!(whole["outcomes"]["records -> dropped: test"]["count"], json!(3));
     }
 
-    /// A bounded report names its first paths and counts the rest, whether added or merged.
+    /// A bounded report names its first paths and outcomes and counts the rest, whether added or merged.
     #[test]
-    fn a_bounded_report_counts_the_paths_past_its_bound() {
+    fn a_bounded_report_counts_the_paths_and_outcomes_past_its_bound() {
         let mut report = Report::new(1).bounded(2);
         for n in 0..4 {
             report.add(&format!("e{n}"), &[changed(&format!("data.p{n}"))]);
@@ -247,6 +274,21 @@ mod tests {
         assert_eq!(json["paths"]["r -> s: data.p0"]["count"], json!(2));
         assert_eq!(json["otherPaths"], json!(3));
         assert!(report.to_string().contains("  changed at other paths: 3\n"), "{report}");
+        // Changes of outcome are bounded alike (a drop reason is the rule's text, and can name anything).
+        for n in 0..3 {
+            let outcome = Difference::Outcome { old: "records".into(), new: format!("dropped: reason {n}") };
+            report.add(&format!("o{n}"), &[outcome]);
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!((json["outcomes"].as_object().unwrap().len(), &json["otherOutcomes"]), (2, &json!(1)));
+        // Keys and event ids are clipped in a bounded report, the same way each time.
+        let mut long = Report::new(1).bounded(2);
+        let outcome = Difference::Outcome { old: "records".into(), new: format!("dropped: {}", "x".repeat(5000)) };
+        long.add(&"e".repeat(5000), std::slice::from_ref(&outcome));
+        long.add("e2", &[outcome]);
+        let json = serde_json::to_string(&long).unwrap();
+        assert!(json.len() < 1000, "{} bytes", json.len());
+        assert_eq!(long.outcomes.values().next().unwrap().count, 2);
         assert_eq!(serde_json::to_value(Report::new(1)).unwrap().get("otherPaths"), None::<&Value>);
     }
 }
