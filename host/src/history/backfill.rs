@@ -92,16 +92,7 @@ impl Counts {
 
     /// Counts verdicts as their delivery would (a dry run's: what the rule set would write, drop, dead-letter).
     pub(crate) fn add_verdicts<'a>(&mut self, verdicts: impl Iterator<Item = &'a Verdict>) {
-        for verdict in verdicts {
-            self.events += 1;
-            match verdict {
-                Verdict::Records(records) => {
-                    (self.written, self.records) = (self.written + 1, self.records + records.len() as u64)
-                }
-                Verdict::Dropped(_) => self.dropped += 1,
-                Verdict::DeadLetter(_) => self.dead_lettered += 1,
-            }
-        }
+        self.add(&verdicts.map(Fate::as_judged).collect::<Vec<_>>());
     }
 
     pub fn balanced(&self) -> bool {
@@ -140,13 +131,21 @@ pub fn reserve(deadline: Instant) -> Duration {
     (deadline.saturating_duration_since(Instant::now()) / 4).min(Duration::from_secs(60))
 }
 
-/// When an invocation stops taking batches of `item`'s object.
-pub(crate) fn stop(item: &Item, deadline: Instant) -> Instant {
-    let stop = deadline.checked_sub(reserve(deadline)).unwrap_or_else(Instant::now);
-    match item.seconds_per_invocation {
-        Some(seconds) => stop.min(Instant::now() + Duration::from_secs(seconds)),
-        None => stop,
+/// Opens `item`'s object where the last invocation stopped and counts this invocation; says when it stops taking
+/// batches (a quarter before `deadline`, or after the item's `secondsPerInvocation`).
+pub(crate) async fn begin(
+    item: &mut Item,
+    s3: &aws_sdk_s3::Client,
+    deadline: Instant,
+) -> Result<(object::Opened, Instant), ObjectError> {
+    let mut stop = deadline.checked_sub(reserve(deadline)).unwrap_or_else(Instant::now);
+    if let Some(seconds) = item.seconds_per_invocation {
+        stop = stop.min(Instant::now() + Duration::from_secs(seconds));
     }
+    let opened = object::open(s3, &item.bucket, &item.key, item.place, item.gzip).await?;
+    item.gzip = Some(opened.gzip);
+    item.invocations += 1;
+    Ok((opened, stop))
 }
 
 /// Reads `item`'s object from where it stopped, judging on a blocking thread and delivering here, until the object
@@ -158,10 +157,7 @@ pub async fn run(
     delivery: &mut Delivery,
     deadline: Instant,
 ) -> Result<(Progress, Judge), BackfillError> {
-    let stop = stop(&item, deadline);
-    let opened = object::open(s3, &item.bucket, &item.key, item.place, item.gzip).await?;
-    item.gzip = Some(opened.gzip);
-    item.invocations += 1;
+    let (opened, stop) = begin(&mut item, s3, deadline).await?;
     let name = format!("s3://{}/{}", item.bucket, item.key);
     let (offset, line) = (item.place.offset as usize, item.place.line);
     let (sender, mut receiver) = mpsc::channel(BATCHES_IN_FLIGHT);

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::history::backfill::{BackfillError, Item, Progress, stop};
+use crate::history::backfill::{BackfillError, Item, Progress, begin};
 use crate::history::object;
 use crate::input::Stream;
 use crate::judge::Judge;
@@ -31,15 +31,11 @@ pub async fn run(
     judges: Judges,
     deadline: Instant,
 ) -> Result<(Progress, Judges), BackfillError> {
-    let stop = stop(&item, deadline);
-    let opened = object::open(s3, &item.bucket, &item.key, item.place, item.gzip).await?;
-    item.gzip = Some(opened.gzip);
-    item.invocations += 1;
-    let report = Report::new(EXAMPLES).bounded(PATHS);
-    let report = item.report.take().into_iter().fold(report, |mut report, carried| {
+    let (opened, stop) = begin(&mut item, s3, deadline).await?;
+    let mut report = Report::new(EXAMPLES).bounded(PATHS);
+    if let Some(carried) = item.report.take() {
         report.merge(carried);
-        report
-    });
+    }
     let (bucket, key, offset) = (item.bucket.clone(), item.key.clone(), item.place.offset);
     let name = format!("s3://{bucket}/{key}");
     let compared = tokio::task::spawn_blocking(move || {

@@ -87,12 +87,11 @@ pub async fn sum(s3: &aws_sdk_s3::Client, bucket: &str, manifest_key: &str) -> R
 fn record(summed: &mut Summed, item: ItemResult) {
     let answer: Option<serde_json::Value> =
         item.output.or(item.input).and_then(|text| serde_json::from_str(&text).ok());
-    let progress = answer.as_ref().and_then(|a| serde_json::from_value::<Progress>(a.clone()).ok());
-    if let Some(progress) = &progress {
+    let mut progress = answer.as_ref().and_then(|a| serde_json::from_value::<Progress>(a.clone()).ok());
+    if let Some(progress) = &mut progress {
         summed.counts += progress.item.counts;
-        if let Some(report) = &progress.item.report {
-            let whole = summed.report.get_or_insert_with(|| Report::new(dry_run::EXAMPLES));
-            whole.merge(report.clone());
+        if let Some(report) = progress.item.report.take() {
+            summed.report.get_or_insert_with(|| Report::new(dry_run::EXAMPLES)).merge(report);
         }
     }
     let error = answer

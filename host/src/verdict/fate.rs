@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::verdict::{Stage, Tally};
+use crate::verdict::{Stage, Tally, Verdict};
 
 /// What finally became of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,19 @@ pub enum Fate {
     Failed {
         reason: String,
     },
+}
+
+impl Fate {
+    /// The fate of a verdict that delivery takes as it is: its records written, its drop, its dead letter sent.
+    pub fn as_judged(verdict: &Verdict) -> Fate {
+        match verdict {
+            Verdict::Records(records) => Fate::Written { records: records.len() },
+            Verdict::Dropped(dropped) => Fate::Dropped { reason: dropped.reason.clone() },
+            Verdict::DeadLetter(letter) => {
+                Fate::DeadLettered { stage: letter.stage, class: letter.error_class.clone() }
+            }
+        }
+    }
 }
 
 /// What happened to the events so far. `events_in == events_written + dropped + dead_lettered + failed`, always.

@@ -150,13 +150,11 @@ impl Examples {
     fn merge(&mut self, other: Examples, examples: usize) {
         self.count += other.count;
         let room = examples.saturating_sub(self.events.len());
-        let values = other.values.len() == other.events.len();
-        for (i, event) in other.events.into_iter().take(room).enumerate() {
-            self.events.push(event);
-            if values && self.values.len() + 1 == self.events.len() {
-                self.values.push(other.values[i].clone());
-            }
+        // Values stay beside their events: both sides have them for every event, or they are left out.
+        if self.values.len() == self.events.len() && other.values.len() == other.events.len() {
+            self.values.extend(other.values.into_iter().take(room));
         }
+        self.events.extend(other.events.into_iter().take(room));
     }
 }
 
