@@ -100,6 +100,9 @@ fn a_type_error_fails_the_build_and_names_the_line() {
 #[test]
 fn the_typescript_queue_names_writes_its_rust_twins_records_byte_for_byte() {
     let ts = guest::build("rules/examples/queue-names-ts", "rule.ts", &js_tools());
+    // On QuickJS a JavaScript rule is a small module (docs/writing-rules.md, "Engines, measured": 1.7 MB; the
+    // SpiderMonkey build was 11.8 MB), small enough to compile in a cold start without `--precompile`.
+    assert!(ts.len() < 2 << 20, "the TypeScript twin is {} bytes", ts.len());
     let rust = std::fs::read(common::repo().join("rules/dist/queue-names.wasm")).unwrap();
     // Alone and behind the default rule (where the module sets `queueName` on the record it is given), each with
     // two `onMiss`, with the example rule set's queue table, which names some of the samples' queues and not others.

@@ -98,3 +98,29 @@ fn compare_until<R: std::io::Read>(
     };
     (item, report, judges, outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::compare::{Change, Difference};
+
+    /// The worst a carried report can be: more paths and outcomes than it names, every key and id 5,000 bytes. It
+    /// names 100 of each and stays under 200 KB, within the 256 KiB a map's state holds.
+    #[test]
+    fn a_carried_report_fits_a_maps_state_at_its_worst() {
+        let long = |what: &str, n: usize| format!("{what}{n}{}", "x".repeat(5000));
+        let mut report = Report::new(EXAMPLES).bounded(PATHS);
+        for n in 0..300 {
+            let change = Change { path: long("data.", n), old: 1.into(), new: 2.into() };
+            let changed = Difference::Changed { rule: "r".into(), stream: "s".into(), changes: vec![change] };
+            let outcome = Difference::Outcome { old: "records".into(), new: long("dropped: ", n) };
+            for e in 0..EXAMPLES + 1 {
+                report.add(&long("event-", n * 10 + e), &[changed.clone(), outcome.clone()]);
+            }
+        }
+        assert_eq!((report.paths.len(), report.outcomes.len()), (PATHS, PATHS));
+        assert_eq!((report.other_paths, report.other_outcomes), (800, 800));
+        let bytes = serde_json::to_vec(&report).unwrap().len();
+        assert!(bytes < 200_000, "{bytes} bytes");
+    }
+}
