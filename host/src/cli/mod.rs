@@ -9,20 +9,20 @@ mod diff;
 mod env;
 mod javascript;
 mod lambda;
-mod pipeline;
+pub(crate) mod pipeline;
 mod precompile;
 mod publish;
 mod python;
-mod redrive;
-mod rollout;
+pub(crate) mod redrive;
+pub(crate) mod rollout;
 mod rules;
-mod run;
+pub(crate) mod run;
 mod scaffold;
 mod schemas;
 mod scope;
-mod tables;
+pub(crate) mod tables;
 mod tail;
-mod timing;
+pub(crate) mod timing;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -57,6 +57,9 @@ enum Command {
     Backfill(weft::history::execution::BackfillArgs),
     /// Print the records of a Kinesis stream as JSON lines.
     Tail(tail::TailArgs),
+    /// See what the rules make of events in a browser: verdicts, a diff, dead letters, a rule set's status.
+    #[cfg(feature = "studio")]
+    Studio(crate::studio::StudioArgs),
     /// List the environment variables the Lambda reads.
     Env(env::EnvArgs),
     /// Measure the default rule natively, in wasm (deadline on and off), and `weft run` end to end.
@@ -82,24 +85,11 @@ pub fn main() -> ExitCode {
         Some(Command::Rules(args)) => rules::rules(args),
         Some(Command::Redrive(args)) => redrive::redrive(args),
         Some(Command::Tables(args)) => tables::tables(args),
-        Some(Command::Backfill(args)) => runtime().and_then(|runtime| {
-            runtime.block_on(async {
-                let config = weft::aws::sdk_config().await;
-                let (sfn, s3) = (aws_sdk_sfn::Client::new(&config), aws_sdk_s3::Client::new(&config));
-                weft::history::execution::command(args, &sfn, &s3).await?;
-                Ok(ExitCode::SUCCESS)
-            })
-        }),
-        Some(Command::Replay(args)) => runtime().and_then(|runtime| {
-            runtime.block_on(async {
-                let config = weft::aws::sdk_config().await;
-                let (client, logs) =
-                    (aws_sdk_eventbridge::Client::new(&config), aws_sdk_cloudwatchlogs::Client::new(&config));
-                weft::history::replay::command(args, &client, &logs).await?;
-                Ok(ExitCode::SUCCESS)
-            })
-        }),
+        Some(Command::Backfill(args)) => backfill(args),
+        Some(Command::Replay(args)) => replay(args),
         Some(Command::Tail(args)) => tail::tail(args),
+        #[cfg(feature = "studio")]
+        Some(Command::Studio(args)) => crate::studio::studio(args),
         Some(Command::Env(args)) => env::env(args),
         Some(Command::Bench(args)) => bench::bench(args),
         Some(Command::Schemas(args)) => schemas::schemas(args),
@@ -128,28 +118,52 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `weft backfill`: the history stage's own front door, on the Step Functions and S3 clients.
+fn backfill(args: weft::history::execution::BackfillArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let config = weft::aws::sdk_config().await;
+        let (sfn, s3) = (aws_sdk_sfn::Client::new(&config), aws_sdk_s3::Client::new(&config));
+        weft::history::execution::command(args, &sfn, &s3).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `weft replay`: the history stage's own front door, on the EventBridge and CloudWatch Logs clients.
+fn replay(args: weft::history::replay::ReplayArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let config = weft::aws::sdk_config().await;
+        let (client, logs) = (aws_sdk_eventbridge::Client::new(&config), aws_sdk_cloudwatchlogs::Client::new(&config));
+        weft::history::replay::command(args, &client, &logs).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// The engine of the commands that run rules on the operator's machine (`weft run`, `weft rules build` and
 /// `test`): compiling is not on a cold start's clock there, so big modules (a Python rule is ~18 MB) get
 /// [`LOCAL_COMPILE_BUDGET`]; `weft rules build` says when the Lambda's own budget would refuse one.
-fn local_engine() -> anyhow::Result<weft::engine::Engine> {
+pub(crate) fn local_engine() -> anyhow::Result<weft::engine::Engine> {
     Ok(weft::engine::Engine::new()?.with_compile_budget(LOCAL_COMPILE_BUDGET))
 }
 
 const LOCAL_COMPILE_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A runtime for the AWS calls of a command.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-/// A rule set from a path or S3, through the Lambda's own loading and checks (`weft run --rules`, `weft redrive`).
-async fn load_rules(
+/// A rule set from a path or S3, through the Lambda's own loading and checks (`weft run --rules`, `weft redrive`),
+/// or `builtin:default`, the embedded default rule alone (what a deployment without rules runs).
+pub(crate) async fn load_rules(
     location: &str,
     public_key: Option<&str>,
     engine: &weft::engine::Engine,
 ) -> anyhow::Result<weft::rules::RuleSet> {
     use anyhow::Context;
     use weft::rollout::source::{RuleSource, Trust};
+    if location == weft::rules::embedded::DEFAULT_RULE {
+        return Ok(weft::rules::RuleSet::embedded_default(engine, weft::engine::Limits::default())?);
+    }
     let source = RuleSource::parse(location)?;
     let trust = Trust {
         public_keys: public_key.map(weft::rules::signing::public_keys).transpose()?.unwrap_or_default(),

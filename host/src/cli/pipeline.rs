@@ -191,7 +191,7 @@ fn judge(
 
 /// The file to read (standard input for `-`, an object for `s3://BUCKET/KEY`), and its name for positions in dead
 /// letters.
-pub(super) fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
+pub(crate) fn open(file: &Path) -> anyhow::Result<(String, Box<dyn Read>)> {
     if file.as_os_str() == "-" {
         return Ok(("-".into(), Box::new(std::io::stdin().lock())));
     }

@@ -51,6 +51,47 @@ pub struct RedriveArgs {
     /// WEFT_RULES_PUBLIC_KEY).
     #[arg(long, value_name = "HEX", env = "WEFT_RULES_PUBLIC_KEY")]
     public_key: Option<String>,
+    /// Redrive only the message with this id (repeatable); every other message is handed straight back.
+    #[arg(long = "message-id", value_name = "ID")]
+    only: Vec<String>,
+}
+
+impl RedriveArgs {
+    /// A redrive of the messages `only` from `dlq` into `stream` (`weft studio`'s, on a selection).
+    pub(crate) fn of(dlq: &str, stream: &str, only: Vec<String>) -> RedriveArgs {
+        RedriveArgs {
+            dlq: dlq.to_owned(),
+            stream: Some(stream.to_owned()),
+            dry_run: false,
+            max: None,
+            rules: None,
+            public_key: None,
+            only,
+        }
+    }
+}
+
+/// What a redrive did: the fates counted, and a line for each message that did not simply succeed.
+pub(crate) struct Redriven {
+    pub summary: Summary,
+    pub notes: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl std::fmt::Display for Redriven {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (summary, verb) = (&self.summary, if self.dry_run { "would be" } else { "were" });
+        write!(
+            f,
+            "{} dead letters: {} {verb} written ({} records), {} {verb} dropped, {} still failing{}",
+            summary.events_in,
+            summary.events_written,
+            summary.records_out,
+            summary.dropped,
+            summary.dead_lettered + summary.failed,
+            if self.dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
+        )
+    }
 }
 
 /// How long a received message stays hidden from other readers while it is redriven.
@@ -58,17 +99,27 @@ const VISIBILITY: i32 = 60;
 
 pub fn redrive(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
-    runtime.block_on(redrive_async(args))
+    let redriven = runtime.block_on(async {
+        let engine = Engine::new()?;
+        let rules = match &args.rules {
+            Some(location) => super::load_rules(location, args.public_key.as_deref(), &engine).await?,
+            None => RuleSet::embedded_default(&engine, Limits::default())?,
+        };
+        let version = rules.version().map_or("builtin:default (embedded)".into(), |v| v.0.clone());
+        eprintln!("weft redrive: rules {version}");
+        redrive_with(args, rules).await
+    })?;
+    for note in &redriven.notes {
+        eprintln!("{note}");
+    }
+    eprintln!("weft redrive: {redriven}");
+    let summary = &redriven.summary;
+    Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+/// Redrives the queue's messages (those `args.only` names, when it names any) through `rules`.
+pub(crate) async fn redrive_with(args: RedriveArgs, rules: RuleSet) -> anyhow::Result<Redriven> {
     let clients = Clients::load().await;
-    let engine = Engine::new()?;
-    let rules = match &args.rules {
-        Some(location) => super::load_rules(location, args.public_key.as_deref(), &engine).await?,
-        None => RuleSet::embedded_default(&engine, Limits::default())?,
-    };
-    eprintln!("weft redrive: rules {}", rules.version().map_or("builtin:default (embedded)".into(), |v| v.0.clone()));
     let records = match (&args.stream, args.dry_run) {
         (Some(stream), false) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
         _ => RecordPort::Lines(Box::new(std::io::stdout())),
@@ -92,10 +143,11 @@ async fn redrive_async(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         summary: Summary::default(),
         seen: HashSet::new(),
         events: HashSet::new(),
-        dry_run_handles: Vec::new(),
+        handed_back: Vec::new(),
+        notes: Vec::new(),
     };
     let mut empty_polls = 0;
-    while empty_polls < 2 && redrive.args.max.is_none_or(|max| redrive.seen.len() < max) {
+    while empty_polls < 2 && redrive.args.max.is_none_or(|max| redrive.seen.len() < max) && !redrive.found_all() {
         let received = redrive.receive().await?;
         if received.is_empty() {
             empty_polls += 1;
@@ -119,7 +171,10 @@ struct Redrive {
     seen: HashSet<String>,
     /// The events run so far, by digest: one that failed again has a new dead letter on the queue, not run twice.
     events: HashSet<Vec<u8>>,
-    dry_run_handles: Vec<String>,
+    /// Messages to make visible again at the end: all of a dry run's, and those a selection leaves out.
+    handed_back: Vec<String>,
+    /// A line for each message that did not simply succeed.
+    notes: Vec<String>,
 }
 
 impl Redrive {
@@ -133,8 +188,21 @@ impl Redrive {
             .send()
             .await
             .with_context(|| format!("receiving from {}", self.args.dlq))?;
-        let received = received.messages.unwrap_or_default();
-        Ok(received.into_iter().filter(|m| self.seen.insert(m.message_id.clone().unwrap_or_default())).collect())
+        let mut received = received.messages.unwrap_or_default();
+        received.retain(|m| self.seen.insert(m.message_id.clone().unwrap_or_default()));
+        if self.args.only.is_empty() {
+            return Ok(received);
+        }
+        // Messages outside the selection stay hidden until the end, so that each receive brings new ones.
+        let (chosen, others): (Vec<_>, Vec<_>) =
+            received.into_iter().partition(|m| self.args.only.iter().any(|id| Some(id) == m.message_id.as_ref()));
+        self.handed_back.extend(others.into_iter().filter_map(|m| m.receipt_handle));
+        Ok(chosen)
+    }
+
+    /// Whether every message of a selection has been received (never, without one).
+    fn found_all(&self) -> bool {
+        !self.args.only.is_empty() && self.args.only.iter().all(|id| self.seen.contains(id))
     }
 
     /// Runs the messages' events through the rules and delivery, then settles each message.
@@ -184,17 +252,17 @@ impl Redrive {
         let handle = message.receipt_handle.clone().unwrap_or_default();
         let id = message.message_id.as_deref().unwrap_or("");
         if self.args.dry_run {
-            eprintln!("{id}: would be {}", describe(fate));
-            self.dry_run_handles.push(handle);
+            self.notes.push(format!("{id}: would be {}", describe(fate)));
+            self.handed_back.push(handle);
             return Ok(());
         }
         match fate {
             Fate::Failed { .. } => {
-                self.progress.suspend(|| eprintln!("{id}: still failing, left on the queue: {}", describe(fate)));
+                self.notes.push(format!("{id}: still failing, left on the queue: {}", describe(fate)));
                 return Ok(());
             }
             Fate::DeadLettered { class, .. } => {
-                self.progress.suspend(|| eprintln!("{id}: still failing ({class}); its new dead letter replaces it"));
+                self.notes.push(format!("{id}: still failing ({class}); its new dead letter replaces it"));
             }
             Fate::Written { .. } | Fate::Dropped { .. } => {}
         }
@@ -203,33 +271,22 @@ impl Redrive {
         Ok(())
     }
 
-    /// Hands a dry run's messages straight back, and prints the summary.
-    async fn finish(mut self) -> anyhow::Result<ExitCode> {
-        for handle in std::mem::take(&mut self.dry_run_handles) {
+    /// Hands back the messages it was not to settle (a dry run's, those outside a selection).
+    async fn finish(mut self) -> anyhow::Result<Redriven> {
+        for handle in std::mem::take(&mut self.handed_back) {
             let queue = self.clients.sqs.change_message_visibility().queue_url(&self.args.dlq);
             queue.receipt_handle(handle).visibility_timeout(0).send().await?;
         }
         self.delivery.flush()?;
         self.progress.finish_and_clear();
         std::io::stdout().flush()?;
-        let (summary, dry_run) = (&self.summary, self.args.dry_run);
-        let verb = if dry_run { "would be" } else { "were" };
-        eprintln!(
-            "weft redrive: {} dead letters: {} {verb} written ({} records), {} {verb} dropped, {} still failing{}",
-            summary.events_in,
-            summary.events_written,
-            summary.records_out,
-            summary.dropped,
-            summary.dead_lettered + summary.failed,
-            if dry_run { " (dry run: nothing written, nothing deleted)" } else { " (left on the queue)" }
-        );
-        Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        Ok(Redriven { summary: self.summary, notes: self.notes, dry_run: self.args.dry_run })
     }
 }
 
 /// Leaves out of `item`'s records those its dead letter says are in Kinesis already (same rule, same index), and
 /// carries them over to the new dead letter should the event fail again.
-fn skip_written(item: &mut Judged, written: Vec<WrittenRecord>) {
+pub(crate) fn skip_written(item: &mut Judged, written: Vec<WrittenRecord>) {
     match &mut item.verdict {
         Verdict::Records(records) => records.retain(|record| !written.iter().any(|w| w.id == record.id)),
         Verdict::DeadLetter(letter) => letter.written.extend(written.iter().cloned()),
@@ -239,7 +296,7 @@ fn skip_written(item: &mut Judged, written: Vec<WrittenRecord>) {
 }
 
 /// The dead letter in a message body, fetched from S3 when the message only points at it.
-async fn open(clients: &Clients, body: &str) -> anyhow::Result<DeadLetter> {
+pub(crate) async fn open(clients: &Clients, body: &str) -> anyhow::Result<DeadLetter> {
     let message = match serde_json::from_str::<DeadLetterMessage>(body) {
         Ok(message) => message,
         Err(e) => {

@@ -148,7 +148,14 @@ async fn deployments(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(S
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let (bucket, key) = s3_location(&args.location)?;
+    println!("{}", serde_json::to_string_pretty(&status_of(&args.location).await?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `weft rules status` prints for a published rule set: its version, the candidate, the versions before it,
+/// and what each deployment last said it runs.
+pub(crate) async fn status_of(location: &str) -> anyhow::Result<serde_json::Value> {
+    let (bucket, key) = s3_location(location)?;
     let s3 = Clients::load().await.rules_s3();
     let published = published(&s3, &bucket, &key).await?;
     let deployments: serde_json::Map<String, serde_json::Value> = deployments(&s3, &bucket, &key)
@@ -158,15 +165,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let candidate =
         candidate(&s3, &bucket, &key).await?.map(|(bytes, signature)| candidate_summary(&bytes, signature.is_some()));
-    let status = serde_json::json!({
-        "location": args.location,
+    Ok(serde_json::json!({
+        "location": location,
         "published": published.first(),
         "candidate": candidate,
         "earlier": &published[1.min(published.len())..],
         "deployments": deployments,
-    });
-    println!("{}", serde_json::to_string_pretty(&status)?);
-    Ok(ExitCode::SUCCESS)
+    }))
 }
 
 /// The candidate published beside the manifest at `key`: its bytes and signature (`None`: there is none).

@@ -202,7 +202,7 @@ pub fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<RuleModule> {
 /// Files to read, in order: each argument as given, directories expanded (recursively, sorted by name, hidden
 /// files skipped), `s3://BUCKET/PREFIX` as its objects in key order. Fails before anything runs if an input does
 /// not exist.
-pub(super) fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if let Some(location) = input.to_str().filter(|i| i.starts_with("s3://")) {

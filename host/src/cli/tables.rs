@@ -254,12 +254,19 @@ async fn read_status(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let (bucket, key) = s3_location(&args.location)?;
+    let (lines, refused) = status_lines(&args.location).await?;
+    lines.iter().for_each(|line| println!("{line}"));
+    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What `weft tables status` prints, a line at a time, and how many tables' last sync was refused.
+pub(crate) async fn status_lines(location: &str) -> anyhow::Result<(Vec<String>, usize)> {
+    let (bucket, key) = s3_location(location)?;
     let clients = Clients::load().await;
     let fetched = fetch_manifest(&clients.s3, &bucket, &key, None).await?.context("no manifest")?;
     let manifest = Manifest::parse(&fetched.bytes)?.manifest;
     let synced = read_status(&clients.s3, &bucket, &key).await;
-    println!("{:<20} {:<12} {:>8} {:>10}  synced", "table", "source", "rows", "bytes");
+    let mut lines = vec![format!("{:<20} {:<12} {:>8} {:>10}  synced", "table", "source", "rows", "bytes")];
     let mut refused = 0;
     for (name, table) in &manifest.tables {
         let object = clients.s3.head_object().bucket(&bucket).key(sibling_key(&key, &table.file)).send().await;
@@ -279,13 +286,13 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 format!("{} ago{}", ago(age), if stale { " (stale)" } else { "" })
             }
         };
-        println!("{name:<20} {source:<12} {rows:>8} {bytes:>10}  {synced}");
+        lines.push(format!("{name:<20} {source:<12} {rows:>8} {bytes:>10}  {synced}"));
         if let Some((at, reason)) = note.and_then(refusal) {
             refused += 1;
-            println!("  the last sync was refused {} ago, nothing was published: {reason}", ago(at));
+            lines.push(format!("  the last sync was refused {} ago, nothing was published: {reason}", ago(at)));
         }
     }
-    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok((lines, refused))
 }
 
 /// A table's refusal that no sync has cleared since: how long ago, and why.
