@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 rustup target add aarch64-unknown-linux-gnu >/dev/null   # idempotent; the toolchain is rust-toolchain.toml's
 # zig (a dependency of the cargo-lambda wheel) is found on PATH.
-PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --output-format zip -p weft --features precompile-arm64 "$@"
+PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --output-format zip -p weft --no-default-features --features precompile-arm64 "$@"
 ls -l target/lambda/weft/bootstrap.zip

@@ -8,7 +8,8 @@
 #   Python SDK (the models the fake Genesys Cloud API of the tests is checked against);
 # - with the machine's Node.js and npm, the tools that build rules written in TypeScript or JavaScript
 #   (.node/node_modules/.bin): esbuild (bundles a rule with weft's SDK), typescript (type-checks it) and
-#   componentize-qjs (makes the component, on QuickJS); and asl-validator, with which the suite checks the backfill state machine;
+#   componentize-qjs (makes the component, on QuickJS); asl-validator, with which the suite checks the backfill state machine, and
+#   playwright-core, with which it drives Debian's Chromium (installed last) through `weft studio`;
 # - two more virtualenvs for the Terraform checks: checkov (.venv-checkov) and python-hcl2 (.venv-hcl). They cannot
 #   share one: checkov bundles its own `hcl2` package, which python-hcl2's would overwrite.
 set -euo pipefail
@@ -54,4 +55,13 @@ if ! cmp -s scripts/js-tools/package-lock.json .node/.weft-lock 2>/dev/null; the
     cp scripts/js-tools/package.json scripts/js-tools/package-lock.json .node/
     npm ci --prefix .node --no-audit --no-fund --loglevel=error
     cp scripts/js-tools/package-lock.json .node/.weft-lock
+fi
+
+# Debian's Chromium: the studio's tests drive it headless with playwright-core (above), which cannot download a
+# browser of its own here.
+if ! command -v chromium >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi

@@ -3,6 +3,8 @@
 #![recursion_limit = "256"]
 
 mod cli;
+#[cfg(feature = "studio")]
+mod studio;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,7 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("terraform", "needs an AWS account; the Terraform checks are host/tests/terraform.rs"),
     ("cp", "copies the Terraform example's settings, for terraform"),
     ("cargo run --release", "a release build of its own: the same `weft bench` as the quick look run here"),
+    ("weft studio", "serves a page until stopped: host/tests/studio.rs drives it in a browser"),
 ];
 
 /// Variables the pages read from the deployment (`NAME=$(terraform output …)`), provided here.

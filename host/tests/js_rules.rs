@@ -38,9 +38,11 @@ fn the_setup_installs_the_js_tools_weft_builds_with() {
         assert_eq!(package["dependencies"][name], version, "scripts/js-tools/package.json: {name}");
         assert_eq!(lock["packages"][format!("node_modules/{name}")]["version"], version, "the lockfile: {name}");
     }
-    // Besides them, only the suite's own: asl-validator checks the backfill state machine (host/tests/terraform.rs).
+    // Besides them, only the suite's own: asl-validator checks the backfill state machine (host/tests/terraform.rs),
+    // playwright-core drives Chromium through `weft studio` (host/tests/studio.rs).
     assert_eq!(package["dependencies"]["asl-validator"], "4.0.0");
-    assert_eq!(package["dependencies"].as_object().unwrap().len(), pinned.split(' ').count() + 1);
+    assert_eq!(package["dependencies"]["playwright-core"], "1.65.2");
+    assert_eq!(package["dependencies"].as_object().unwrap().len(), pinned.split(' ').count() + 2);
 }
 
 #[test]
