@@ -1,5 +1,5 @@
 //! What the page shows of the events: each one judged by the rules being edited (and by the rule set
-//! `--against`, compared as `weft rules diff` compares), with the same reader and [`Judge`] as `weft run`. A row
+//! `--against`, compared as `weft rules diff` compares), by `weft run`'s own pipeline and [`Judge`]. A row
 //! per event keeps what the list needs and where the event is in its file; the event itself is read and judged
 //! again when it is opened, so that 100,000 events cost their rows, not their records.
 
@@ -11,11 +11,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde::Serialize;
-use weft::input::{Chunk, Source, Stream};
-use weft::judge::Judge;
+use weft::input::{Chunk, Source};
+use weft::judge::{DEFAULT_BATCH, Judge};
 use weft::rules::stats::RuleSetStats;
 use weft::verdict::compare::{Report, compare};
 use weft::verdict::{Judged, Verdict};
+
+use crate::cli::pipeline;
 
 /// Events judged together (the judges' batches inside it), as `weft rules diff` does.
 const SLICE: usize = 1000;
@@ -94,33 +96,30 @@ pub struct Counts {
     pub rules: BTreeMap<String, usize>,
 }
 
-/// Judges every event of `files`; `before` is the previous judgement, whose rows say what changed.
-pub fn judge_all(judges: &mut Judges, files: &[PathBuf], before: &[Row]) -> anyhow::Result<Judgement> {
+/// Judges every event of `files` on every core, by `weft run`'s pipeline (on replicas of the judges' rule sets;
+/// the rule set `--against` in a second pipeline, whose slices fall where the first's do); `before` is the previous
+/// judgement, whose rows say what changed.
+pub fn judge_all(judges: &Judges, files: &[PathBuf], before: &[Row]) -> anyhow::Result<Judgement> {
     let started = Instant::now();
-    let mut out = Judgement {
-        report: judges.against.as_ref().map(|_| Report::new(EXAMPLES).showing_values()),
-        ..Judgement::default()
-    };
-    judges.current.take_stats();
-    for file in files {
-        let (name, reader) = crate::cli::pipeline::open(file)?;
-        let mut stream = Stream::new(reader, name.into());
-        loop {
-            let chunks = stream.next_chunks(SLICE).with_context(|| format!("reading {}", file.display()))?;
-            if chunks.is_empty() {
-                break;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let start = |judge: &Judge| pipeline::start(files.to_vec(), judge.rules().replica(), DEFAULT_BATCH, workers, SLICE);
+    let mut current = start(&judges.current);
+    let mut against = judges.against.as_ref().map(start);
+    let mut out =
+        Judgement { report: against.as_ref().map(|_| Report::new(EXAMPLES).showing_values()), ..Judgement::default() };
+    let mut stats = RuleSetStats::default();
+    while let Some(slice) = current.next()? {
+        let other = against.as_mut().map(|a| a.next()).transpose()?.flatten();
+        stats.add(slice.stats);
+        for (n, judged) in slice.judged.into_iter().enumerate() {
+            if let (Some(report), Some(other)) = (&mut out.report, &other) {
+                report.add(&event_id(&judged), &compare(&other.judged[n].verdict, &judged.verdict));
             }
-            let places: Vec<At> = chunks.iter().map(at).collect();
-            let against = judges.against.as_mut().map(|judge| judge.judge(chunks.clone()));
-            let current = judges.current.judge(chunks);
-            for (n, (judged, place)) in current.into_iter().zip(places).enumerate() {
-                if let (Some(report), Some(against)) = (&mut out.report, &against) {
-                    report.add(&event_id(&judged), &compare(&against[n].verdict, &judged.verdict));
-                }
-                out.add(row(&judged, place));
-            }
+            out.add(row(&judged));
         }
     }
+    current.finish()?;
+    against.map(|a| a.finish()).transpose()?;
     for (row, old) in out.rows.iter_mut().zip(before) {
         row.changed = old.id == row.id && old.fingerprint != row.fingerprint;
     }
@@ -128,7 +127,6 @@ pub fn judge_all(judges: &mut Judges, files: &[PathBuf], before: &[Row]) -> anyh
         out.rows.iter_mut().skip(before.len()).for_each(|row| row.changed = true);
     }
     out.changed = out.rows.iter().filter(|r| r.changed).count();
-    let stats: RuleSetStats = judges.current.take_stats();
     out.timing = crate::cli::timing::table(&stats);
     out.version = judges.current.rules().version().map(|v| v.0.clone());
     out.against_version = judges.against.as_ref().and_then(|j| j.rules().version().map(|v| v.0.clone()));
@@ -159,17 +157,17 @@ pub fn event_id(judged: &Judged) -> String {
     judged.event_id.clone().unwrap_or_else(|| judged.source.to_string())
 }
 
-fn at(chunk: &Chunk) -> At {
-    match chunk {
-        Chunk::Object { text, source: Source::File { file, line, offset } } => {
-            At::File { file: file.clone(), line: *line, offset: *offset, len: text.len() }
+/// Where the event is: its place in its file, or (what did not come from a file) its text.
+fn at(judged: &Judged) -> At {
+    match &judged.source {
+        Source::File { file, line, offset } => {
+            At::File { file: file.clone(), line: *line, offset: *offset, len: judged.text.len() }
         }
-        Chunk::Object { text, source } => At::Text((*text).to_owned(), source.clone()),
-        Chunk::Broken { text, source, .. } => At::Text(text.clone(), source.clone()),
+        source => At::Text(judged.text.clone(), source.clone()),
     }
 }
 
-fn row(judged: &Judged, at: At) -> Row {
+fn row(judged: &Judged) -> Row {
     let event = weft::input::envelope::parse(&judged.text).ok();
     let (verdict, rules, summary) = describe(&judged.verdict);
     Row {
@@ -185,7 +183,7 @@ fn row(judged: &Judged, at: At) -> Row {
         },
         changed: false,
         fingerprint: fingerprint(&judged.verdict),
-        at,
+        at: at(judged),
     }
 }
 

@@ -122,8 +122,8 @@ impl Studio {
         });
         let mut judges = self.judges.lock().expect("judges");
         let before = self.view.read().expect("view").judgement.clone();
-        let outcome = loaded.and_then(|mut fresh| {
-            let judgement = judgement::judge_all(&mut fresh, &self.files, &before.rows)?;
+        let outcome = loaded.and_then(|fresh| {
+            let judgement = judgement::judge_all(&fresh, &self.files, &before.rows)?;
             *judges = Some(fresh);
             Ok(judgement)
         });

@@ -91,6 +91,9 @@ async function diff(page) {
   check((await text(page, "#diff-summary")).startsWith("9 of 29 events change"), "and counts the events it changes");
   check(paths.includes("Support (renamed)"), "with the new value beside the old");
   await shot(page, "diff");
+  await page.click(`#diff-paths a:text("${EVENT}")`);
+  await page.waitForFunction((id) => document.querySelector(".row.picked")?.dataset.id === id && document.querySelector("#verdict pre"), EVENT);
+  check(!(await page.isHidden("#page-events")), "an example's link opens its event");
 }
 
 async function letters(page) {
