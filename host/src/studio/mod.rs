@@ -58,7 +58,6 @@ pub struct StudioArgs {
 /// What the page reads: the latest judgement, the judges (an opened event is judged again), the dead letters.
 pub struct Studio {
     args: StudioArgs,
-    files: Vec<PathBuf>,
     engine: Engine,
     judges: Mutex<Option<Judges>>,
     view: RwLock<View>,
@@ -78,12 +77,12 @@ pub fn studio(mut args: StudioArgs) -> anyhow::Result<ExitCode> {
     if args.events.is_empty() && std::path::Path::new("samples/events").is_dir() {
         args.events.push("samples/events".into());
     }
-    let files = crate::cli::run::expand(&args.events)?;
+    // Events that are not there fail now, not in the page.
+    crate::cli::run::expand(&args.events)?;
     let engine = crate::cli::local_engine()?;
     let runtime = crate::cli::runtime()?;
     let letters = runtime.block_on(Letters::load(args.dlq.as_deref(), args.dead_letters.as_deref()))?;
     let studio = Arc::new(Studio {
-        files,
         engine,
         judges: Mutex::new(None),
         view: RwLock::new(View::default()),
@@ -101,7 +100,8 @@ impl Studio {
     /// Judges again whenever a watched file changes.
     fn watch(&self) {
         let runtime = crate::cli::runtime().expect("a runtime for loading rule sets");
-        let watched = watch::Watched::of(&self.files, &[self.args.rules.as_deref(), self.args.against.as_deref()]);
+        let watched =
+            watch::Watched::of(&self.args.events, &[self.args.rules.as_deref(), self.args.against.as_deref()]);
         let mut last = watched.fingerprint();
         loop {
             std::thread::sleep(watch::POLL);
@@ -120,11 +120,13 @@ impl Studio {
             let against = self.args.against.as_deref().map(|a| self.load(Some(a), runtime)).transpose()?;
             Ok(Judges { current: Judge::new(current), against: against.map(Judge::new) })
         });
-        let mut judges = self.judges.lock().expect("judges");
         let before = self.view.read().expect("view").judgement.clone();
+        // The files again: one added to a folder of events is judged too. An event opened meanwhile is judged by
+        // the judges on show until the new ones are.
         let outcome = loaded.and_then(|fresh| {
-            let judgement = judgement::judge_all(&fresh, &self.files, &before.rows)?;
-            *judges = Some(fresh);
+            let files = crate::cli::run::expand(&self.args.events)?;
+            let judgement = judgement::judge_all(&fresh, &files, &before.rows)?;
+            *self.judges.lock().expect("judges") = Some(fresh);
             Ok(judgement)
         });
         let mut view = self.view.write().expect("view");
