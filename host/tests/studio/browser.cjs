@@ -54,8 +54,13 @@ async function verdicts(page) {
   await page.keyboard.press("j");
   await page.waitForFunction((id) => document.querySelector(".row.picked")?.dataset.id === id, ids[1]);
   check(ids.length === 2, "j moves to the next event of the list");
+  await page.keyboard.press("k");
+  await page.waitForFunction((id) => document.querySelector(".row.picked")?.dataset.id === id, ids[0]);
+  check(true, "k back to the one before");
   await page.selectOption("#filter-verdict", "");
-  await page.fill("#search", EVENT);
+  await page.keyboard.press("/");
+  check(await page.evaluate(() => document.activeElement.id === "search"), "/ goes to the search box");
+  await page.keyboard.type(EVENT);
   await page.waitForFunction(() => document.querySelector("#shown").textContent === "1 shown");
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelector("#verdict pre")?.textContent.includes("queueName"));

@@ -84,11 +84,12 @@ function options(select, all, counts) {
 }
 
 // ---- the virtual list ----
-let cache = new Map(), total = 0, picked = -1, asking = new Set();
+// `asked` counts the list's refreshes: a window asked for before the latest one is not the list on show.
+let cache = new Map(), total = 0, picked = -1, asking = new Set(), asked = 0;
 const filters = () => ({ q: $("search").value.trim(), verdict: $("filter-verdict").value, kind: $("filter-kind").value, rule: $("filter-rule").value, changed: $("filter-changed").checked ? "1" : "" });
 function pageRows() { return Math.max(1, Math.floor($("list").clientHeight / ROW) - 1); }
 async function refreshList() {
-  cache = new Map(); asking = new Set();
+  cache = new Map(); asking = new Set(); asked += 1;
   await fetchWindow(Math.floor($("list").scrollTop / ROW / WINDOW) * WINDOW);
   if (picked >= total) picked = total - 1;
   drawRows();
@@ -97,7 +98,8 @@ async function refreshList() {
 async function fetchWindow(from) {
   if (asking.has(from)) return;
   asking.add(from);
-  const answer = await api("/api/rows", { ...filters(), from, count: WINDOW });
+  const mine = asked, answer = await api("/api/rows", { ...filters(), from, count: WINDOW });
+  if (mine !== asked) return;
   total = answer.total;
   answer.rows.forEach((row, n) => cache.set(from + n, row));
   $("list-space").style.height = total * ROW + "px";
