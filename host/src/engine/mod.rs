@@ -67,6 +67,9 @@ pub fn wit_event(event: &weft_sdk::Event) -> wit::Event<'_> {
     }
 }
 
+/// Components an engine that keeps them keeps at most (then it starts over): a rule author's edits of a session.
+pub const MOST_KEPT: usize = 64;
+
 /// A wasmtime engine set up for rule modules.
 #[derive(Clone)]
 pub struct Engine {
@@ -76,6 +79,8 @@ pub struct Engine {
     memory: Arc<MemoryBudget>,
     /// The longest one module's compile may take.
     compile_budget: Duration,
+    /// Components compiled before, by the sha256 of their file, when the engine keeps them ([`Engine::keeping_compiled`]).
+    compiled: Option<Arc<std::sync::Mutex<std::collections::HashMap<String, wasmtime::component::Component>>>>,
     /// Kept alive as long as any clone of the engine: the ticker stops when the last one goes.
     _ticker: Option<Arc<Ticker>>,
 }
@@ -99,7 +104,14 @@ impl Engine {
             .map_err(EngineError)?;
         let ticker = deadline.then(|| Arc::new(Ticker::start(inner.clone())));
         let memory = MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
-        Ok(Engine { inner, linker: Arc::new(linker), memory, compile_budget: DEFAULT_COMPILE_BUDGET, _ticker: ticker })
+        Ok(Engine {
+            inner,
+            linker: Arc::new(linker),
+            memory,
+            compile_budget: DEFAULT_COMPILE_BUDGET,
+            compiled: None,
+            _ticker: ticker,
+        })
     }
 
     /// The same engine with `bytes` for the linear memory of all its instances together (instances already
@@ -121,6 +133,29 @@ impl Engine {
 
     pub fn compile_budget(&self) -> Duration {
         self.compile_budget
+    }
+
+    /// The same engine, keeping what it compiles (at most [`MOST_KEPT`] components), so that loading a rule set
+    /// again compiles only the modules that changed: `weft studio` loads the rule set at every edit, and compiling
+    /// the example's three modules was most of the time an edit took to show. The Lambda does not keep them: a
+    /// component it no longer runs would stay in its memory.
+    pub fn keeping_compiled(mut self) -> Engine {
+        self.compiled = Some(Arc::default());
+        self
+    }
+
+    /// A component compiled before from the file with this hash, if the engine keeps them.
+    pub(crate) fn compiled(&self, sha256: &str) -> Option<wasmtime::component::Component> {
+        self.compiled.as_ref()?.lock().ok()?.get(sha256).cloned()
+    }
+
+    pub(crate) fn keep(&self, sha256: &str, component: &wasmtime::component::Component) {
+        if let Some(mut kept) = self.compiled.as_ref().and_then(|c| c.lock().ok()) {
+            if kept.len() >= MOST_KEPT {
+                kept.clear();
+            }
+            kept.insert(sha256.to_owned(), component.clone());
+        }
     }
 
     pub fn deadline(&self) -> bool {

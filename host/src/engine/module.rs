@@ -55,7 +55,11 @@ pub struct RuleModule {
 impl RuleModule {
     /// Compiles a component (Cranelift) and checks its imports and exports against weft's world.
     pub fn compile(engine: &Engine, id: ModuleId, wasm: &[u8]) -> Result<RuleModule, LoadError> {
+        if let Some(component) = engine.compiled(&id.sha256) {
+            return RuleModule::link(engine, id, component);
+        }
         let component = compile_within_budget(engine, &id.name, wasm)?;
+        engine.keep(&id.sha256, &component);
         RuleModule::link(engine, id, component)
     }
 
@@ -165,4 +169,26 @@ fn compile_within_budget(engine: &Engine, module: &str, wasm: &[u8]) -> Result<C
 /// The wasm preamble: magic, then version 1 for core modules and a layer-1 version for components.
 fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_that_keeps_compiled_components_compiles_a_file_once_and_the_lambdas_keeps_none() {
+        // A component of nothing: it compiles, and then fails to link (it exports no rule), as a wrong module would.
+        let wasm = wat::parse_str("(component)").unwrap();
+        let id = || ModuleId::new("empty.wasm", &wasm);
+        let keeping = Engine::new().unwrap().keeping_compiled();
+        assert!(RuleModule::compile(&keeping, id(), &wasm).is_err());
+        assert!(keeping.compiled(&id().sha256).is_some(), "kept by its file's hash");
+        // The same file again is not compiled again: bytes that are no wasm at all, under its hash, get as far as
+        // linking the kept component.
+        let again = RuleModule::compile(&keeping, id(), b"not wasm").err().unwrap();
+        assert!(!matches!(again, LoadError::Compile { .. }), "{again}");
+        let lambda = Engine::new().unwrap();
+        assert!(RuleModule::compile(&lambda, id(), &wasm).is_err());
+        assert!(lambda.compiled(&id().sha256).is_none());
+    }
 }

@@ -79,7 +79,7 @@ pub fn studio(mut args: StudioArgs) -> anyhow::Result<ExitCode> {
     }
     // Events that are not there fail now, not in the page.
     crate::cli::run::expand(&args.events)?;
-    let engine = crate::cli::local_engine()?;
+    let engine = crate::cli::local_engine()?.keeping_compiled();
     let runtime = crate::cli::runtime()?;
     let letters = runtime.block_on(Letters::load(args.dlq.as_deref(), args.dead_letters.as_deref()))?;
     let studio = Arc::new(Studio {
