@@ -47,3 +47,21 @@ fn the_quick_start_compiles_every_crate_once() {
 fn the_test_suite_compiles_every_crate_once() {
     assert_built_once(&["--workspace", "--edges", "normal,build,dev"]);
 }
+
+/// `weft studio` is the `studio` feature, on by default; the Lambda is built without it (scripts/build-lambda.sh),
+/// so the function carries no HTTP server and no page.
+#[test]
+fn the_lambdas_build_leaves_the_studio_out() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ is in the workspace");
+    let script = std::fs::read_to_string(workspace.join("scripts/build-lambda.sh")).unwrap();
+    assert!(script.contains("-p weft --no-default-features --features precompile-arm64"), "{script}");
+    let serves = |args: &[&str]| {
+        let sets = feature_sets(&[&["--package", "weft", "--edges", "normal"], args].concat());
+        let hyper: Vec<&BTreeSet<String>> =
+            sets.iter().filter(|(p, _)| p.starts_with("hyper v")).map(|(_, f)| f).collect();
+        assert!(!hyper.is_empty(), "hyper is in the graph (the AWS SDK's HTTP client)");
+        hyper.iter().any(|sets| sets.iter().any(|features| features.split(',').any(|f| f == "server")))
+    };
+    assert!(serves(&[]), "the command-line tool has the studio's server");
+    assert!(!serves(&["--no-default-features", "--features", "precompile-arm64"]), "the Lambda has no HTTP server");
+}

@@ -58,6 +58,7 @@ pub struct RedriveArgs {
 
 impl RedriveArgs {
     /// A redrive of the messages `only` from `dlq` into `stream` (`weft studio`'s, on a selection).
+    #[cfg(feature = "studio")]
     pub(crate) fn of(dlq: &str, stream: &str, only: Vec<String>) -> RedriveArgs {
         RedriveArgs {
             dlq: dlq.to_owned(),
