@@ -79,7 +79,8 @@ pub struct Engine {
     memory: Arc<MemoryBudget>,
     /// The longest one module's compile may take.
     compile_budget: Duration,
-    /// Components compiled before, by the sha256 of their file, when the engine keeps them ([`Engine::keeping_compiled`]).
+    /// Components compiled before, by the sha256 of their file, when the engine keeps them
+    /// ([`Engine::keeping_compiled`]).
     compiled: Option<Arc<std::sync::Mutex<std::collections::HashMap<String, wasmtime::component::Component>>>>,
     /// Kept alive as long as any clone of the engine: the ticker stops when the last one goes.
     _ticker: Option<Arc<Ticker>>,
