@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -56,12 +57,12 @@ fn dead_letters(dir: &Path, queue: &str) {
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
 }
 
-/// Starts the studio and returns it with the address it printed.
-fn studio(manifest: &Path, queue: &str, stream: &str) -> (Child, String) {
+/// Starts `weft studio --no-open` with `args` (against the local AWS API server) and returns it with the address
+/// it printed.
+fn studio(args: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["studio", "--no-open", "--against", "builtin:default", "--dlq", queue, "--stream", stream, "--rules"])
-        .arg(manifest)
-        .arg(common::repo().join("samples/events"))
+        .args(["studio", "--no-open"])
+        .args(args)
         .envs(aws::env())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -86,7 +87,9 @@ async fn a_person_in_a_browser_sees_verdicts_a_live_edit_the_diff_and_dead_lette
     dead_letters(dir.path(), &queue);
     assert_eq!(aws::queue_depth(&clients, &queue).await, 3);
 
-    let (mut child, url) = studio(&manifest, &queue, &stream);
+    let samples = common::repo().join("samples/events");
+    let args = ["--against", "builtin:default", "--dlq", &queue, "--stream", &stream, "--rules"].map(OsStr::new);
+    let (mut child, url) = studio(&[&args[..], &[manifest.as_os_str(), samples.as_os_str()]].concat());
     let shots = common::repo().join("target/studio");
     std::fs::create_dir_all(&shots).unwrap();
     let browser = Command::new("node")
@@ -153,17 +156,9 @@ async fn the_status_page_says_what_rules_status_and_tables_status_say_and_letter
     assert_eq!(run.status.code(), Some(1));
 
     let location = format!("s3://{bucket}/p/manifest.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["studio", "--no-open", "--rules", &location, "--dead-letters"])
-        .arg(&letters)
-        .arg(common::repo().join("samples/events"))
-        .envs(aws::env())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = first.trim().trim_start_matches("weft studio: ").to_owned();
+    let samples = common::repo().join("samples/events");
+    let args = [OsStr::new("--rules"), OsStr::new(&location), OsStr::new("--dead-letters"), letters.as_os_str()];
+    let (mut child, url) = studio(&[&args[..], &[samples.as_os_str()]].concat());
     let (status, page) = get(&url, "/api/status");
     let (_, state) = get(&url, "/api/state");
     let (_, listed) = get(&url, "/api/letters");

@@ -26,7 +26,7 @@ use weft::engine::{Engine, Limits};
 use weft::input::{Chunk, Source};
 use weft::judge::Judge;
 use weft::rules::RuleSet;
-use weft::verdict::dead_letter::{DeadLetter, DeadLetterMessage, OriginalEvent, WrittenRecord};
+use weft::verdict::dead_letter::{DeadLetter, DeadLetterMessage, WrittenRecord};
 use weft::verdict::{Fate, Judged, Summary, Verdict};
 
 #[derive(clap::Args)]
@@ -213,10 +213,7 @@ impl Redrive {
         let mut already = Vec::with_capacity(received.len());
         for message in received {
             let letter = open(&self.clients, message.body.as_deref().unwrap_or("")).await?;
-            let text = match letter.event {
-                OriginalEvent::Json(raw) => raw.get().to_owned(),
-                OriginalEvent::Text(text) => text,
-            };
+            let text = letter.event.text().to_owned();
             // An event that failed again in this run has a new dead letter on the queue: it is not run twice in
             // one redrive (it stays hidden until its visibility timeout ends, for the next redrive).
             if !self.events.insert(Sha256::digest(text.as_bytes()).to_vec()) {

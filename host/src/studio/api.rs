@@ -147,12 +147,15 @@ pub fn verdict_json(verdict: &Verdict) -> Value {
             json!({ "verdict": "records", "records": records })
         }
         Verdict::Dropped(dropped) => json!({ "verdict": "dropped", "dropped": dropped }),
-        Verdict::DeadLetter(letter) => {
-            let mut letter = serde_json::to_value(letter).expect("a dead letter serialises");
-            letter.as_object_mut().map(|l| l.remove("event"));
-            json!({ "verdict": "dead-letter", "deadLetter": letter })
-        }
+        Verdict::DeadLetter(letter) => json!({ "verdict": "dead-letter", "deadLetter": without_event(letter) }),
     }
+}
+
+/// A dead letter for the page, without the event it carries (shown beside it, as the event).
+pub fn without_event(letter: &weft::verdict::DeadLetter) -> Value {
+    let mut letter = serde_json::to_value(letter).expect("a dead letter serialises");
+    letter.as_object_mut().map(|l| l.remove("event"));
+    letter
 }
 
 /// `weft rules diff`'s report, with the list index of each example event so the page can link to it.

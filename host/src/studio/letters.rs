@@ -12,7 +12,6 @@ use tokio::runtime::Handle;
 use weft::aws::Clients;
 use weft::input::Source;
 use weft::verdict::DeadLetter;
-use weft::verdict::dead_letter::OriginalEvent;
 
 use super::Studio;
 use crate::cli::redrive::{self, RedriveArgs};
@@ -118,20 +117,15 @@ pub fn open(studio: &Studio, index: Option<usize>) -> anyhow::Result<Value> {
     let Letter { id, letter } =
         index.and_then(|i| letters.letters.get(i)).ok_or_else(|| anyhow::anyhow!("no dead letter at that index"))?;
     let letter = letter.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = match &letter.event {
-        OriginalEvent::Json(raw) => raw.get().to_owned(),
-        OriginalEvent::Text(text) => text.clone(),
-    };
+    let text = letter.event.text().to_owned();
     let mut guard = studio.judges.lock().expect("judges");
     let judges = guard.as_mut().ok_or_else(|| anyhow::anyhow!("the rules have not loaded yet"))?;
     let mut judged =
         super::judgement::judge_one(&mut judges.current, &text, Source::Message { message_id: id.clone() });
     redrive::skip_written(&mut judged, letter.written.clone());
-    let mut shown = serde_json::to_value(letter)?;
-    shown.as_object_mut().map(|l| l.remove("event"));
     Ok(json!({
         "id": id,
-        "letter": shown,
+        "letter": super::api::without_event(letter),
         "event": serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
         "preview": super::api::verdict_json(&judged.verdict),
         "canRedrive": letters.queue.is_some() && studio.args.stream.is_some(),

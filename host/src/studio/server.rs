@@ -49,7 +49,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 fn token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the studio's token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(weft::rules::signing::to_hex(&bytes))
 }
 
 pub async fn serve(studio: Arc<Studio>) -> anyhow::Result<()> {

@@ -51,18 +51,17 @@ fn folder(manifest: &Path) -> PathBuf {
     folder.map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The local files a manifest names (modules and tables), resolved as the loader resolves them: beside it.
+/// The local files a manifest names (modules and tables), read by the manifest's own parser and resolved as the
+/// loader resolves them: beside it. A manifest that does not parse names none (the loader says why).
 fn named_files(manifest: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(manifest) else { return Vec::new() };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
-    let modules = value["rules"].as_array().into_iter().flatten().flat_map(|rule| {
-        rule["modules"].as_array().into_iter().flatten().filter_map(|module| module["module"].as_str())
-    });
-    let tables =
-        value["tables"].as_object().into_iter().flat_map(|tables| tables.values()).filter_map(|t| t["file"].as_str());
+    let parsed = std::fs::read(manifest).ok().and_then(|bytes| weft::rules::manifest::Manifest::parse(&bytes).ok());
+    let Some(parsed) = parsed else { return Vec::new() };
+    let manifest_folder = folder(manifest);
+    let modules = parsed.manifest.rules.iter().flat_map(|rule| rule.modules.iter().map(|m| m.module.as_str()));
+    let tables = parsed.manifest.tables.values().map(|table| table.file.as_str());
     (modules.chain(tables))
         .filter(|name| !name.starts_with("builtin:") && !name.starts_with("s3://"))
-        .map(|name| folder(manifest).join(name))
+        .map(|name| manifest_folder.join(name))
         .collect()
 }
 

@@ -57,6 +57,14 @@ impl OriginalEvent {
             Err(_) => OriginalEvent::Text(text.to_owned()),
         }
     }
+
+    /// The event as the rules take it again (a redrive, the studio's preview of one).
+    pub fn text(&self) -> &str {
+        match self {
+            OriginalEvent::Json(raw) => raw.get(),
+            OriginalEvent::Text(text) => text,
+        }
+    }
 }
 
 // By hand: serde's `untagged` buffers values, and a `RawValue` cannot be read back from a buffer.
