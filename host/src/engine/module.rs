@@ -191,4 +191,18 @@ mod tests {
         assert!(RuleModule::compile(&lambda, id(), &wasm).is_err());
         assert!(lambda.compiled(&id().sha256).is_none());
     }
+
+    #[test]
+    fn an_engine_keeps_at_most_its_bound_of_components() {
+        let keeping = Engine::new().unwrap().keeping_compiled();
+        let first = wat::parse_str("(component)").unwrap();
+        let _ = RuleModule::compile(&keeping, ModuleId::new("first.wasm", &first), &first);
+        let first = ModuleId::new("first.wasm", &first).sha256;
+        for i in 0..crate::engine::MOST_KEPT {
+            let other = wat::parse_str(format!("(component (core module (func (export \"f{i}\"))))")).unwrap();
+            let _ = RuleModule::compile(&keeping, ModuleId::new("other.wasm", &other), &other);
+            let kept = keeping.compiled(&first).is_some();
+            assert_eq!(kept, i + 1 < crate::engine::MOST_KEPT, "after {} more", i + 1);
+        }
+    }
 }
