@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use weft::engine::Limits;
-use weft::verdict::record::Record;
+use weft::verdict::record::{Record, RecordId};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,7 +17,7 @@ struct Line {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (key, body) = text.split_once('\u{0}').unwrap_or(("k", &text));
-    if let Ok(record) = Record::new(0, key.to_owned(), body.to_owned(), None, &Limits::default()) {
+    if let Ok(record) = Record::new(RecordId::default(), key.to_owned(), body.to_owned(), None, &Limits::default()) {
         let line = serde_json::to_string(&record).expect("a checked record serialises");
         // Read back as raw JSON, not as numbers: valid JSON may hold numbers no f64 holds (`506e1615`), and weft
         // writes the data verbatim.

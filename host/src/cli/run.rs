@@ -165,12 +165,22 @@ const SLICE: usize = 1000;
 /// How long delivering one slice may take, retries and dead letters included.
 const SLICE_TIME: Duration = Duration::from_secs(60);
 
+/// Standard output without the line buffering std puts before it, which cut every 64 KiB our buffer wrote into a
+/// write of its whole lines and one of the line left over: 1,560 writes for 100,000 events' records, 780 without.
+fn stdout() -> Box<dyn std::io::Write + Send> {
+    #[cfg(unix)]
+    if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stdout()).try_clone_to_owned() {
+        return Box::new(File::from(fd));
+    }
+    Box::new(std::io::stdout())
+}
+
 /// Records to stdout or Kinesis, dead letters to a file or SQS, drops to a file: as the flags say.
 async fn delivery(args: &RunArgs) -> anyhow::Result<Delivery> {
     let clients = if args.stream.is_some() || args.dlq.is_some() { Some(Clients::load().await) } else { None };
     let records = match (&args.stream, &clients) {
         (Some(stream), Some(clients)) => RecordPort::Kinesis(clients.kinesis_sink(stream)),
-        _ => RecordPort::Lines(Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()))),
+        _ => RecordPort::Lines(Box::new(BufWriter::with_capacity(1 << 16, stdout()))),
     };
     let letters = match (&args.dlq, &clients) {
         (Some(url), Some(clients)) => LetterPort::Queue(clients.dead_letter_queue(url, args.dlq_bucket.as_deref())),

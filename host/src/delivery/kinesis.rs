@@ -313,7 +313,8 @@ mod tests {
     use crate::engine::Limits;
 
     fn record(bytes: usize) -> Record {
-        Record::new(0, "k".into(), format!("\"{}\"", "x".repeat(bytes - 3)), None, &Limits::default()).unwrap()
+        Record::new(Default::default(), "k".into(), format!("\"{}\"", "x".repeat(bytes - 3)), None, &Limits::default())
+            .unwrap()
     }
 
     #[test]

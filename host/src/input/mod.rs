@@ -111,7 +111,9 @@ impl<'a> Iterator for Splitter<'a> {
             Ok(end) => {
                 self.advance_to(end);
                 let bytes = &self.data[start..end];
-                Some(match std::str::from_utf8(bytes) {
+                // simdutf8 says yes or no in an eighth of std's instructions; std still says where bad bytes start.
+                let checked = simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes));
+                Some(match checked {
                     Ok(text) => Chunk::Object { text, source },
                     Err(e) => Chunk::Broken {
                         text: String::from_utf8_lossy(bytes).into_owned(),

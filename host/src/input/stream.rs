@@ -18,7 +18,11 @@ pub const MAX_CHUNK_BYTES: usize = 16 << 20;
 pub struct Stream<R> {
     reader: R,
     file: Arc<str>,
+    /// Zeroed once as it grows, then read into again and again: zeroing a megabyte before every read cost as much
+    /// as splitting it.
     buffer: Vec<u8>,
+    /// Bytes of `buffer` that hold input.
+    filled: usize,
     /// Bytes of `buffer` already handed out.
     consumed: usize,
     /// The file offset of `buffer[0]`, and the line at `consumed`.
@@ -43,6 +47,7 @@ impl<R: Read> Stream<R> {
             reader,
             file,
             buffer: Vec::new(),
+            filled: 0,
             consumed: 0,
             offset: 0,
             line: 1,
@@ -83,7 +88,7 @@ impl<R: Read> Stream<R> {
     }
 
     fn splitter(&self) -> Splitter<'_> {
-        let data = &self.buffer[self.consumed..];
+        let data = &self.buffer[self.consumed..self.filled];
         Splitter::resume(data, self.file.clone(), self.offset + self.consumed, self.line)
     }
 
@@ -105,10 +110,10 @@ impl<R: Read> Stream<R> {
 
     fn take(&mut self, max: usize) -> Vec<Chunk<'_>> {
         let ends_here = self.ends_here();
-        let Stream { buffer, consumed, offset, line, file, cut, .. } = self;
+        let Stream { buffer, filled, consumed, offset, line, file, cut, .. } = self;
         // A cut applies to what is buffered now; what is read next is split as it comes.
         *cut = false;
-        let mut splitter = Splitter::resume(&buffer[*consumed..], file.clone(), *offset + *consumed, *line);
+        let mut splitter = Splitter::resume(&buffer[*consumed..*filled], file.clone(), *offset + *consumed, *line);
         let mut chunks = Vec::new();
         let mut split = (0, *line);
         while chunks.len() < max {
@@ -131,26 +136,29 @@ impl<R: Read> Stream<R> {
     /// Drops what was handed out, then reads once more (or, at `max_chunk`, cuts the open chunk).
     fn fill(&mut self) -> std::io::Result<()> {
         if self.consumed > 0 {
-            self.buffer.drain(..self.consumed);
+            self.buffer.copy_within(self.consumed..self.filled, 0);
+            self.filled -= self.consumed;
             self.offset += self.consumed;
             self.consumed = 0;
         }
-        if self.buffer.len() >= self.max_chunk {
+        if self.filled >= self.max_chunk {
             self.cut = true;
             return Ok(());
         }
-        let start = self.buffer.len();
+        let start = self.filled;
         let want = self.read_bytes.min(self.max_chunk - start);
-        // Exactly: doubling would let one long chunk hold twice the bound.
-        self.buffer.reserve_exact(want);
-        self.buffer.resize(start + want, 0);
+        if self.buffer.len() < start + want {
+            // Exactly: doubling would let one long chunk hold twice the bound.
+            self.buffer.reserve_exact(start + want - self.buffer.len());
+            self.buffer.resize(start + want, 0);
+        }
         let read = loop {
-            match self.reader.read(&mut self.buffer[start..]) {
+            match self.reader.read(&mut self.buffer[start..start + want]) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
-        self.buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+        self.filled = start + *read.as_ref().unwrap_or(&0);
         if read? == 0 {
             self.eof = true;
         }

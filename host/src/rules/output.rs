@@ -2,6 +2,7 @@
 //! lineage member stamped on.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -9,7 +10,7 @@ use crate::engine::{Limits, wit};
 use crate::input::provenance::{Provenance, record_id};
 use crate::rules::RuleSetVersion;
 use crate::rules::matching::Path;
-use crate::verdict::{InvalidRecord, Record};
+use crate::verdict::{InvalidRecord, Record, RecordId};
 
 /// A rule's lineage member, less what differs from record to record (the event, the record's place and identity).
 #[derive(Clone)]
@@ -55,12 +56,22 @@ impl Stamp<'_> {
     }
 }
 
-pub(super) fn to_records(records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Result<Vec<Record>, InvalidRecord> {
+/// The records of rule `rule`, checked for Kinesis.
+pub(super) fn to_records(
+    rule: &Arc<str>,
+    records: Vec<wit::OutputRecordResult>,
+    limits: &Limits,
+) -> Result<Vec<Record>, InvalidRecord> {
     let bytes: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
     if bytes > limits.event_bytes {
         return Err(InvalidRecord::EventTooLarge { bytes, limit: limits.event_bytes });
     }
-    records.into_iter().enumerate().map(|(i, r)| Record::new(i, r.partition_key, r.data, r.stream, limits)).collect()
+    let id = |index| RecordId { rule: rule.clone(), index };
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Record::new(id(i), r.partition_key, r.data, r.stream, limits))
+        .collect()
 }
 
 pub(super) fn check_count(records: &[wit::OutputRecordResult], limits: &Limits) -> Result<(), InvalidRecord> {

@@ -11,7 +11,7 @@ use crate::rules::output::{Stamp, check_count, partition_key, stamp_record, to_r
 use crate::rules::stats::RuleStats;
 use crate::rules::tables::TableSet;
 use crate::rules::{NO_RECORDS, SKIPPED};
-use crate::verdict::{Record, RecordId};
+use crate::verdict::Record;
 
 /// What one rule (or the rule set, once the rules an event matched are combined) ruled on an event, before
 /// the judge attaches where it came from and it becomes the event's [`Verdict`](crate::verdict::Verdict).
@@ -301,7 +301,6 @@ impl Rule {
         let Ruling::Records(mut records) = ruling else { return ruling };
         let module = || self.chain.last().expect("a rule has modules").module().clone();
         for (index, record) in records.iter_mut().enumerate() {
-            record.id = RecordId { rule: self.name.clone(), index };
             if record.stream.is_none() {
                 record.stream.clone_from(&self.output.stream);
             }
@@ -355,16 +354,21 @@ pub(super) fn answered(
 }
 
 /// The records the last module of a chain answered, checked for Kinesis (none: a drop).
-pub(super) fn written(rule: &str, module: &ModuleId, records: Vec<wit::OutputRecordResult>, limits: &Limits) -> Ruling {
+pub(super) fn written(
+    rule: &Arc<str>,
+    module: &ModuleId,
+    records: Vec<wit::OutputRecordResult>,
+    limits: &Limits,
+) -> Ruling {
     if records.is_empty() {
         return Ruling::Dropped {
             reason: NO_RECORDS.into(),
-            rule: Some(rule.to_owned()),
+            rule: Some(rule.to_string()),
             module: Some(module.clone()),
         };
     }
     // The module's id is copied only into a failure: on the way to records it would be two allocations per event.
-    match to_records(records, limits) {
+    match to_records(rule, records, limits) {
         Ok(records) => Ruling::Records(records),
         Err(invalid) => failure(rule, module.clone(), invalid.class(), invalid.to_string()),
     }

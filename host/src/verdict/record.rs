@@ -67,12 +67,13 @@ impl InvalidRecord {
 impl Record {
     /// Checks one record a module produced: a usable partition key, JSON data, a size Kinesis takes.
     pub fn new(
-        index: usize,
+        id: RecordId,
         partition_key: String,
         data: String,
         stream: Option<String>,
         limits: &Limits,
     ) -> Result<Record, InvalidRecord> {
+        let index = id.index;
         let chars = partition_key.chars().count();
         if chars == 0 {
             return Err(InvalidRecord::EmptyKey { index });
@@ -98,7 +99,7 @@ impl Record {
         } else {
             data
         };
-        Ok(Record { partition_key, data, stream, id: RecordId { rule: "".into(), index } })
+        Ok(Record { partition_key, data, stream, id })
     }
 
     /// Checks the size again, as Kinesis counts it (partition key plus data), after the record was changed.
