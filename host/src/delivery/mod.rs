@@ -123,7 +123,7 @@ impl Delivery {
         match &mut self.records {
             RecordPort::Lines(out) => {
                 for record in &records {
-                    line(out, record, "records")?;
+                    record.write_line(out).map_err(|source| SinkError::Io { what: "records", source })?;
                     count(&mut self.written, record.stream.as_deref().unwrap_or(LINES_STREAM));
                 }
                 Ok(Vec::new())

@@ -7,7 +7,7 @@
 //! `{` (or at the end of its line, for a string), so one missing brace cannot swallow the rest of a file.
 
 pub mod envelope;
-mod head;
+pub(crate) mod head;
 pub mod provenance;
 mod scan;
 mod slice;

@@ -10,7 +10,7 @@ use crate::engine::{Limits, wit};
 use crate::input::provenance::{Provenance, record_id};
 use crate::rules::RuleSetVersion;
 use crate::rules::matching::Path;
-use crate::verdict::{InvalidRecord, Record, RecordId};
+use crate::verdict::{InvalidRecord, Record, RecordData, RecordId};
 
 /// A rule's lineage member, less what differs from record to record (the event, the record's place and identity).
 #[derive(Clone)]
@@ -82,7 +82,7 @@ pub(super) fn check_count(records: &[wit::OutputRecordResult], limits: &Limits) 
 }
 
 /// The partition key a path selects in a record's data: a string, or a number or boolean as written.
-pub(super) fn partition_key(path: &Path, data: &serde_json::value::RawValue) -> Result<String, String> {
+pub(super) fn partition_key(path: &Path, data: &RecordData) -> Result<String, String> {
     let value: Value = serde_json::from_str(data.get()).map_err(|e| e.to_string())?;
     let key = match path.select(&value).first() {
         Some(Value::String(s)) => s.clone(),
@@ -97,11 +97,11 @@ pub(super) fn partition_key(path: &Path, data: &serde_json::value::RawValue) -> 
 }
 
 /// Adds the lineage member to a record whose data is a JSON object; other data is left as it is.
-pub(super) fn stamp_record(data: &str, member: &str) -> Option<Box<serde_json::value::RawValue>> {
+pub(super) fn stamp_record(data: &str, member: &str) -> Option<RecordData> {
     let body = data.trim_end().strip_suffix('}')?;
     let empty = body.trim_start().strip_prefix('{')?.trim().is_empty();
     let text = if empty { format!("{{{member}}}") } else { format!("{body},{member}}}") };
-    serde_json::value::RawValue::from_string(text).ok()
+    RecordData::new(text).ok()
 }
 
 #[cfg(test)]
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn partition_keys_come_from_strings_numbers_and_booleans() {
-        let data = |s: &str| serde_json::value::RawValue::from_string(s.into()).unwrap();
+        let data = |s: &str| RecordData::new(s.into()).unwrap();
         let path = Path::parse("$.queue.id").unwrap();
         assert_eq!(partition_key(&path, &data(r#"{"queue":{"id":"q1"}}"#)).unwrap(), "q1");
         assert_eq!(partition_key(&path, &data(r#"{"queue":{"id":7}}"#)).unwrap(), "7");

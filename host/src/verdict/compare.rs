@@ -164,7 +164,7 @@ mod tests {
     fn record(rule: &str, index: usize, key: &str, data: &str) -> Record {
         Record {
             partition_key: key.into(),
-            data: serde_json::value::RawValue::from_string(data.into()).unwrap(),
+            data: crate::verdict::RecordData::new(data.into()).unwrap(),
             stream: None,
             id: RecordId { rule: rule.into(), index },
         }

@@ -6,11 +6,13 @@
 //! These types sit below the stages that make and pass them on (rules, judge, delivery), so every arrow points down.
 
 pub mod compare;
+mod data;
 pub mod dead_letter;
 mod fate;
 pub mod record;
 mod report;
 
+pub use data::RecordData;
 pub use dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally, WrittenRecord};
 pub use fate::{Fate, Summary};
 pub use record::{InvalidRecord, Record, RecordId};

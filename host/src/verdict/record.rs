@@ -1,8 +1,8 @@
 //! A record on its way to Kinesis, checked against Kinesis' rules before it gets there.
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
+use super::RecordData;
 use crate::engine::Limits;
 
 /// One record: a partition key, one JSON value, and optionally a stream other than the rule's own. Serialised,
@@ -14,7 +14,7 @@ pub struct Record {
     pub partition_key: String,
     /// The record's data (the default rule's record, or what a rule made).
     #[schemars(with = "serde_json::Value")]
-    pub data: Box<RawValue>,
+    pub data: RecordData,
     /// The target stream, when a rule names one other than its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
@@ -89,17 +89,22 @@ impl Record {
             let stream = crate::privacy::clip(&crate::privacy::printable(name), 160);
             return Err(InvalidRecord::BadStream { index, stream });
         }
-        // Checked first, then put on one line without surrounding space: a record is one line of `weft run`'s JSON
-        // lines, and a module may well write pretty-printed JSON. Only valid JSON is compacted, where whitespace
-        // never separates two values (fuzzing found both `0\n` kept with its newline and `1\n0` compacted to `10`).
-        let data = RawValue::from_string(data).map_err(|e| InvalidRecord::NotJson { index, reason: e.to_string() })?;
-        let text = data.get();
-        let data = if !is_one_line(text) {
-            RawValue::from_string(one_line(text.trim())).expect("valid JSON stays valid without inter-token whitespace")
-        } else {
-            data
-        };
+        let data = RecordData::new(data).map_err(|e| InvalidRecord::NotJson { index, reason: e.to_string() })?;
         Ok(Record { partition_key, data, stream, id })
+    }
+
+    /// The record as `weft run` prints it, a JSON line: serde_json's bytes, written without serde, which would
+    /// check the data again.
+    pub(crate) fn write_line(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        out.write_all(b"{\"partitionKey\":")?;
+        serde_json::to_writer(&mut *out, &self.partition_key)?;
+        out.write_all(b",\"data\":")?;
+        self.data.write_to(out)?;
+        if let Some(stream) = &self.stream {
+            out.write_all(b",\"stream\":")?;
+            serde_json::to_writer(&mut *out, stream)?;
+        }
+        out.write_all(b"}\n")
     }
 
     /// Checks the size again, as Kinesis counts it (partition key plus data), after the record was changed.
@@ -146,4 +151,24 @@ pub(crate) fn one_line(json: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_what_serde_json_writes() {
+        let id = RecordId::default;
+        let limits = Limits::default();
+        for (key, data, stream) in [
+            ("c1", r#"{"a":[1,"\u00e9\n"]}"#, None),
+            ("quo\"te\\ and \u{1} é", "\"text\"", Some("other-stream".to_owned())),
+        ] {
+            let record = Record::new(id(), key.into(), data.into(), stream, &limits).unwrap();
+            let mut line = Vec::new();
+            record.write_line(&mut line).unwrap();
+            assert_eq!(String::from_utf8(line).unwrap(), serde_json::to_string(&record).unwrap() + "\n");
+        }
+    }
 }
