@@ -28,28 +28,25 @@ const MAX_DEPTH: usize = 100;
 
 /// The envelope's head, when the text is JSON of the usual shape; `None` leaves the answer to serde_json.
 pub(super) fn read(text: &str) -> Option<Head<'_>> {
-    let mut quotes = [0u64; MAX_BLOCKS];
-    let quotes = find_quotes(text.as_bytes(), &mut quotes)?;
-    let mut reader = Reader { text, quotes, at: 0 };
-    reader.whitespace();
-    let head = reader.envelope()?;
-    reader.whitespace();
-    (reader.at == text.len()).then_some(head)
+    whole(text, |reader| reader.envelope())
 }
 
 /// Whether `text` is one JSON value (whitespace around it allowed), when this reader can tell: `false` also
 /// where it cannot (a backslash, nesting deeper than 100, over 4 KiB), and serde_json decides. Records are
 /// checked with it: serde_json took 4.5k instructions for a default rule's record, a tenth of an event's path.
 pub(crate) fn surely_json(text: &str) -> bool {
+    whole(text, |reader| reader.value(0)).is_some()
+}
+
+/// What `read` makes of all of `text`, whitespace around it allowed; `None` where the one pass cannot tell.
+fn whole<'a, T>(text: &'a str, read: impl for<'q> FnOnce(&mut Reader<'a, 'q>) -> Option<T>) -> Option<T> {
     let mut quotes = [0u64; MAX_BLOCKS];
-    let Some(quotes) = find_quotes(text.as_bytes(), &mut quotes) else { return false };
+    let quotes = find_quotes(text.as_bytes(), &mut quotes)?;
     let mut reader = Reader { text, quotes, at: 0 };
     reader.whitespace();
-    if reader.value(0).is_none() {
-        return false;
-    }
+    let value = read(&mut reader)?;
     reader.whitespace();
-    reader.at == text.len()
+    (reader.at == text.len()).then_some(value)
 }
 
 /// Per 64-byte block, where its quotes are (in `quotes`, of which the blocks of `bytes` are returned). `None` for a

@@ -6,15 +6,13 @@
 //! and serde_json only for the others (a backslash, deep nesting, a long record) and for every refusal, whose
 //! reason is its words.
 
-use std::io::Write;
-
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::record::{is_one_line, one_line};
 
 /// One JSON value, on one line with nothing around it.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordData(Box<str>);
 
 impl RecordData {
@@ -38,17 +36,6 @@ impl RecordData {
     /// The JSON text.
     pub fn get(&self) -> &str {
         &self.0
-    }
-
-    /// Writes the text as it is (the one place records are written without serde: `weft run`'s lines).
-    pub(crate) fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
-        out.write_all(self.0.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for RecordData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RecordData").field(&self.get()).finish()
     }
 }
 
@@ -111,9 +98,6 @@ mod tests {
         let data = RecordData::new("{\n  \"a\": [1, 2]\n}\n".into()).unwrap();
         assert_eq!(data.get(), r#"{"a":[1,2]}"#);
         assert_eq!(serde_json::to_string(&serde_json::json!({ "data": data })).unwrap(), r#"{"data":{"a":[1,2]}}"#);
-        let mut written = Vec::new();
-        data.write_to(&mut written).unwrap();
-        assert_eq!(written, br#"{"a":[1,2]}"#);
         let refused = RecordData::new("{\"a\":tru}".into()).unwrap_err().to_string();
         assert!(refused.contains("line 1 column"), "{refused}");
     }

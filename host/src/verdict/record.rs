@@ -99,7 +99,7 @@ impl Record {
         out.write_all(b"{\"partitionKey\":")?;
         serde_json::to_writer(&mut *out, &self.partition_key)?;
         out.write_all(b",\"data\":")?;
-        self.data.write_to(out)?;
+        out.write_all(self.data.get().as_bytes())?;
         if let Some(stream) = &self.stream {
             out.write_all(b",\"stream\":")?;
             serde_json::to_writer(&mut *out, stream)?;
