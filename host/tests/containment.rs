@@ -154,13 +154,13 @@ fn a_log_flood_is_cut_and_the_event_still_written() {
 fn the_instance_is_reused_and_rebuilt_only_after_a_trap() {
     let mut rules = hostile_rules(Limits::default());
     let good: Vec<_> =
-        (0..50).map(|i| weft::input::envelope::parse(&attack(&format!("g{i}"), "none")).unwrap()).collect();
+        (0..50).map(|i| weft::input::envelope::parse(attack(&format!("g{i}"), "none")).unwrap()).collect();
     rules.process_batch(&good);
     for event in &good {
         rules.process(event);
     }
     assert_eq!(rules.modules().next().unwrap().instantiations(), 1, "one instance for 100 good events");
-    let bad = weft::input::envelope::parse(&attack("bad", "panic")).unwrap();
+    let bad = weft::input::envelope::parse(attack("bad", "panic")).unwrap();
     for _ in 0..3 {
         rules.process(&bad);
         rules.process(&good[0]);
@@ -201,8 +201,8 @@ fn a_module_importing_a_capability_weft_does_not_grant_is_refused_at_load_naming
 #[test]
 fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
     let mut rules = hostile_rules(Limits::default());
-    let events: Vec<weft_sdk::Event> =
-        (0..10_000).map(|i| weft::input::envelope::parse(&attack(&format!("t{i}"), "panic")).unwrap()).collect();
+    let events: Vec<weft::input::Event> =
+        (0..10_000).map(|i| weft::input::envelope::parse(attack(&format!("t{i}"), "panic")).unwrap()).collect();
     let warm = rules.process_batch(&events[..1_000]);
     assert!(warm.iter().all(|d| matches!(d, Verdict::DeadLetter(l) if l.error_class == "panic")));
     let before = common::memory_kib("VmRSS");
@@ -222,7 +222,7 @@ fn ten_thousand_traps_in_a_row_do_not_grow_memory() {
 #[test]
 fn a_hung_module_costs_its_event_about_its_deadline() {
     let mut rules = hostile_rules(Limits::default());
-    let hung = weft::input::envelope::parse(&attack("hung", "loop")).unwrap();
+    let hung = weft::input::envelope::parse(attack("hung", "loop")).unwrap();
     let started = Instant::now();
     let verdict = rules.process(&hung);
     let took = started.elapsed();
@@ -236,12 +236,10 @@ fn a_module_failing_event_after_event_is_quarantined_then_tried_again() {
     let mut rules = common::quarantining_hostile_rules(3, 1);
     let classes = |rules: &mut weft::rules::RuleSet, kind: &str, n: usize| -> Vec<String> {
         (0..n)
-            .map(|i| {
-                match rules.process(&weft::input::envelope::parse(&attack(&format!("{kind}{i}"), kind)).unwrap()) {
-                    Verdict::DeadLetter(letter) => letter.error_class,
-                    Verdict::Records(_) => "records".into(),
-                    Verdict::Dropped(dropped) => dropped.reason,
-                }
+            .map(|i| match rules.process(&weft::input::envelope::parse(attack(&format!("{kind}{i}"), kind)).unwrap()) {
+                Verdict::DeadLetter(letter) => letter.error_class,
+                Verdict::Records(_) => "records".into(),
+                Verdict::Dropped(dropped) => dropped.reason,
             })
             .collect()
     };

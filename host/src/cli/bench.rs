@@ -45,15 +45,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let corpus: Vec<&str> = lines.iter().cycle().take(args.events).copied().collect();
     let events = parse(&corpus)?;
     let inputs: Vec<wit::Event> = events.iter().map(wit_event).collect();
+    let native: Vec<Event> = events.iter().map(input::Event::to_sdk).collect();
     let bytes: Vec<u8> = corpus.iter().flat_map(|line| line.bytes().chain([b'\n'])).collect();
     let (n, distinct, rounds, mean) = (corpus.len(), lines.len(), args.rounds, bytes.len() / corpus.len().max(1));
     println!("weft bench: {n} events per round ({distinct} distinct, mean {mean} bytes), median of {rounds} rounds\n");
-
     // Events the default rule drops before parsing anything: what remains is the cost of crossing the boundary.
     let foreign: Vec<wit::Event> =
         inputs.iter().filter(|e| e.kind.is_none()).cloned().cycle().take(inputs.len()).collect();
     let foreign_native: Vec<Event> =
-        events.iter().filter(|e| e.kind.is_none()).cloned().cycle().take(events.len()).collect();
+        native.iter().filter(|e| e.kind.is_none()).cloned().cycle().take(native.len()).collect();
 
     let runtime = super::runtime()?;
     let with_deadline = Engine::new()?;
@@ -63,7 +63,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut paths: Vec<Path<'_>> = vec![
         (
             "native (default rule linked in)",
-            Box::new(|| events.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
+            Box::new(|| native.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
         ),
         ("wasm, one call per event, deadline on", Box::new(|| calls(&mut on, &inputs))),
         ("wasm, one call per event, deadline off", Box::new(|| calls(&mut off, &inputs))),
@@ -104,8 +104,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The corpus parsed, as a copy made in one pass. Where the parser left them, interleaved with its leftovers, the
 /// events cost each wasm call 0.3 µs of cache misses copying the envelope in: the data path never pays those (it
 /// lowers each event right after parsing it), and they said nothing about the sandbox.
-fn parse(corpus: &[&str]) -> anyhow::Result<Vec<Event>> {
-    let parsed: Vec<Event> = corpus.iter().map(|line| weft::input::envelope::parse(line)).collect::<Result<_, _>>()?;
+fn parse(corpus: &[&str]) -> anyhow::Result<Vec<input::Event>> {
+    let parsed: Vec<input::Event> =
+        corpus.iter().map(|&line| input::envelope::parse(line)).collect::<Result<_, _>>()?;
     Ok(parsed.clone())
 }
 
@@ -131,11 +132,11 @@ fn end_to_end(engine: &Engine, bytes: &[u8], runtime: &tokio::runtime::Runtime, 
     // Read as `weft run` reads a file: a buffer at a time.
     let mut stream = input::Stream::new(bytes, "bench".into());
     loop {
-        let slice = stream.next_chunks(1000).expect("reading memory");
-        if slice.is_empty() {
+        let chunks = stream.next_chunks(1000).expect("reading memory");
+        if chunks.is_empty() {
             break;
         }
-        let judged = judge.judge(slice);
+        let judged = judge.judge_slice(&input::Slice::new(chunks));
         let far = weft::delivery::Budget::from_now(Duration::from_secs(60));
         summary.count(&runtime.block_on(delivery.deliver(judged, far)).expect("writing to io::sink"));
     }

@@ -50,12 +50,9 @@ pub fn start(files: Vec<PathBuf>, rules: RuleSet, batch: usize, workers: usize, 
     let (permit, permits) = sync_channel(workers * IN_FLIGHT_PER_WORKER);
     let (work, queue) = sync_channel::<(u64, Slice)>(workers * IN_FLIGHT_PER_WORKER);
     let (result, results) = channel();
-    // Judged slices' buffers go back to the reader, which fills them again: memory allocated on one thread and
-    // freed on another is what an allocator is slowest to reuse.
-    let (recycle, buffers) = channel();
     let reader = std::thread::Builder::new()
         .name("weft-read".into())
-        .spawn(move || read(&files, slice, &work, &permit, &buffers))
+        .spawn(move || read(&files, slice, &work, &permit))
         .expect("spawning the reader thread");
     let queue = Arc::new(Mutex::new(queue));
     let mut replicas: Vec<RuleSet> = (1..workers).map(|_| rules.replica()).collect();
@@ -64,10 +61,10 @@ pub fn start(files: Vec<PathBuf>, rules: RuleSet, batch: usize, workers: usize, 
         .into_iter()
         .enumerate()
         .map(|(index, rules)| {
-            let (queue, result, recycle) = (queue.clone(), result.clone(), recycle.clone());
+            let (queue, result) = (queue.clone(), result.clone());
             std::thread::Builder::new()
                 .name(format!("weft-judge-{index}"))
-                .spawn(move || judge(Judge::new(rules).with_batch_size(batch), &queue, &result, &recycle))
+                .spawn(move || judge(Judge::new(rules).with_batch_size(batch), &queue, &result))
                 .expect("spawning a judge thread")
         })
         .collect();
@@ -140,7 +137,6 @@ fn read(
     slice: usize,
     work: &SyncSender<(u64, Slice)>,
     permit: &SyncSender<()>,
-    buffers: &Receiver<String>,
 ) -> anyhow::Result<()> {
     let mut index = 0;
     // Chunks sent since the last full `slice`: a file's end does not cut a delivery short.
@@ -154,7 +150,7 @@ fn read(
                 break;
             }
             pending = (pending + chunks.len()) % slice;
-            let owned = Slice::in_buffer(chunks, buffers.try_recv().unwrap_or_default());
+            let owned = Slice::new(chunks);
             // Both fail only when the caller has stopped taking slices: nothing is left to read for.
             if permit.send(()).is_err() || work.send((index, owned)).is_err() {
                 return Ok(());
@@ -165,24 +161,18 @@ fn read(
     Ok(())
 }
 
-fn judge(
-    mut judge: Judge,
-    queue: &Mutex<Receiver<(u64, Slice)>>,
-    results: &Sender<(u64, Judged)>,
-    recycle: &Sender<String>,
-) {
+fn judge(mut judge: Judge, queue: &Mutex<Receiver<(u64, Slice)>>, results: &Sender<(u64, Judged)>) {
     loop {
         let next = queue.lock().expect("no thread panics holding the queue").recv();
         let Ok((index, slice)) = next else { return };
         // The judge survives panics in the rules (`Judge::guarded`); one elsewhere in the host is reported.
-        let judged = catch_unwind(AssertUnwindSafe(|| judge.judge(slice.chunks())))
+        let judged = catch_unwind(AssertUnwindSafe(|| judge.judge_slice(&slice)))
             .map(|judged| JudgedSlice { judged, stats: judge.take_stats(), bytes: slice.bytes() })
             .map_err(|panic| {
                 let text = panic.downcast_ref::<&str>().map(|s| s.to_string());
                 text.or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default()
             });
         let failed = judged.is_err();
-        let _ = recycle.send(slice.into_buffer());
         if results.send((index, judged)).is_err() || failed {
             return;
         }

@@ -55,7 +55,7 @@ pub use bindings::weft::rules::types as wit;
 
 /// The event as a module receives it: what the host knows, the envelope text, no upstream records yet. Borrowed
 /// from the parsed event: lowering copies the text into the module's memory, and nothing else copies it.
-pub fn wit_event(event: &weft_sdk::Event) -> wit::Event<'_> {
+pub fn wit_event(event: &crate::input::Event) -> wit::Event<'_> {
     wit::Event {
         id: &event.id,
         detail_type: &event.detail_type,

@@ -12,9 +12,12 @@ pub mod provenance;
 mod scan;
 mod slice;
 mod stream;
+mod text;
 
+pub use envelope::Event;
 pub use slice::Slice;
 pub use stream::Stream;
+pub use text::EventText;
 
 use std::sync::Arc;
 

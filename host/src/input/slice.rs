@@ -1,12 +1,15 @@
 //! Chunks that own their text: what a thread that reads input hands to the threads that judge it.
 //!
 //! A [`Chunk`] borrows from the [`super::Stream`]'s buffer, which the next read overwrites; a `Slice` copies the
-//! objects' text into one string (one allocation per slice, not per event) and lends chunks out of it again.
+//! objects' text into one string (one allocation per slice, not per event) and lends chunks out of it again. Its
+//! events keep that string alive ([`super::EventText`]) for as long as delivery needs their text.
+
+use std::sync::Arc;
 
 use super::{Chunk, Source};
 
 pub struct Slice {
-    text: String,
+    text: Arc<String>,
     pieces: Vec<Piece>,
 }
 
@@ -24,11 +27,10 @@ enum Piece {
 }
 
 impl Slice {
-    /// The slice in `buffer` (cleared first), the text of a slice done with: no allocation once it is large enough.
-    pub fn in_buffer(chunks: Vec<Chunk<'_>>, mut text: String) -> Slice {
-        text.clear();
+    /// The slice, in a string of its own.
+    pub fn new(chunks: Vec<Chunk<'_>>) -> Slice {
         let bytes = chunks.iter().map(|c| if let Chunk::Object { text, .. } = c { text.len() } else { 0 }).sum();
-        text.reserve(bytes);
+        let mut text = String::with_capacity(bytes);
         let pieces = chunks
             .into_iter()
             .map(|chunk| match chunk {
@@ -39,7 +41,12 @@ impl Slice {
                 Chunk::Broken { text, source, reason } => Piece::Broken { text, source, reason },
             })
             .collect();
-        Slice { text, pieces }
+        Slice { text: Arc::new(text), pieces }
+    }
+
+    /// The string the slice's objects are in, which [`super::EventText::within`] shares.
+    pub fn text(&self) -> &Arc<String> {
+        &self.text
     }
 
     /// The chunks, in order, as the stream gave them.
@@ -55,11 +62,6 @@ impl Slice {
                 Chunk::Broken { text: text.clone(), source: source.clone(), reason: reason.clone() }
             }
         })
-    }
-
-    /// The buffer behind the slice, for the next one.
-    pub fn into_buffer(self) -> String {
-        self.text
     }
 
     /// Chunks in the slice: one verdict each.
@@ -87,7 +89,7 @@ mod tests {
     fn lends_back_the_chunks_it_was_given() {
         let input = b"{\"a\":1}\nnot json\n{\"b\":[2]}{\"c\":3}\n";
         let chunks: Vec<Chunk<'_>> = super::super::split(input, "f".into()).collect();
-        let slice = Slice::in_buffer(chunks.clone(), String::new());
+        let slice = Slice::new(chunks.clone());
         assert_eq!(slice.chunks().collect::<Vec<_>>(), chunks);
         assert_eq!(slice.len(), 4);
         assert_eq!(

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use weft_sdk::Event;
+use crate::input::Event;
 
 use crate::engine::OUT_OF_TIME;
 use crate::rules::RuleSet;
@@ -341,7 +341,7 @@ mod tests {
     /// move to the other version because a container was deployed with a newer weft.
     #[test]
     fn a_conversation_has_one_bucket_everywhere() {
-        let parse = |id: &str, conversation: &str| Event::from_envelope_json(event(id, conversation)).unwrap();
+        let parse = |id: &str, conversation: &str| crate::input::envelope::parse(event(id, conversation)).unwrap();
         assert_eq!(bucket(&parse("e1", "c-1")), bucket(&parse("e2", "c-1")), "by conversation, not event");
         let buckets: Vec<u64> =
             ["c-1", "c-2", "5bd30160-b736-5c03-ade7-374b7981c67f"].iter().map(|c| bucket(&parse("e", c))).collect();

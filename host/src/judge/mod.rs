@@ -5,11 +5,10 @@ pub mod candidate;
 pub mod check;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Instant;
 
-use weft_sdk::Event;
-
-use crate::input::{Chunk, Source};
+use crate::input::{Chunk, Event, EventText, Slice, Source};
 use crate::judge::candidate::{CanaryRollback, Candidate, CandidateStats, Totals};
 use crate::rules::RuleSet;
 use crate::rules::stats::RuleSetStats;
@@ -176,6 +175,11 @@ impl Judge {
         self.judge_until(chunks, None)
     }
 
+    /// A verdict for every chunk of `slice`, in order; the events share the slice's text instead of copying it.
+    pub fn judge_slice(&mut self, slice: &Slice) -> Vec<Judged> {
+        self.judge_in(slice.chunks(), Some(slice.text()), None)
+    }
+
     /// A verdict for every chunk, in order, with no module call running past `cutoff`: events the rules have no
     /// time left for are dead-lettered (stage `rule`, class `deadline`).
     pub fn judge_until<'a>(
@@ -183,16 +187,30 @@ impl Judge {
         chunks: impl IntoIterator<Item = Chunk<'a>>,
         cutoff: Option<Instant>,
     ) -> Vec<Judged> {
+        self.judge_in(chunks, None, cutoff)
+    }
+
+    /// Judges `chunks`; those whose text lies in `shared` keep a count on it rather than a copy.
+    fn judge_in<'a>(
+        &mut self,
+        chunks: impl IntoIterator<Item = Chunk<'a>>,
+        shared: Option<&Arc<String>>,
+        cutoff: Option<Instant>,
+    ) -> Vec<Judged> {
         self.rules.set_cutoff(cutoff);
         self.candidate.iter_mut().for_each(|c| c.set_cutoff(cutoff));
-        let judged = self.judge_chunks(chunks);
+        let judged = self.judge_chunks(chunks, shared);
         self.rules.set_cutoff(None);
         self.candidate.iter_mut().for_each(|c| c.set_cutoff(None));
         self.check_probation();
         judged
     }
 
-    fn judge_chunks<'a>(&mut self, chunks: impl IntoIterator<Item = Chunk<'a>>) -> Vec<Judged> {
+    fn judge_chunks<'a>(
+        &mut self,
+        chunks: impl IntoIterator<Item = Chunk<'a>>,
+        shared: Option<&Arc<String>>,
+    ) -> Vec<Judged> {
         let mut judged = Vec::new();
         // Parsed events wait in their lane for their rule call.
         let mut lanes: [Lane; 2] = Default::default();
@@ -200,14 +218,15 @@ impl Judge {
             match chunk {
                 Chunk::Broken { text, source, reason } => {
                     let verdict = parse_failure("invalid-json", reason, &source, OriginalEvent::Text(text.clone()));
+                    let text = text.into();
                     judged.push(Judged { event_id: None, source, text, rule_set: None, verdict, written: Vec::new() });
                 }
-                Chunk::Object { text, source } => match crate::input::envelope::parse(text) {
+                Chunk::Object { text, source } => match crate::input::envelope::parse(event_text(text, shared)) {
                     Ok(event) => {
                         judged.push(Judged {
                             event_id: None,
                             source,
-                            text: String::new(),
+                            text: EventText::default(),
                             rule_set: None,
                             verdict: Verdict::Records(Vec::new()),
                             written: Vec::new(),
@@ -225,7 +244,7 @@ impl Judge {
                         judged.push(Judged {
                             event_id: None,
                             source,
-                            text: text.to_owned(),
+                            text: event_text(text, shared),
                             rule_set: None,
                             verdict,
                             written: Vec::new(),
@@ -337,6 +356,11 @@ fn settle(place: &mut Judged, event: Event, mut verdict: Verdict, rule_set: Opti
     (place.event_id, place.text, place.rule_set, place.verdict) = (Some(event.id), event.envelope, rule_set, verdict);
 }
 
+/// `text` as an event's: shared with `shared` when it lies there, else a copy.
+fn event_text(text: &str, shared: Option<&Arc<String>>) -> EventText {
+    shared.and_then(|whole| EventText::within(whole, text)).unwrap_or_else(|| text.into())
+}
+
 fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEvent) -> Verdict {
     Verdict::DeadLetter(Box::new(DeadLetter {
         source: Some(source.clone()),
@@ -345,49 +369,4 @@ fn parse_failure(class: &str, reason: String, source: &Source, event: OriginalEv
 }
 
 #[cfg(test)]
-mod tests {
-    use std::cell::Cell;
-
-    use super::*;
-    use crate::engine::{Engine, Limits};
-
-    thread_local! {
-        /// An event id whose processing panics, to prove the host survives a panic in the rules.
-        static PANIC_ON: Cell<Option<&'static str>> = const { Cell::new(None) };
-    }
-
-    pub(super) fn panic_if_asked(events: &[Event]) {
-        if let Some(id) = PANIC_ON.get()
-            && events.iter().any(|e| e.id == id)
-        {
-            panic!("injected panic");
-        }
-    }
-
-    fn event(id: &str) -> String {
-        format!(
-            r#"{{"id":"{id}","detail-type":"v2.detail.events.conversation.{{id}}.customer.start","detail":{{"topicName":"v2.detail.events.conversation.c1.customer.start","eventBody":{{"conversationId":"c1"}}}}}}"#
-        )
-    }
-
-    #[test]
-    fn a_panic_in_the_rules_dead_letters_only_its_event_and_the_judge_goes_on() {
-        let engine = Engine::new().unwrap();
-        let mut judge = Judge::new(RuleSet::embedded_default(&engine, Limits::default()).unwrap());
-        PANIC_ON.set(Some("boom"));
-        let input = [event("a"), event("boom"), event("b")].join("\n");
-        let judged = judge.judge(crate::input::split(input.as_bytes(), "t".into()));
-        let outcomes: Vec<String> = judged
-            .iter()
-            .map(|j| match &j.verdict {
-                Verdict::Records(r) => format!("{} records", r.len()),
-                Verdict::Dropped(d) => d.reason.clone(),
-                Verdict::DeadLetter(d) => format!("{:?} {}", d.stage, d.error_class),
-            })
-            .collect();
-        assert_eq!(outcomes, ["1 records", "Rule host-panic", "1 records"]);
-        PANIC_ON.set(None);
-        let again = judge.judge(crate::input::split(event("boom").as_bytes(), "t".into()));
-        assert!(matches!(&again[0].verdict, Verdict::Records(r) if r.len() == 1), "the next call works");
-    }
-}
+mod tests;

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::input::Event;
 use serde_json::Value;
-use weft_sdk::Event;
 
 use crate::engine::{
     CallError, Engine, Limits, LoadError, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event,

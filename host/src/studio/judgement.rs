@@ -163,12 +163,12 @@ fn at(judged: &Judged) -> At {
         Source::File { file, line, offset } => {
             At::File { file: file.clone(), line: *line, offset: *offset, len: judged.text.len() }
         }
-        source => At::Text(judged.text.clone(), source.clone()),
+        source => At::Text(judged.text.to_string(), source.clone()),
     }
 }
 
 fn row(judged: &Judged) -> Row {
-    let event = weft::input::envelope::parse(&judged.text).ok();
+    let event = weft::input::envelope::parse(judged.text.clone()).ok();
     let (verdict, rules, summary) = describe(&judged.verdict);
     Row {
         id: event_id(judged),

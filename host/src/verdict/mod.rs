@@ -17,7 +17,7 @@ pub use dead_letter::{DeadLetter, Dropped, OriginalEvent, Stage, Tally, WrittenR
 pub use fate::{Fate, Summary};
 pub use record::{InvalidRecord, Record, RecordId};
 
-use crate::input::Source;
+use crate::input::{EventText, Source};
 
 /// What the rules decided for one event.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub struct Judged {
     pub event_id: Option<String>,
     pub source: Source,
     /// The event as received (for a dead letter made at delivery).
-    pub text: String,
+    pub text: EventText,
     /// The rule set version that judged it, when it came from a manifest.
     pub rule_set: Option<String>,
     pub verdict: Verdict,
