@@ -138,7 +138,8 @@ fn read(
     work: &SyncSender<(u64, Slice)>,
     permit: &SyncSender<()>,
 ) -> anyhow::Result<()> {
-    let mut index = 0;
+    // A slice's buffer comes back here when its last event is delivered (`SharedText`), to be filled again.
+    let (mut index, (home, buffers)) = (0, channel());
     // Chunks sent since the last full `slice`: a file's end does not cut a delivery short.
     let mut pending = 0;
     for file in files {
@@ -150,7 +151,7 @@ fn read(
                 break;
             }
             pending = (pending + chunks.len()) % slice;
-            let owned = Slice::new(chunks);
+            let owned = Slice::in_buffer(chunks, buffers.try_recv().unwrap_or_default(), Some(home.clone()));
             // Both fail only when the caller has stopped taking slices: nothing is left to read for.
             if permit.send(()).is_err() || work.send((index, owned)).is_err() {
                 return Ok(());

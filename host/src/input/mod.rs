@@ -17,7 +17,7 @@ mod text;
 pub use envelope::Event;
 pub use slice::Slice;
 pub use stream::Stream;
-pub use text::EventText;
+pub use text::{EventText, SharedText};
 
 use std::sync::Arc;
 

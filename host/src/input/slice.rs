@@ -5,11 +5,13 @@
 //! events keep that string alive ([`super::EventText`]) for as long as delivery needs their text.
 
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
+use super::text::SharedText;
 use super::{Chunk, Source};
 
 pub struct Slice {
-    text: Arc<String>,
+    text: Arc<SharedText>,
     pieces: Vec<Piece>,
 }
 
@@ -29,8 +31,15 @@ enum Piece {
 impl Slice {
     /// The slice, in a string of its own.
     pub fn new(chunks: Vec<Chunk<'_>>) -> Slice {
+        Slice::in_buffer(chunks, String::new(), None)
+    }
+
+    /// The slice in `buffer` (cleared first), which goes `home` when the slice and its last event are gone: no
+    /// allocation once buffers are large enough.
+    pub fn in_buffer(chunks: Vec<Chunk<'_>>, mut text: String, home: Option<Sender<String>>) -> Slice {
+        text.clear();
         let bytes = chunks.iter().map(|c| if let Chunk::Object { text, .. } = c { text.len() } else { 0 }).sum();
-        let mut text = String::with_capacity(bytes);
+        text.reserve(bytes);
         let pieces = chunks
             .into_iter()
             .map(|chunk| match chunk {
@@ -41,11 +50,11 @@ impl Slice {
                 Chunk::Broken { text, source, reason } => Piece::Broken { text, source, reason },
             })
             .collect();
-        Slice { text: Arc::new(text), pieces }
+        Slice { text: SharedText::new(text, home), pieces }
     }
 
     /// The string the slice's objects are in, which [`super::EventText::within`] shares.
-    pub fn text(&self) -> &Arc<String> {
+    pub fn text(&self) -> &Arc<SharedText> {
         &self.text
     }
 
@@ -54,7 +63,7 @@ impl Slice {
         let mut start = 0;
         self.pieces.iter().map(move |piece| match piece {
             Piece::Object { end, source } => {
-                let text = &self.text[start..*end];
+                let text = &self.text.as_str()[start..*end];
                 start = *end;
                 Chunk::Object { text, source: source.clone() }
             }
@@ -77,7 +86,7 @@ impl Slice {
     pub fn bytes(&self) -> usize {
         let broken: usize =
             self.pieces.iter().map(|p| if let Piece::Broken { text, .. } = p { text.len() } else { 0 }).sum();
-        self.text.len() + broken
+        self.text.as_str().len() + broken
     }
 }
 

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::input::{Chunk, Event, EventText, Slice, Source};
+use crate::input::{Chunk, Event, EventText, SharedText, Slice, Source};
 use crate::judge::candidate::{CanaryRollback, Candidate, CandidateStats, Totals};
 use crate::rules::RuleSet;
 use crate::rules::stats::RuleSetStats;
@@ -194,7 +194,7 @@ impl Judge {
     fn judge_in<'a>(
         &mut self,
         chunks: impl IntoIterator<Item = Chunk<'a>>,
-        shared: Option<&Arc<String>>,
+        shared: Option<&Arc<SharedText>>,
         cutoff: Option<Instant>,
     ) -> Vec<Judged> {
         self.rules.set_cutoff(cutoff);
@@ -209,7 +209,7 @@ impl Judge {
     fn judge_chunks<'a>(
         &mut self,
         chunks: impl IntoIterator<Item = Chunk<'a>>,
-        shared: Option<&Arc<String>>,
+        shared: Option<&Arc<SharedText>>,
     ) -> Vec<Judged> {
         let mut judged = Vec::new();
         // Parsed events wait in their lane for their rule call.
@@ -357,7 +357,7 @@ fn settle(place: &mut Judged, event: Event, mut verdict: Verdict, rule_set: Opti
 }
 
 /// `text` as an event's: shared with `shared` when it lies there, else a copy.
-fn event_text(text: &str, shared: Option<&Arc<String>>) -> EventText {
+fn event_text(text: &str, shared: Option<&Arc<SharedText>>) -> EventText {
     shared.and_then(|whole| EventText::within(whole, text)).unwrap_or_else(|| text.into())
 }
 
