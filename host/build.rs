@@ -1,7 +1,11 @@
 //! Builds the default rule into the binary: the guest crate is compiled to wasm, wrapped into a component, and
 //! precompiled for the target with the engine settings the host uses, so a cold start deserializes it (tens of
-//! microseconds) instead of compiling it (tens of milliseconds).
+//! microseconds) instead of compiling it (tens of milliseconds). Then compiles the QuickJS engine JavaScript rules
+//! carry, with the same settings, into the code cache the host ships (`src/engine/code_cache.rs`).
 
+#[path = "src/engine/code_cache.rs"]
+#[allow(dead_code)]
+mod code_cache;
 #[path = "src/engine/componentize.rs"]
 mod componentize;
 #[path = "src/engine/config.rs"]
@@ -55,6 +59,7 @@ fn build() -> Result<(), String> {
         "guest-sdk/macro/src",
         "guest-sdk/Cargo.toml",
         "rules/default",
+        "guest-sdk/js/quickjs.wasm",
         "Cargo.lock",
         "Cargo.toml",
     ] {
@@ -62,6 +67,7 @@ fn build() -> Result<(), String> {
     }
     println!("cargo:rerun-if-changed=src/engine/config.rs");
     println!("cargo:rerun-if-changed=src/engine/componentize.rs");
+    println!("cargo:rerun-if-changed=src/engine/code_cache.rs");
 
     // A target directory of its own: the outer cargo holds the lock on the workspace's.
     let target_dir = workspace.join("target").join("rules");
@@ -83,12 +89,18 @@ fn build() -> Result<(), String> {
              (for aarch64 from another machine, build with `--features precompile-arm64`, as scripts/build-lambda.sh does)"
         )
     };
-    let mut engine_config = config::engine_config(true);
-    if target != host {
-        engine_config.target(&target).map_err(cross)?;
-    }
-    let engine = wasmtime::Engine::new(&engine_config).map_err(cross)?;
+    let engine = wasmtime::Engine::new(&config::engine_config(true, &target).map_err(cross)?).map_err(cross)?;
     let precompiled = engine.precompile_component(&component).map_err(cross)?;
     std::fs::write(out_dir.join("default-rule.cwasm"), precompiled).map_err(|e| e.to_string())?;
+
+    let recorder = std::sync::Arc::new(code_cache::Recorder::default());
+    let mut engine_config = config::engine_config(true, &target).map_err(cross)?;
+    engine_config.enable_incremental_compilation(recorder.clone()).map_err(cross)?;
+    let engine = wasmtime::Engine::new(&engine_config).map_err(cross)?;
+    let quickjs = workspace.join("guest-sdk/js/quickjs.wasm");
+    let quickjs = std::fs::read(&quickjs).map_err(|e| format!("{}: {e}", quickjs.display()))?;
+    engine.precompile_component(&quickjs).map_err(|e| format!("compiling QuickJS: {e:#}"))?;
+    let recorded = recorder.0.lock().map_err(|_| "the code recorder was poisoned")?;
+    std::fs::write(out_dir.join("quickjs.code"), code_cache::encode(&recorded)?).map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -86,7 +86,8 @@ async fn a_signed_rule_set_runs_its_precompiled_modules_and_an_unsigned_one_comp
 
     // Native code made with other engine settings (no deadline), pinned and signed: wasmtime refuses it, and the
     // module is compiled instead (by an engine that may compile).
-    let other = wasmtime::Engine::new(&weft::engine::config::engine_config(false)).unwrap();
+    let other =
+        wasmtime::Engine::new(&weft::engine::config::engine_config(false, weft::engine::TARGET).unwrap()).unwrap();
     let other = other.precompile_component(&wasm).unwrap();
     let sha = ModuleId::new("", &other).sha256;
     c.s3.put_object().bucket(&bucket).key("p/other.cwasm").body(other.into()).send().await.unwrap();

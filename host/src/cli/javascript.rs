@@ -4,8 +4,8 @@
 //! always matches the host that runs the module.
 //!
 //! QuickJS, not SpiderMonkey (componentize-js): measured on the same rules, its components are a seventh of the
-//! size, compile in a sixth of the time (1.5 s, well inside a cold start's budget: no `--precompile` needed), and
-//! run each event in about a third of the time
+//! size, compile in a sixth of the time (1.5 s; 0.5 s with the QuickJS code weft ships, `engine/code_cache.rs`:
+//! well inside a cold start's budget, no `--precompile` needed), and run each event in about a third of the time
 //! (docs/writing-rules.md, "Engines, measured"). The component imports nothing but weft's world: every WASI import
 //! the engine has is stubbed to trap (`--stub-wasi`), so a module can use no clock, file or socket, and weft grants
 //! none.

@@ -100,13 +100,8 @@ fn build(engine: &Engine, dir: &Path) -> anyhow::Result<RuleModule> {
     let module = RuleModule::from_file(engine, &file_name(&out), &component)
         .with_context(|| format!("{name} does not satisfy weft's rule world"))?;
     let compile = started.elapsed();
-    println!(
-        "built {} ({} KiB, sha256 {}; compiled in {:.1} s)",
-        out.display(),
-        component.len() / 1024,
-        module.id().sha256,
-        compile.as_secs_f64()
-    );
+    let compiled = module.compiled().map_or_else(|| "compiled before".to_owned(), |c| c.to_string());
+    println!("built {} ({} KiB, sha256 {}; {compiled})", out.display(), component.len() / 1024, module.id().sha256);
     if compile > DEFAULT_COMPILE_BUDGET {
         println!(
             "warning: a Lambda compiles rule modules as it starts, within {} s; on a machine like this one it would \

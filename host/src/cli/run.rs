@@ -91,6 +91,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut run = RunTotals { version, ..RunTotals::default() };
     let workers = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
     // A buffer at a time, a bounded number of slices in flight: memory stays flat whatever the input's size.
+    let compiles = super::timing::compiles(&rules);
     let mut pipeline = pipeline::start(files, rules, args.batch, workers, SLICE);
     // Verdicts wait here until a full slice is ready, across files, so PutRecords calls go out full.
     let mut waiting = Vec::with_capacity(SLICE);
@@ -116,7 +117,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let RecordPort::Kinesis(kinesis) = &delivery.records {
         eprintln!("  {} PutRecords calls to {}", run.put_records_calls, kinesis.stream());
     }
-    eprint!("{}", super::timing::table(&run.rules));
+    eprint!("{}{compiles}", super::timing::table(&run.rules));
     Ok(if summary.dead_lettered + summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use weft::engine::CallStats;
+use weft::rules::RuleSet;
 use weft::rules::stats::RuleSetStats;
 
 /// The table, one row per rule and one per module under it (empty when no rule ran).
@@ -39,6 +40,13 @@ pub fn table(stats: &RuleSetStats) -> String {
             writeln!(out, "  {:<32} {:>8} {:>25} {}", "fallback (default rule)", calls.events, "", module_times(calls));
     }
     out
+}
+
+/// A line per module compiled when the rules loaded, each once: what a cold start loading them spends compiling.
+pub fn compiles(rules: &RuleSet) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let compiled = rules.modules().filter(|m| seen.insert(&m.module().sha256));
+    compiled.filter_map(|m| Some(format!("  {}: {}\n", m.module().name, m.compiled()?))).collect()
 }
 
 fn module_times(calls: &CallStats) -> String {

@@ -116,6 +116,11 @@ impl RuleInstance {
         self.module.id()
     }
 
+    /// How the module's compile went, if it was compiled when its rule set loaded.
+    pub fn compiled(&self) -> Option<super::Compiled> {
+        self.module.compiled()
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

@@ -5,6 +5,7 @@
 //! advances the engine's epoch every [`TICK`]; a call whose deadline (in ticks) passes traps with an interrupt.
 
 mod budget;
+mod code_cache;
 pub mod componentize;
 pub mod config;
 mod host_api;
@@ -22,20 +23,28 @@ pub use budget::MemoryBudget;
 pub use host_api::{HostState, Tables};
 pub use instance::{CallError, OUT_OF_TIME, RuleInstance};
 pub use limits::{KINESIS_MAX_RECORD_BYTES, Limits};
-pub use module::{LoadError, ModuleId, RuleModule};
+pub use module::{Compiled, LoadError, ModuleId, RuleModule};
 pub use stats::CallStats;
 
 /// Memory of all instances together when nothing else is said: the CLI's (a Lambda's comes from its size, see
 /// `WEFT_RULES_MEMORY_MB`).
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
-/// The longest one module's compile may take: a Lambda's whole init phase is 10 s. The 80 KB test module compiles
-/// in a quarter of a second (a test build); compile time grows with the module, which `moduleBytes` bounds only
-/// loosely, so this bounds it whatever the module.
 /// The target this weft was built for: the precompiled modules it can load are the ones for it.
 pub const TARGET: &str = env!("WEFT_TARGET");
 
+/// The longest one module's compile may take: a Lambda's whole init phase is 10 s. The 80 KB test module compiles
+/// in a quarter of a second (a test build); compile time grows with the module, which `moduleBytes` bounds only
+/// loosely, so this bounds it whatever the module.
 pub const DEFAULT_COMPILE_BUDGET: Duration = Duration::from_secs(10);
+
+/// The QuickJS engine's functions as the build script compiled them for [`TARGET`] ([`code_cache`]).
+static QUICKJS_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/quickjs.code"));
+
+/// Cranelift's incremental cache over the code weft ships: a JavaScript rule's compile finds QuickJS there.
+fn shipped_code() -> Arc<dyn wasmtime::CacheStore> {
+    Arc::new(code_cache::Shipped(QUICKJS_CODE))
+}
 
 /// How often the epoch advances: the resolution of per-call deadlines.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -99,7 +108,9 @@ impl Engine {
     /// `deadline: false` only for benchmarks that measure what deadlines cost: such an engine cannot stop a
     /// module that never returns.
     pub fn with_deadline(deadline: bool) -> Result<Engine, EngineError> {
-        let inner = wasmtime::Engine::new(&config::engine_config(deadline)).map_err(EngineError)?;
+        let mut config = config::engine_config(deadline, TARGET).map_err(EngineError)?;
+        config.enable_incremental_compilation(shipped_code()).map_err(EngineError)?;
+        let inner = wasmtime::Engine::new(&config).map_err(EngineError)?;
         let mut linker = wasmtime::component::Linker::new(&inner);
         bindings::Rule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(EngineError)?;
