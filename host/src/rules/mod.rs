@@ -20,12 +20,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::input::Event;
 use serde_json::Value;
 
 use crate::engine::{
     CallError, Engine, Limits, LoadError, OUT_OF_TIME, RuleInstance, RuleModule, Tables, wit, wit_event,
 };
+use crate::input::Event;
 use crate::input::provenance::Provenance;
 use crate::rules::embedded::DEFAULT_RULE;
 use crate::rules::matching::Matcher;
