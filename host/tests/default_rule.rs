@@ -209,28 +209,161 @@ fn wrong_types_are_dead_lettered_naming_the_field() {
     assert_eq!(dead.source.as_ref().unwrap().line(), Some(1));
 }
 
+/// weft runs its default rule natively; its component (which lineage names by hash) must answer the same.
+/// The events: the samples, the blueprint's inputs, pretty-printed copies, and one-byte mutations of every sample
+/// that are still envelopes (wrong types, broken strings, other kinds: errors and drops as well as records). Each
+/// is asked alone and in one batch, and the answers are compared whole: records, drop reasons, error codes and
+/// messages.
 #[test]
-fn native_and_wasm_agree_on_every_sample() {
-    let samples = std::fs::read_dir(common::repo().join("samples/events")).unwrap();
-    let mut checked = 0;
-    for file in samples {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-        let (out, _) = run_default(&text);
-        let mut wasm = out.records.iter().map(|r| (r.partition_key.clone(), r.data.get().to_owned()));
-        for line in text.lines() {
-            let event = weft_sdk::Event::from_envelope_json(line).unwrap();
-            match weft_sdk::IntoOutcome::into_outcome(weft_rule_default::shared_fields(event)) {
-                weft_sdk::Outcome::Records(records) => {
-                    for r in records {
-                        assert_eq!(wasm.next(), Some((r.partition_key, r.data)));
-                        checked += 1;
-                    }
-                }
-                weft_sdk::Outcome::Drop(reason) => assert_eq!(reason, "not a conversation detail event"),
-                weft_sdk::Outcome::Error(e) => panic!("{e}"),
+fn the_native_rule_answers_what_its_component_answers() {
+    let engine = weft::engine::Engine::new().unwrap();
+    let instance = |module: weft::engine::RuleModule| {
+        let tables = std::sync::Arc::new(weft::engine::Tables::new());
+        weft::engine::RuleInstance::new(module, "null".into(), tables, weft::engine::Limits::default())
+    };
+    let (native, _) = weft::rules::embedded::default_module(&engine).unwrap();
+    let (component, _) = weft::rules::embedded::default_component(&engine).unwrap();
+    assert!(native.native().is_some() && component.native().is_none());
+    assert_eq!(native.id(), component.id(), "the native rule is named by its component's hash");
+    let (mut native, mut component) = (instance(native), instance(component));
+    let events: Vec<_> =
+        variants().iter().filter_map(|text| weft::input::envelope::parse(text.as_str()).ok()).collect();
+    let inputs: Vec<_> = events.iter().map(weft::engine::wit_event).collect();
+    let (mut records, mut drops, mut errors) = (0, 0, 0);
+    for input in &inputs {
+        let answer = format!("{:?}", native.process(input).unwrap());
+        assert_eq!(answer, format!("{:?}", component.process(input).unwrap()), "event {}", input.envelope);
+        match answer.split('(').next().unwrap() {
+            "Outcome::Records" => records += 1,
+            "Outcome::Drop" => drops += 1,
+            _ => errors += 1,
+        }
+    }
+    let batch = |instance: &mut weft::engine::RuleInstance| format!("{:?}", instance.process_batch(&inputs).unwrap());
+    assert_eq!(batch(&mut native), batch(&mut component));
+    assert_eq!(native.instantiations(), 0, "nothing of the component ran for the native rule");
+    // Enough of each kind of answer that a difference in any would show.
+    eprintln!("{records} records, {drops} drops, {errors} errors");
+    assert!(records > 500 && drops > 50 && errors > 50, "{records} records, {drops} drops, {errors} errors");
+}
+
+/// Every sample and blueprint input, pretty-printed, and mutated one byte at a time.
+fn variants() -> Vec<String> {
+    let mut texts: Vec<String> = std::fs::read_dir(common::repo().join("samples/events"))
+        .unwrap()
+        .flat_map(|file| {
+            std::fs::read_to_string(file.unwrap().path()).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect();
+    texts.extend(BLUEPRINT.iter().map(|(input, _, _)| read(&format!("blueprint/input/{input}"))));
+    let pretty: Vec<String> = texts
+        .iter()
+        .map(|text| serde_json::to_string_pretty(&serde_json::from_str::<Value>(text).unwrap()).unwrap())
+        .collect();
+    let mut mutated = Vec::new();
+    for text in &texts {
+        for at in (0..text.len()).step_by(7) {
+            for byte in [b'"', b'0', b'x', b'\\', b'}', b'.'] {
+                let mut bytes = text.clone().into_bytes();
+                bytes[at] = byte;
+                mutated.extend(String::from_utf8(bytes).ok());
             }
         }
-        assert_eq!(wasm.next(), None);
     }
-    assert_eq!(checked, 27);
+    texts.extend(pretty);
+    texts.extend(mutated);
+    texts.extend(odd_values());
+    texts
+}
+
+/// Fields the rule reads, given values of the wrong type or of unusual spelling (escapes, `-0`, exponents).
+fn odd_values() -> Vec<String> {
+    let odd = [
+        json!("yesterday"),
+        json!(-0),
+        json!(1e3),
+        json!(9223372036854775808u64),
+        json!(["a"]),
+        json!({"a": 1}),
+        json!(null),
+        json!(true),
+        json!("A\"\\é😀\n\t\u{1}"),
+        json!(""),
+    ];
+    let fields = ["eventTime", "conversationId", "mediaType", "interactingDurationMs", "wrapupCode"];
+    let mut texts = Vec::new();
+    for kind in ["customer.end", "acw", "acd.start"] {
+        for field in fields.iter().chain(&["conversationExternalContactIds"]) {
+            for value in &odd {
+                let body = json!({"conversationId": "c1", "eventTime": 1, field.to_string(): value});
+                let text = event("e1", kind, body).to_string();
+                // The same envelope with its conversation id spelt in \u escapes (serde_json writes none).
+                texts.push(text.replace("\"c1\"", r#""\u0063\u0031""#));
+                texts.push(text);
+            }
+        }
+    }
+    texts
+}
+
+/// Natively run built-in rules, through a stand-in rule function: what a panic and the invocation's cutoff do.
+mod native {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use weft::engine::native::NativeRule;
+    use weft::engine::{CallError, Engine, Limits, RuleInstance, Tables, wit_event};
+    use weft::rules::embedded::default_component;
+
+    fn instance(rule: NativeRule) -> RuleInstance {
+        let (component, _) = default_component(&Engine::new().unwrap()).unwrap();
+        RuleInstance::new(component.run_natively(rule), "null".into(), Arc::new(Tables::new()), Limits::default())
+    }
+
+    fn events(n: usize) -> Vec<weft::input::Event> {
+        let text =
+            |i| format!(r#"{{"id":"e{i}","detail-type":"v2.audits.entitytype.{{id}}.entityid.{{id}}","detail":{{}}}}"#);
+        (0..n).map(|i| weft::input::envelope::parse(text(i)).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_panic_in_a_native_rule_fails_the_call_with_its_message_and_the_next_call_runs() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn panics_on_e1(event: weft_sdk::Event) -> weft_sdk::Outcome {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            assert_ne!(event.id, "e1", "a bug in a built-in rule");
+            weft_sdk::Outcome::drop("fine")
+        }
+        let mut rule = instance(panics_on_e1);
+        let events = events(3);
+        let inputs: Vec<_> = events.iter().map(wit_event).collect();
+        let failed = rule.process_batch(&inputs).unwrap_err();
+        assert!(
+            matches!(&failed, CallError::Panic { message } if message.contains("a bug in a built-in rule")),
+            "{failed}"
+        );
+        assert_eq!(failed.class(), "panic");
+        assert!(rule.process(&inputs[0]).is_ok() && rule.process(&inputs[2]).is_ok(), "its neighbours still run");
+        assert_eq!((CALLS.load(Ordering::Relaxed), rule.instantiations()), (4, 0));
+    }
+
+    #[test]
+    fn no_event_starts_once_the_invocations_time_for_rules_is_up() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn counts(_: weft_sdk::Event) -> weft_sdk::Outcome {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            weft_sdk::Outcome::drop("fine")
+        }
+        let mut rule = instance(counts);
+        let events = events(2);
+        let inputs: Vec<_> = events.iter().map(wit_event).collect();
+        rule.set_cutoff(Some(Instant::now() + Duration::from_secs(60)));
+        assert_eq!(rule.process_batch(&inputs).unwrap().len(), 2);
+        rule.set_cutoff(Some(Instant::now()));
+        assert_eq!(rule.process_batch(&inputs).unwrap_err(), CallError::OutOfTime);
+        assert_eq!(rule.process(&inputs[0]).unwrap_err(), CallError::OutOfTime);
+        assert_eq!(CALLS.load(Ordering::Relaxed), 2, "only the calls before the cutoff ran");
+        assert_eq!(rule.take_stats().events, 5, "every event asked is counted, as a module's are");
+    }
 }

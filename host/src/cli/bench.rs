@@ -1,10 +1,11 @@
 //! `weft bench`: what the sandbox costs, measured in one process on the same events.
 //!
 //! Four ways through the default rule, each over the same corpus (the shipped samples, repeated):
-//! native Rust (the rule's crate linked into this binary), wasm per event with the deadline on and off, and wasm
-//! in batches; then `weft run`'s whole data path (split, parse, rules, serialise) end to end, alone and with a
-//! shadow candidate (a second copy of the default rule judging every event after it: what shadowing costs). Ratios
-//! are against native, so a noisy machine shifts all rows alike.
+//! native Rust (the rule's crate linked into this binary, as weft runs it), its component in wasm per event with
+//! the deadline on and off, and in batches (as weft runs every other module); then `weft run`'s whole data path
+//! (split, parse, rules, serialise) end to end, alone and with a shadow candidate (a second copy of the default
+//! rule judging every event after it: what shadowing costs). Ratios are against native, so a noisy machine shifts
+//! all rows alike.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -280,7 +281,8 @@ fn native_outcome(event: Event) -> Outcome {
     weft_rule_default::shared_fields(event).into_outcome()
 }
 
+/// The default rule's component, run in wasm as any module is (weft itself runs the rule natively).
 fn instance(engine: &Engine) -> anyhow::Result<RuleInstance> {
-    let (module, _) = embedded::default_module(engine)?;
+    let (module, _) = embedded::default_component(engine)?;
     Ok(RuleInstance::new(module, "null".into(), Arc::new(Tables::new()), Limits::default()))
 }

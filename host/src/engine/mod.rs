@@ -12,6 +12,7 @@ mod host_api;
 mod instance;
 mod limits;
 mod module;
+pub mod native;
 mod stats;
 
 use std::sync::Arc;

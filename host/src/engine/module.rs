@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::bindings::RulePre;
+use super::native::NativeRule;
 use super::{Engine, HostState, code_cache};
 
 /// Which module made a record or a dead letter: its name and the sha256 of its component bytes.
@@ -73,6 +74,8 @@ pub struct RuleModule {
     pub(crate) pre: RulePre<HostState>,
     /// `None` for a module loaded precompiled, or compiled before by an engine that keeps what it compiles.
     compiled: Option<Compiled>,
+    /// For a rule built into weft: the same rule as native code, which runs instead of the component.
+    native: Option<NativeRule>,
 }
 
 impl RuleModule {
@@ -154,11 +157,22 @@ impl RuleModule {
             .map_err(|e| LoadError::World { module: id.name.clone(), reason: format!("{e:#}") })?;
         let pre = RulePre::new(instance_pre)
             .map_err(|e| LoadError::World { module: id.name.clone(), reason: format!("{e:#}") })?;
-        Ok(RuleModule { id: Arc::new(id), engine: engine.clone(), pre, compiled: None })
+        Ok(RuleModule { id: Arc::new(id), engine: engine.clone(), pre, compiled: None, native: None })
     }
 
     pub fn id(&self) -> &ModuleId {
         &self.id
+    }
+
+    /// Runs `rule` instead of this component: only for a rule built into weft whose component this is (the same
+    /// crate built for wasm), so that what the module's id names is what runs ([`super::native`]).
+    pub fn run_natively(self, rule: NativeRule) -> RuleModule {
+        RuleModule { native: Some(rule), ..self }
+    }
+
+    /// The native code that runs instead of the component, for a rule built into weft.
+    pub fn native(&self) -> Option<NativeRule> {
+        self.native
     }
 
     /// How this module's compile went, if it was compiled here and now.

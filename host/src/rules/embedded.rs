@@ -1,6 +1,6 @@
 //! The default rule, built into the binary by `build.rs` so that `weft` needs no files to run.
 
-use crate::engine::{Engine, LoadError, ModuleId, RuleModule};
+use crate::engine::{Engine, LoadError, ModuleId, RuleModule, native};
 
 /// The default rule's name in rule sets, dead letters and lineage.
 pub const DEFAULT_RULE: &str = "builtin:default";
@@ -19,9 +19,17 @@ pub enum Loaded {
     Compiled,
 }
 
-/// Loads the default rule: deserializes the precompiled artifact (tens of microseconds), or compiles the
-/// component (tens of milliseconds) when the artifact does not fit this engine.
+/// The default rule as it runs: its component (which names it, by hash, in lineage and dead letters) with the
+/// same crate's native code running instead ([`crate::engine::native`]).
 pub fn default_module(engine: &Engine) -> Result<(RuleModule, Loaded), LoadError> {
+    let (component, loaded) = default_component(engine)?;
+    Ok((component.run_natively(native::default_rule), loaded))
+}
+
+/// The default rule's component alone, run in wasm like any module (`weft bench` and the tests compare the two):
+/// deserializes the precompiled artifact (tens of microseconds), or compiles the component (tens of milliseconds)
+/// when the artifact does not fit this engine.
+pub fn default_component(engine: &Engine) -> Result<(RuleModule, Loaded), LoadError> {
     let id = ModuleId::new(DEFAULT_RULE, DEFAULT_RULE_WASM);
     if engine.deadline() {
         // SAFETY: these bytes were produced by this crate's build script and ship inside this binary.
