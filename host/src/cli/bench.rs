@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft::delivery::Delivery;
+use weft::engine::native::default_rule;
 use weft::engine::{Engine, Limits, RuleInstance, Tables, wit, wit_event};
 use weft::input::{self, Chunk};
 use weft::judge::candidate::{Candidate, Settings};
@@ -21,7 +22,7 @@ use weft::rules::RuleSet;
 use weft::rules::embedded;
 use weft::rules::manifest::Rollout;
 use weft::verdict::Summary;
-use weft_sdk::{Event, IntoOutcome, Outcome};
+use weft_sdk::Event;
 
 /// The shipped samples: all 16 conversation topics plus two other families.
 const SAMPLES: &[&str] = &[
@@ -64,7 +65,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut paths: Vec<Path<'_>> = vec![
         (
             "native (default rule linked in)",
-            Box::new(|| native.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
+            Box::new(|| native.iter().for_each(|e| drop(black_box(default_rule(e.clone()))))),
         ),
         ("wasm, one call per event, deadline on", Box::new(|| calls(&mut on, &inputs))),
         ("wasm, one call per event, deadline off", Box::new(|| calls(&mut off, &inputs))),
@@ -78,7 +79,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ),
         (
             "native, event dropped unparsed",
-            Box::new(|| foreign_native.iter().for_each(|e| drop(black_box(native_outcome(e.clone()))))),
+            Box::new(|| foreign_native.iter().for_each(|e| drop(black_box(default_rule(e.clone()))))),
         ),
         (
             "wasm, event dropped unparsed (boundary cost)",
@@ -275,10 +276,6 @@ fn compile_rule_set(
 ) -> Result<weft::rollout::source::Accepted, weft::rollout::source::SourceError> {
     let parsed = weft::rollout::source::verify(fetched, &Default::default())?;
     weft::rollout::source::build(&parsed, files, engine, &Limits::default(), None)
-}
-
-fn native_outcome(event: Event) -> Outcome {
-    weft_rule_default::shared_fields(event).into_outcome()
 }
 
 /// The default rule's component, run in wasm as any module is (weft itself runs the rule natively).

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
+use weft::engine::native::panic_message;
 use weft::input::{Slice, Stream};
 use weft::judge::Judge;
 use weft::rules::RuleSet;
@@ -169,10 +170,7 @@ fn judge(mut judge: Judge, queue: &Mutex<Receiver<(u64, Slice)>>, results: &Send
         // The judge survives panics in the rules (`Judge::guarded`); one elsewhere in the host is reported.
         let judged = catch_unwind(AssertUnwindSafe(|| judge.judge_slice(&slice)))
             .map(|judged| JudgedSlice { judged, stats: judge.take_stats(), bytes: slice.bytes() })
-            .map_err(|panic| {
-                let text = panic.downcast_ref::<&str>().map(|s| s.to_string());
-                text.or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default()
-            });
+            .map_err(|panic| panic_message(panic.as_ref()).unwrap_or_default().to_owned());
         let failed = judged.is_err();
         if results.send((index, judged)).is_err() || failed {
             return;

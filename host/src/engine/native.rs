@@ -2,10 +2,10 @@
 //!
 //! The sandbox is for code weft did not write. The built-in default rule is weft's own, compiled into this binary
 //! from the same crate as its component (`rules/default`), as trusted as the host code that checks an envelope
-//! before any rule sees it. In wasm it cost the process more than a quarter of its instructions (55.4k an event against
-//! 40.3k natively, valgrind, 5,000 events): wasmtime's boundary, copying the event into the module, and Cranelift's
-//! code with a deadline check in every loop. So a built-in rule runs natively, through the SDK types every module
-//! is written against, and the host checks its answer as it checks any module's.
+//! before any rule sees it. In wasm it cost the process more than a quarter of its instructions (55.4k an event
+//! against 40.1k natively; valgrind, 4,999 events minus one): wasmtime's boundary, copying the event into the
+//! module, and Cranelift's code with a deadline check in every loop. So a built-in rule runs natively, through the
+//! SDK types every module is written against, and the host checks its answer as it checks any module's.
 //!
 //! What the sandbox gave it and this does not: a deadline that can stop a call, and a memory limit. The default
 //! rule reads an event in one pass, its time and memory linear in the event's size. A panic in it is caught here
@@ -41,7 +41,10 @@ pub(super) fn run(
             })
             .collect()
     }));
-    answers.unwrap_or_else(|panic| Err(CallError::Panic { message: panic_message(panic.as_ref()) }))
+    answers.unwrap_or_else(|panic| {
+        let message = panic_message(panic.as_ref()).unwrap_or("a panic with no message").to_owned();
+        Err(CallError::Panic { message })
+    })
 }
 
 /// The event as the SDK hands it to a module (the module's copy of the envelope included).
@@ -76,10 +79,7 @@ fn answer(outcome: weft_sdk::Outcome) -> wit::Outcome {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(message), _) => (*message).to_owned(),
-        (_, Some(message)) => message.clone(),
-        _ => "a panic with no message".to_owned(),
-    }
+/// What a panic said, when it said it in words (`panic!` with a message, `expect`, an assertion).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> Option<&str> {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str))
 }

@@ -333,10 +333,9 @@ fn process(rules: &mut RuleSet, events: &[Event]) -> Vec<Verdict> {
 
 /// The dead letter for an event the host panicked on (a bug in weft, not in a module).
 fn host_panicked(event: &Event, panic: &(dyn std::any::Any + Send), rule_set: Option<String>) -> Verdict {
-    let message =
-        panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    let message = crate::engine::native::panic_message(panic).unwrap_or_default();
     tracing::error!(event = %event.id, "the host panicked while the rules ran on an event");
-    let reason = format!("the host panicked on this event (a bug in weft): {}", message.unwrap_or_default());
+    let reason = format!("the host panicked on this event (a bug in weft): {message}");
     Verdict::DeadLetter(Box::new(DeadLetter {
         event_id: Some(event.id.clone()),
         rule_set,
